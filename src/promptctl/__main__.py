@@ -1,0 +1,5 @@
+import sys
+
+from promptctl.cli import main
+
+sys.exit(main())

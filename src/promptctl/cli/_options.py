@@ -1,0 +1,46 @@
+"""Options shared by several commands; each means the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+Vars = Annotated[
+    list[str] | None,
+    typer.Option("--var", help="A variable, NAME=VALUE (value parsed as a YAML scalar). Repeatable."),
+]
+VarsFile = Annotated[
+    str | None, typer.Option("--vars-file", help="A YAML or JSON file of variables.")
+]
+Format = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
+
+
+def parse_vars(items: list[str] | None, vars_file: str | None = None) -> dict[str, Any]:
+    """--vars-file first, then each --var on top of it."""
+    from pathlib import Path
+
+    from promptctl import yamlio
+    from promptctl.errors import UsageError
+
+    values: dict[str, Any] = {}
+    if vars_file:
+        data = yamlio.load_file(Path(vars_file), vars_file)
+        if data is not None and not isinstance(data, dict):
+            raise UsageError("a vars file must hold a mapping of NAME: value",
+                             where=getattr(data, "loc", None))
+        values.update(yamlio.plain(data or {}))
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--var {item!r} is not NAME=VALUE", hint="write --var ticket='...'")
+        values[key.strip()] = yamlio.parse_scalar(raw)
+    return values
+
+
+def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
+    from promptctl.errors import UsageError
+
+    if fmt not in allowed:
+        raise UsageError(f"--format {fmt!r} is not one of {', '.join(allowed)}")
+    return fmt

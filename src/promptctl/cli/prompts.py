@@ -1,0 +1,74 @@
+"""list, render, run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from promptctl.cli._options import Format, Vars, VarsFile, check_format, parse_vars
+
+
+def list_prompts(fmt: Format = "text") -> None:
+    """List prompts with version, model and labels.
+
+    Example: promptctl list --format json
+    """
+    from promptctl import config, labels, loader
+    from promptctl.reporters import plain
+
+    check_format(fmt, ("text", "json"))
+    project = config.load_project()
+    prompts = loader.load_all(project)
+    pointers = labels.read(project)
+    rows = []
+    for p in prompts:
+        names = sorted(label for label, e in pointers.get(p.name, {}).items()
+                       if e.version == p.version)
+        others = sorted(f"{label}={e.version}" for label, e in pointers.get(p.name, {}).items()
+                        if e.version != p.version)
+        rows.append({"name": p.name, "version": p.version, "model": p.model,
+                     "path": p.source.path, "labels": names, "other_labels": others,
+                     "description": p.description})
+    if fmt == "json":
+        plain.write_json(rows)
+        return
+    if not rows:
+        plain.warn(f"no prompts under {project.rel(project.prompts_dir)}/ "
+                   "(hint: `promptctl init` scaffolds one)")
+        return
+    plain.write(plain.table(
+        ["NAME", "VERSION", "MODEL", "LABELS"],
+        [[r["name"], r["version"], r["model"], ", ".join(r["labels"] + r["other_labels"]) or "-"]
+         for r in rows],
+    ))
+
+
+def render(
+    ref: Annotated[str, typer.Argument(metavar="NAME[@REF]", help="Prompt name, optionally @ref.")],
+    var: Vars = None,
+    vars_file: VarsFile = None,
+    fmt: Format = "text",
+) -> None:
+    """Print the rendered messages of NAME[@REF].
+
+    Example: promptctl render summarize --var ticket="The printer is on fire"
+    """
+    from promptctl import config, loader, rendering
+    from promptctl.reporters import plain
+
+    check_format(fmt, ("text", "json"))
+    project = config.load_project()
+    prompt = loader.resolve(ref, project)
+    messages = rendering.render_messages(prompt, parse_vars(var, vars_file))
+    if fmt == "json":
+        plain.write_json({"name": prompt.name, "version": prompt.version, "model": prompt.model,
+                          "params": dict(prompt.params), "messages": messages})
+        return
+    for m in messages:
+        plain.write(f"--- {m['role']} ---\n{m['content'].rstrip()}\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_prompts)
+    app.command()(render)

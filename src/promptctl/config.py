@@ -1,0 +1,259 @@
+"""The project: where its root is, and promptctl.yaml (paths, providers, prices, defaults)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptctl import yamlio
+from promptctl.checks import Checker
+from promptctl.errors import Location
+
+CONFIG_FILE = "promptctl.yaml"
+BUILTIN_PROVIDERS = ("openai", "anthropic", "mock")
+PROVIDER_TYPES = ("openai", "anthropic", "mock")
+# A changed promptctl.yaml in a PR must not be able to point a secret somewhere new (issue 9).
+_KEY_VAR = re.compile(r"^[A-Z][A-Z0-9_]*(_API_KEY|_KEY)$")
+_FORBIDDEN_KEY_VARS = re.compile(r"^(GITHUB_TOKEN|ACTIONS_.*|GITHUB_.*|RUNNER_.*)$")
+
+_TOP = ("paths", "providers", "prices", "defaults")
+_PATHS = ("prompts", "partials", "evals", "baselines", "labels", "state")
+_PROVIDER = (
+    "type", "base_url", "api_key_env", "concurrency", "timeout_s", "max_retries", "headers",
+    "replies",
+)
+_DEFAULTS = ("concurrency", "judge_model", "timeout_s", "max_retries", "repeat", "model")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderConfig:
+    name: str
+    type: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    concurrency: int | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    replies: str | None = None  # mock only: a YAML file of {match: regex, reply: text} rules
+    source: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Defaults:
+    concurrency: int | None = None  # None: the engine's measured default
+    judge_model: str | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 4
+    repeat: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    paths: Mapping[str, str] = field(default_factory=dict)
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    defaults: Defaults = field(default_factory=Defaults)
+    source: Location | None = None
+
+
+_DEFAULT_PATHS = {
+    "prompts": "prompts",
+    "partials": "prompts/partials",
+    "evals": "evals",
+    "baselines": "evals/baselines",
+    "labels": "labels.yaml",
+    "state": ".promptctl",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A project root and its configuration; every path helper is absolute."""
+
+    root: Path
+    config: Config
+
+    def path(self, kind: str) -> Path:
+        rel = self.config.paths.get(kind, _DEFAULT_PATHS[kind])
+        return (self.root / rel).resolve()
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.path("prompts")
+
+    @property
+    def partials_dir(self) -> Path:
+        return self.path("partials")
+
+    @property
+    def evals_dir(self) -> Path:
+        return self.path("evals")
+
+    @property
+    def baselines_dir(self) -> Path:
+        return self.path("baselines")
+
+    @property
+    def labels_file(self) -> Path:
+        return self.path("labels")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path("state")
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.state_dir / "runs"
+
+    def rel(self, path: Path | str) -> str:
+        """A path as users see it: relative to the project root when inside it."""
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(p)
+
+    def provider_names(self) -> list[str]:
+        return sorted(set(BUILTIN_PROVIDERS) | set(self.config.providers))
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory holding promptctl.yaml, else prompts/ or .git, else `start`."""
+    here = (start or Path.cwd()).resolve()
+    for marker in (CONFIG_FILE, "prompts", ".git"):
+        for d in (here, *here.parents):
+            if (d / marker).exists():
+                return d
+    return here
+
+
+def load_project(start: Path | None = None, *, root: Path | None = None) -> Project:
+    root = (root or find_root(start)).resolve()
+    checker = Checker(CONFIG_FILE)
+    config = read_config(root, checker)
+    checker.raise_first()
+    return Project(root=root, config=config)
+
+
+def read_config(root: Path, checker: Checker, text: str | None = None) -> Config:
+    """Parse promptctl.yaml (or `text`, e.g. from another revision); problems go to checker."""
+    path = root / CONFIG_FILE
+    if text is None and not path.exists():
+        return Config()
+    data = (
+        yamlio.expect_mapping(yamlio.loads(text, CONFIG_FILE), CONFIG_FILE, what="promptctl.yaml")
+        if text is not None
+        else yamlio.load_mapping(path, CONFIG_FILE, what="promptctl.yaml")
+    )
+    return parse_config(data, checker)
+
+
+def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
+    checker.keys(data, _TOP, "promptctl.yaml")
+    paths: dict[str, str] = {}
+    raw_paths = checker.typed(data, "paths", dict, what="promptctl.yaml")
+    if raw_paths is not None:
+        checker.keys(raw_paths, _PATHS, "paths")
+        for key in _PATHS:
+            value = checker.typed(raw_paths, key, str, what="paths")
+            if value is not None:
+                if Path(value).is_absolute() or ".." in Path(value).parts:
+                    checker.add(
+                        "PC004",
+                        f"paths: {key!r} must stay inside the project",
+                        raw_paths.value_loc(key),
+                    )
+                else:
+                    paths[key] = value
+
+    providers: dict[str, ProviderConfig] = {}
+    raw_providers = checker.typed(data, "providers", dict, what="promptctl.yaml")
+    for name, entry in (raw_providers or {}).items():
+        where = raw_providers.key_loc(name)
+        if not isinstance(entry, yamlio.YamlMap):
+            checker.add("PC301", f"provider {name!r} must be a mapping", where)
+            continue
+        what = f"provider {name!r}"
+        checker.keys(entry, _PROVIDER, what, required=("type",))
+        ptype = checker.typed(entry, "type", str, what=what)
+        if ptype is not None and ptype not in PROVIDER_TYPES:
+            checker.add(
+                "PC301",
+                f"{what}: unknown type {ptype!r}",
+                entry.value_loc("type"),
+                f"use one of: {', '.join(PROVIDER_TYPES)}",
+            )
+        key_env = checker.typed(entry, "api_key_env", str, what=what)
+        if key_env is not None and (
+            not _KEY_VAR.match(key_env) or _FORBIDDEN_KEY_VARS.match(key_env)
+        ):
+            checker.add(
+                "PC302",
+                f"{what}: api_key_env {key_env!r} is not an API key variable",
+                entry.value_loc("api_key_env"),
+                "name a variable ending in _API_KEY or _KEY (never GITHUB_TOKEN or ACTIONS_*)",
+            )
+            key_env = None
+        base_url = checker.typed(entry, "base_url", str, what=what)
+        if base_url is not None and not re.match(r"^https?://", base_url):
+            checker.add("PC301", f"{what}: base_url must start with http:// or https://",
+                        entry.value_loc("base_url"))
+        headers = checker.typed(entry, "headers", dict, what=what) or {}
+        replies = checker.typed(entry, "replies", str, what=what)
+        if replies is not None and ptype != "mock":
+            checker.add("PC301", f"{what}: replies is only for type: mock", entry.key_loc("replies"))
+        providers[name] = ProviderConfig(
+            name=name,
+            type=ptype or "openai",
+            base_url=base_url,
+            api_key_env=key_env,
+            concurrency=checker.number(entry, "concurrency", what, low=1, integer=True),
+            timeout_s=checker.number(entry, "timeout_s", what, low=0.001),
+            max_retries=checker.number(entry, "max_retries", what, low=0, high=20, integer=True),
+            headers={str(k): str(v) for k, v in headers.items()},
+            replies=replies,
+            source=where,
+        )
+
+    prices: dict[str, dict[str, float]] = {}
+    raw_prices = checker.typed(data, "prices", dict, what="promptctl.yaml")
+    for model, entry in (raw_prices or {}).items():
+        if not isinstance(entry, yamlio.YamlMap):
+            checker.add("PC004", f"prices: {model!r} must be a mapping", raw_prices.key_loc(model))
+            continue
+        checker.keys(entry, ("input", "output"), f"prices of {model!r}", required=("input", "output"))
+        inp = checker.number(entry, "input", f"prices of {model!r}", low=0)
+        out = checker.number(entry, "output", f"prices of {model!r}", low=0)
+        if inp is not None and out is not None:
+            prices[str(model)] = {"input": float(inp), "output": float(out)}
+
+    defaults = Defaults()
+    raw_defaults = checker.typed(data, "defaults", dict, what="promptctl.yaml")
+    if raw_defaults is not None:
+        checker.keys(raw_defaults, _DEFAULTS, "defaults")
+        judge = checker.typed(raw_defaults, "judge_model", str, what="defaults")
+        defaults = Defaults(
+            concurrency=checker.number(raw_defaults, "concurrency", "defaults", low=1, integer=True),
+            judge_model=judge,
+            timeout_s=checker.number(raw_defaults, "timeout_s", "defaults", low=0.001) or 60.0,
+            max_retries=_int_or(
+                checker.number(raw_defaults, "max_retries", "defaults", low=0, high=20, integer=True),
+                4,
+            ),
+            repeat=checker.number(raw_defaults, "repeat", "defaults", low=1, integer=True),
+        )
+    return Config(paths=paths, providers=providers, prices=prices, defaults=defaults,
+                  source=data.loc)
+
+
+def _int_or(value: Any, default: int) -> int:
+    return default if value is None else int(value)
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

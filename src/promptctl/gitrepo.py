@@ -1,0 +1,145 @@
+"""The only module that talks to git (GitPython, imported lazily: ~90 ms)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from promptctl.errors import UsageError
+
+_FETCH_HINT = "fetch it first (git fetch origin <ref>); in GitHub Actions set `fetch-depth: 0`"
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    sha: str
+    short: str
+    date: str  # ISO 8601 with offset
+    author: str
+    subject: str
+
+
+@cache
+def _repo(root: str) -> Any:
+    import git
+
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def open_repo(root: Path, *, why: str = "this command") -> Any:
+    repo = _repo(str(root))
+    if repo is None:
+        raise UsageError(
+            f"{root} is not inside a git repository, which {why} needs",
+            hint="run `git init` (render, lint and eval work without git)",
+        )
+    return repo
+
+
+def is_repo(root: Path) -> bool:
+    return _repo(str(root)) is not None
+
+
+def toplevel(root: Path) -> Path:
+    return Path(open_repo(root).working_tree_dir).resolve()
+
+
+def relpath(root: Path, path: Path) -> str:
+    """`path` relative to the repository's top level, as git names it."""
+    return path.resolve().relative_to(toplevel(root)).as_posix()
+
+
+def is_shallow(root: Path) -> bool:
+    repo = open_repo(root)
+    return os.path.exists(os.path.join(repo.git_dir, "shallow"))
+
+
+def resolve_commit(root: Path, rev: str) -> str:
+    """Full sha of `rev`, or a UsageError that says how to get it."""
+    import git
+
+    repo = open_repo(root, why=f"resolving {rev!r}")
+    if rev.startswith("-"):
+        raise UsageError(f"{rev!r} is not a git revision")
+    try:
+        return repo.commit(rev).hexsha
+    except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
+        shallow = " (this clone is shallow)" if is_shallow(root) else ""
+        raise UsageError(f"git does not know the revision {rev!r}{shallow}", hint=_FETCH_HINT
+                         ) from None
+
+
+def head_commit(root: Path) -> str | None:
+    repo = _repo(str(root))
+    if repo is None:
+        return None
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:  # no commits yet
+        return None
+
+
+def read_file(root: Path, rev: str, path: Path | str) -> bytes | None:
+    """Content of `path` (absolute, or relative to the top level) at `rev`; None if absent."""
+    import git
+
+    repo = open_repo(root)
+    sha = resolve_commit(root, rev)
+    rel = relpath(root, Path(path)) if Path(path).is_absolute() else str(path)
+    try:
+        blob = repo.commit(sha).tree / rel
+    except KeyError:
+        return None
+    except git.GitCommandError:
+        return None
+    if blob.type != "blob":
+        return None
+    return blob.data_stream.read()
+
+
+def list_files(root: Path, rev: str, under: Path) -> list[str]:
+    """Paths (relative to the top level) of the blobs under `under` at `rev`."""
+    repo = open_repo(root)
+    sha = resolve_commit(root, rev)
+    rel = relpath(root, under)
+    try:
+        tree = repo.commit(sha).tree / rel if rel != "." else repo.commit(sha).tree
+    except KeyError:
+        return []
+    return sorted(item.path for item in tree.traverse() if item.type == "blob")
+
+
+def file_history(root: Path, path: Path, *, max_count: int = 500) -> list[CommitInfo]:
+    """Commits touching `path`, newest first (follows no renames: a prompt's name is its path)."""
+    repo = open_repo(root, why="history")
+    if head_commit(root) is None:
+        return []
+    rel = relpath(root, path)
+    out = []
+    for c in repo.iter_commits(paths=rel, max_count=max_count):
+        out.append(
+            CommitInfo(
+                sha=c.hexsha,
+                short=c.hexsha[:7],
+                date=c.committed_datetime.isoformat(),
+                author=str(c.author.name),
+                subject=c.summary if isinstance(c.summary, str) else c.summary.decode(),
+            )
+        )
+    return out
+
+
+def changed_files(root: Path, rev: str) -> set[str]:
+    """Files (relative to the top level) that differ between `rev` and the working tree,
+    untracked files included."""
+    repo = open_repo(root)
+    sha = resolve_commit(root, rev)
+    names = repo.git.diff("--name-only", sha, "--").splitlines()
+    names += repo.untracked_files
+    return {n for n in names if n}

@@ -1,0 +1,289 @@
+"""Prompt files -> Prompt objects: validation, canonical form, version hash, NAME@REF resolution."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from promptctl import yamlio
+from promptctl.checks import Checker, did_you_mean
+from promptctl.config import PROVIDER_TYPES, Project
+from promptctl.errors import Location, UsageError
+from promptctl.model import Message, OutputSpec, Prompt, canonical_json
+
+PROMPT_KEYS = (
+    "description", "model", "params", "input", "messages", "template", "output", "tags",
+)
+ROLES = ("system", "user", "assistant")
+_MODEL_ID = re.compile(r"^[A-Za-z0-9_.-]+/\S+$")
+_VERSION = re.compile(r"^[0-9a-f]{12}$")
+
+# Ranges every provider of a type enforces; anything else is passed through as written.
+PARAM_RANGES: dict[str, dict[str, tuple[float, float | None, bool]]] = {
+    "openai": {
+        "temperature": (0, 2, False), "top_p": (0, 1, False), "max_tokens": (1, None, True),
+        "max_completion_tokens": (1, None, True), "presence_penalty": (-2, 2, False),
+        "frequency_penalty": (-2, 2, False), "seed": (0, None, True), "n": (1, 1, True),
+    },
+    "anthropic": {
+        "temperature": (0, 1, False), "top_p": (0, 1, False), "top_k": (1, None, True),
+        "max_tokens": (1, None, True),
+    },
+    "mock": {"temperature": (0, 2, False), "top_p": (0, 1, False), "max_tokens": (1, None, True)},
+}
+KNOWN_PARAMS: dict[str, set[str]] = {
+    "openai": set(PARAM_RANGES["openai"]) | {"stop", "logit_bias", "reasoning_effort", "user",
+                                             "logprobs", "top_logprobs", "service_tier"},
+    "anthropic": set(PARAM_RANGES["anthropic"]) | {"stop_sequences", "metadata", "thinking"},
+    "mock": set(PARAM_RANGES["mock"]) | {"seed", "stop", "replies", "reply"},
+}
+
+
+def canonical_form(prompt: Prompt) -> dict[str, Any]:
+    """What the version hashes: the request-shaping content, not description or tags."""
+    return {
+        "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+        "model": prompt.model,
+        "params": yamlio.plain(dict(prompt.params)),
+        "input": yamlio.plain(dict(prompt.input)),
+        "output": {"format": prompt.output.format, "schema": yamlio.plain(prompt.output.schema)},
+    }
+
+
+def version_of(prompt: Prompt) -> str:
+    return hashlib.sha256(canonical_json(canonical_form(prompt)).encode("utf-8")).hexdigest()[:12]
+
+
+def provider_type(project: Project, provider: str) -> str | None:
+    if provider in project.config.providers:
+        return project.config.providers[provider].type
+    return provider if provider in PROVIDER_TYPES else None
+
+
+def parse_prompt(
+    data: yamlio.YamlMap, name: str, shown: str, project: Project, checker: Checker
+) -> Prompt | None:
+    """Validate a loaded prompt file; every problem goes to `checker`. None if unusable."""
+    checker.keys(data, PROMPT_KEYS, "prompt file", required=("model",))
+    model = checker.typed(data, "model", str, what="prompt file")
+    if model is not None and not _MODEL_ID.match(model):
+        checker.add(
+            "PC104",
+            f"model {model!r} must be <provider>/<model id>",
+            data.value_loc("model"),
+            f"e.g. openai/gpt-4o-mini or mock/echo; providers: {', '.join(project.provider_names())}",
+        )
+        model = None
+    ptype = None
+    if model is not None:
+        provider = model.split("/", 1)[0]
+        ptype = provider_type(project, provider)
+        if ptype is None:
+            hint = did_you_mean(provider, project.provider_names())
+            checker.add(
+                "PC105",
+                f"unknown provider {provider!r}",
+                data.value_loc("model"),
+                (hint + " " if hint else "")
+                + f"known: {', '.join(project.provider_names())}; others go under providers: "
+                "in promptctl.yaml",
+            )
+
+    messages = _messages(data, shown, checker)
+    params = checker.typed(data, "params", dict, what="prompt file") or yamlio.YamlMap()
+    if ptype is not None:
+        _check_params(params, ptype, checker)
+    inputs = _inputs(data, checker)
+    output = _output(data, checker)
+    description = checker.typed(data, "description", str, what="prompt file") or ""
+    tags = checker.typed(data, "tags", list, what="prompt file") or []
+    if any(not isinstance(t, str) for t in tags):
+        checker.add("PC004", "tags must be strings", data.value_loc("tags"))
+    if checker.errors or model is None or messages is None:
+        return None
+    prompt = Prompt(
+        name=name,
+        version="",
+        model=model,
+        messages=messages,
+        params=yamlio.plain(params),
+        input=yamlio.plain(inputs),
+        output=output,
+        description=description.strip(),
+        tags=tuple(str(t) for t in tags),
+        source=Location(shown, 1, 1),
+        input_source=data.key_loc("input") if "input" in data else None,
+        uses_template="template" in data,
+        partials_dir=str(project.partials_dir),
+    )
+    object.__setattr__(prompt, "version", version_of(prompt))
+    return prompt
+
+
+def _messages(data: yamlio.YamlMap, shown: str, checker: Checker) -> tuple[Message, ...] | None:
+    if "messages" in data and "template" in data:
+        checker.add("PC004", "use either `messages` or `template`, not both", data.key_loc("template"))
+        return None
+    if "template" in data:
+        text = checker.typed(data, "template", str, what="prompt file")
+        if text is None:
+            return None
+        return (Message(role="user", content=text, source=data.value_loc("template")),)
+    if "messages" not in data:
+        checker.add("PC005", "prompt file needs `messages` or `template`", data.loc,
+                    "add `template: ...` or a `messages:` list")
+        return None
+    raw = checker.typed(data, "messages", list, what="prompt file")
+    if raw is None:
+        return None
+    if not raw:
+        checker.add("PC004", "messages is empty", data.value_loc("messages"), "add a message")
+        return None
+    out: list[Message] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, yamlio.YamlMap):
+            checker.add("PC004", f"messages[{i}] must be a mapping with role and content",
+                        raw.item_loc(i))
+            continue
+        checker.keys(item, ("role", "content"), f"messages[{i}]", required=("role", "content"))
+        role = checker.typed(item, "role", str, what=f"messages[{i}]")
+        content = checker.typed(item, "content", str, what=f"messages[{i}]")
+        if role is not None and role not in ROLES:
+            checker.add("PC004", f"messages[{i}]: role must be one of {', '.join(ROLES)}",
+                        item.value_loc("role"), did_you_mean(role, ROLES))
+        if role is not None and content is not None:
+            out.append(Message(role=role, content=content, source=item.value_loc("content")))
+    return tuple(out) if len(out) == len(raw) else None
+
+
+def _check_params(params: yamlio.YamlMap, ptype: str, checker: Checker) -> None:
+    ranges = PARAM_RANGES.get(ptype, {})
+    for key, value in params.items():
+        if key in ranges:
+            low, high, integer = ranges[key]
+            bad_type = isinstance(value, bool) or not isinstance(value, int | float) or (
+                integer and not isinstance(value, int)
+            )
+            if bad_type or value < low or (high is not None and value > high):
+                span = f"{low}..{high}" if high is not None else f">= {low}"
+                kind = "an integer" if integer else "a number"
+                checker.add("PC106", f"params.{key} must be {kind} in {span} for {ptype}, "
+                            f"not {value!r}", params.value_loc(key))
+        elif key not in KNOWN_PARAMS.get(ptype, set()):
+            checker.add("PC110", f"params.{key} is not a known {ptype} parameter",
+                        params.key_loc(key), did_you_mean(key, KNOWN_PARAMS.get(ptype, ())) or
+                        "it is passed through as written; check the provider's docs")
+
+
+def _inputs(data: yamlio.YamlMap, checker: Checker) -> yamlio.YamlMap:
+    raw = checker.typed(data, "input", dict, what="prompt file")
+    if raw is None:
+        return yamlio.YamlMap()
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            checker.add("PC004", f"input: {key!r} is not a valid variable name", raw.key_loc(key))
+        if value is None:
+            raw[key] = yamlio.YamlMap()
+        elif not isinstance(value, dict):
+            checker.add("PC108", f"input.{key} must be a JSON Schema mapping like {{type: string}}",
+                        raw.value_loc(key))
+    return raw
+
+
+def _output(data: yamlio.YamlMap, checker: Checker) -> OutputSpec:
+    raw = checker.typed(data, "output", dict, what="prompt file")
+    if raw is None:
+        return OutputSpec()
+    checker.keys(raw, ("format", "schema"), "output")
+    fmt = checker.typed(raw, "format", str, what="output")
+    schema = checker.typed(raw, "schema", dict, what="output")
+    if fmt is not None and fmt not in ("text", "json"):
+        checker.add("PC004", "output.format must be text or json", raw.value_loc("format"))
+        fmt = None
+    if schema is not None and fmt == "text":
+        checker.add("PC004", "output.schema needs output.format: json", raw.value_loc("format"))
+    return OutputSpec(format=fmt or ("json" if schema is not None else "text"),
+                      schema=yamlio.plain(schema) if schema is not None else None)
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def prompt_files(project: Project) -> dict[str, Path]:
+    """name -> path for every prompt file under prompts/ (partials excluded)."""
+    root = project.prompts_dir
+    partials = project.partials_dir
+    found: dict[str, Path] = {}
+    if not root.is_dir():
+        return found
+    for path in sorted(root.rglob("*.yaml")) + sorted(root.rglob("*.yml")):
+        if partials in path.parents:
+            continue
+        name = path.relative_to(root).with_suffix("").as_posix()
+        found.setdefault(name, path)
+    return dict(sorted(found.items()))
+
+
+def prompt_name_for(project: Project, path: Path) -> str:
+    return path.resolve().relative_to(project.prompts_dir).with_suffix("").as_posix()
+
+
+def load_prompt_text(text: str, name: str, shown: str, project: Project) -> Prompt:
+    checker = Checker(shown)
+    data = yamlio.expect_mapping(yamlio.loads(text, shown), shown, what="prompt file")
+    prompt = parse_prompt(data, name, shown, project, checker)
+    checker.raise_first()
+    assert prompt is not None
+    return prompt
+
+
+def load_prompt_file(project: Project, path: Path) -> Prompt:
+    shown = project.rel(path)
+    data = yamlio.load_mapping(path, shown, what="prompt file")
+    checker = Checker(shown)
+    prompt = parse_prompt(data, prompt_name_for(project, path), shown, project, checker)
+    checker.raise_first()
+    assert prompt is not None
+    return prompt
+
+
+def load_all(project: Project) -> list[Prompt]:
+    return [load_prompt_file(project, p) for p in prompt_files(project).values()]
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    name, sep, rev = ref.partition("@")
+    if not name:
+        raise UsageError(f"{ref!r} names no prompt", hint="write NAME or NAME@REF")
+    if sep and not rev:
+        raise UsageError(f"{ref!r} has an empty @REF", hint="write NAME@<version|label|git rev>")
+    return name.removesuffix(".yaml"), (rev or None)
+
+
+def unknown_prompt(project: Project, name: str) -> UsageError:
+    names = list(prompt_files(project))
+    hint = did_you_mean(name, names)
+    listing = ", ".join(names[:20]) if names else f"none under {project.rel(project.prompts_dir)}/"
+    return UsageError(
+        f"unknown prompt {name!r}",
+        hint=(hint + " " if hint else "") + f"known prompts: {listing}",
+    )
+
+
+def resolve(ref: str, project: Project) -> Prompt:
+    """NAME, NAME@<12-hex version>, NAME@<label> or NAME@<git rev> -> Prompt."""
+    name, rev = split_ref(ref)
+    files = prompt_files(project)
+    if rev is None:
+        if name not in files:
+            raise unknown_prompt(project, name)
+        return load_prompt_file(project, files[name])
+    if name in files and _VERSION.match(rev):
+        current = load_prompt_file(project, files[name])
+        if current.version == rev:
+            return current
+    from promptctl import history
+
+    return history.resolve_rev(project, name, rev, in_tree=name in files)

@@ -1,0 +1,194 @@
+"""Frozen dataclasses shared by every layer: prompts, suites, cases, requests, replies, scores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from promptctl.errors import Location
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialisation every hash in promptctl is computed over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(value: Any, length: int = 12) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:length]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    role: str
+    content: str
+    # Where template line 1 sits in the YAML file, so a Jinja error maps back to the file.
+    source: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputSpec:
+    format: str = "text"  # text | json
+    schema: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prompt:
+    """A validated prompt file. `version` is set by the loader from the canonical form."""
+
+    name: str
+    version: str
+    model: str  # "<provider>/<model id>", split at the first "/"
+    messages: tuple[Message, ...]
+    params: Mapping[str, Any]
+    input: Mapping[str, Mapping[str, Any]]
+    output: OutputSpec
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    source: Location
+    input_source: Location | None = None  # where `input:` is declared, for missing variables
+    uses_template: bool = False  # written as `template:` rather than `messages:`
+    partials_dir: str | None = None  # absolute path of prompts/partials/, for {% include %}
+    commit: str | None = None  # set when loaded from a git revision
+
+    @property
+    def provider(self) -> str:
+        return self.model.split("/", 1)[0]
+
+    @property
+    def model_id(self) -> str:
+        return self.model.split("/", 1)[1]
+
+    @property
+    def required_vars(self) -> tuple[str, ...]:
+        return tuple(k for k, v in self.input.items() if "default" not in v)
+
+    def render(self, **variables: Any) -> list[dict[str, str]]:
+        """Render the messages with `variables` (input defaults fill the gaps)."""
+        from promptctl import rendering
+
+        return rendering.render_prompt(self, variables)
+
+
+class Verdict(str, Enum):
+    PASSED = "passed"
+    REGRESSED = "regressed"
+    INCONCLUSIVE = "inconclusive"
+    FAILED = "failed"  # a floor, critical case or budget failed (no baseline comparison needed)
+    NEW = "new"  # nothing to compare with
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Case:
+    id: str
+    vars: Mapping[str, Any]
+    expected: Any = None
+    tags: tuple[str, ...] = ()
+    critical: bool = False
+    source: Location | None = None
+
+    @property
+    def hash(self) -> str:
+        """Content hash: a case whose vars or expected changed is not comparable to its past."""
+        return content_hash({"vars": self.vars, "expected": self.expected})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScorerSpec:
+    id: str
+    type: str  # registry name, `not-` stripped, aliases resolved
+    negate: bool = False
+    value: Any = None
+    options: Mapping[str, Any] = field(default_factory=dict)  # model, rubric, scale, pass, ...
+    source: Location | None = None
+
+    @property
+    def hash(self) -> str:
+        return content_hash(
+            {"type": self.type, "negate": self.negate, "value": self.value, "options": self.options}
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gate:
+    min_pass_rate: float | None = None
+    max_drop: float = 0.05
+    alpha: float = 0.05
+    max_cost_usd: float | None = None
+    on_inconclusive: str = "warn"  # warn | fail
+
+    @property
+    def hash(self) -> str:
+        return content_hash(
+            {
+                "min_pass_rate": self.min_pass_rate,
+                "max_drop": self.max_drop,
+                "alpha": self.alpha,
+                "max_cost_usd": self.max_cost_usd,
+                "on_inconclusive": self.on_inconclusive,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suite:
+    name: str  # the file's stem
+    path: str  # absolute path of the suite file
+    prompt_ref: str  # name, name@rev or name@label
+    dataset: str | None  # absolute path, or None when cases are inline
+    cases: tuple[Case, ...] = ()  # inline cases
+    repeat: int = 1
+    scorers: tuple[ScorerSpec, ...] = ()
+    gate: Gate = field(default_factory=Gate)
+    judge_template: str | None = None  # absolute path of an overriding judge template
+    source: Location
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """One model call, fully resolved: what the cache and replay are keyed on."""
+
+    provider: str  # provider name as written in the model id ("openai", "local", ...)
+    model: str  # model id without the provider part
+    messages: tuple[Mapping[str, str], ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    response_format: Mapping[str, Any] | None = None  # {"type": "json"} | {"type": "json_schema", ...}
+    repeat: int = 0
+
+    @property
+    def key(self) -> str:
+        return content_hash(
+            {
+                "provider": self.provider,
+                "model": self.model,
+                "messages": list(self.messages),
+                "params": self.params,
+                "response_format": self.response_format,
+                "repeat": self.repeat,
+            },
+            length=64,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    text: str
+    model: str = ""
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float = 0.0
+    cost_usd: float | None = None
+    retries: int = 0
+    cached: bool = False  # served from the local cache or a baseline's recorded output
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Score:
+    value: float  # in [0, 1]
+    passed: bool
+    reason: str = ""
+    error: str | None = None

@@ -1,0 +1,38 @@
+"""Masks API keys wherever text may leave the process (errors, logs, reports)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_SECRET_VAR = re.compile(r"(_API_KEY|_KEY|_TOKEN|_SECRET|PASSWORD)$")
+_HEADER = re.compile(r"(?i)(authorization|x-api-key|api-key)(['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+( [^\s'\",}]+)?)")
+_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._\-~+/=]{8,}")
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
+MASK = "***"
+
+
+def secret_values() -> list[str]:
+    """Values of environment variables that look like credentials (>= 8 chars)."""
+    out = []
+    for name, value in os.environ.items():
+        if _SECRET_VAR.search(name.upper()) and len(value) >= 8:
+            out.append(value)
+    return sorted(out, key=len, reverse=True)
+
+
+def redact(text: str, extra: list[str] | None = None) -> str:
+    for value in (extra or []) + secret_values():
+        if value and value in text:
+            text = text.replace(value, MASK)
+    text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _BEARER.sub(f"Bearer {MASK}", text)
+    return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Untrusted text made safe for a terminal: ESC, OSC and other control bytes removed."""
+    return _CONTROL.sub("", text)

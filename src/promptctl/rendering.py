@@ -1,0 +1,252 @@
+"""Jinja2 in a sandbox: partials only from prompts/partials/, bounded output, errors mapped to
+the line inside the YAML file."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from promptctl import validation
+from promptctl.errors import Location, UsageError
+from promptctl.model import Message, Prompt
+
+MAX_OUTPUT_CHARS = 2_000_000  # a rendered prompt past this is a bug or an attack
+
+
+class _PartialsLoader(jinja2.BaseLoader):
+    """{% include %} reads only files inside prompts/partials/ (no absolute, no .., no escape
+    through symlinks)."""
+
+    def __init__(self, partials_dir: str | None) -> None:
+        self.partials_dir = Path(partials_dir).resolve() if partials_dir else None
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+        if self.partials_dir is None:
+            raise jinja2.TemplateNotFound(template)
+        parts = Path(template).parts
+        if (
+            not template
+            or os.path.isabs(template)
+            or "\\" in template
+            or ".." in parts
+            or template.startswith("~")
+        ):
+            raise SecurityError(
+                f"include {template!r}: only paths inside prompts/partials/ can be included"
+            )
+        path = (self.partials_dir / template).resolve()
+        if self.partials_dir not in path.parents:
+            raise SecurityError(f"include {template!r} leaves prompts/partials/")
+        if not path.is_file():
+            raise jinja2.TemplateNotFound(template)
+        source = path.read_text(encoding="utf-8")
+        mtime = path.stat().st_mtime
+        return source, str(path), lambda: path.stat().st_mtime == mtime
+
+
+class _Env(ImmutableSandboxedEnvironment):
+    # '*' on a str or list can allocate gigabytes in one expression: check before doing it.
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int):
+                    if len(seq) * n > MAX_OUTPUT_CHARS:
+                        raise SecurityError("a repetition exceeds the rendered-size limit")
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 100:
+            raise SecurityError("exponent too large")
+        return super().call_binop(context, operator, left, right)
+
+
+@lru_cache(maxsize=16)
+def environment(partials_dir: str | None) -> _Env:
+    return _Env(
+        loader=_PartialsLoader(partials_dir),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+
+
+def _template_line(msg_source: Location | None, lineno: int | None) -> Location | None:
+    if msg_source is None:
+        return None
+    if not lineno or msg_source.line is None:
+        return msg_source
+    line = msg_source.line + lineno - 1
+    return Location(msg_source.path, line, msg_source.col if lineno == 1 else 1)
+
+
+def compile_message(prompt_source: Location | None, text: str, partials_dir: str | None,
+                    name: str = "<template>") -> Any:
+    try:
+        return _compile(text, partials_dir, name)
+    except TemplateSyntaxError as e:
+        raise UsageError(
+            f"template syntax error: {e.message}",
+            where=_template_line(prompt_source, e.lineno),
+            hint="fix the Jinja2 syntax ({{ var }}, {% if %}...{% endif %})",
+        ) from None
+
+
+@lru_cache(maxsize=1024)
+def _compile(text: str, partials_dir: str | None, name: str) -> Any:
+    env = environment(partials_dir)
+    return env.from_string(text)
+
+
+def render_text(
+    text: str, context: Mapping[str, Any], *, source: Location | None = None,
+    partials_dir: str | None = None,
+) -> str:
+    """Render one template string in the sandbox; problems are UsageErrors at `source`."""
+    template = compile_message(source, text, partials_dir)
+    try:
+        out: list[str] = []
+        size = 0
+        for chunk in template.generate(dict(context)):
+            size += len(chunk)
+            if size > MAX_OUTPUT_CHARS:
+                raise SecurityError(f"rendered text exceeds {MAX_OUTPUT_CHARS:,} characters")
+            out.append(chunk)
+        return "".join(out)
+    except UndefinedError as e:
+        raise UsageError(
+            f"undefined variable: {e.message}",
+            where=_template_line(source, _error_lineno(e)),
+            hint="pass it with --var NAME=VALUE, or declare a default under `input:`",
+        ) from None
+    except SecurityError as e:
+        raise UsageError(
+            f"template refused by the sandbox: {e}",
+            where=_template_line(source, _error_lineno(e)),
+            hint="templates may only format variables; they cannot reach Python internals",
+        ) from None
+    except TemplateSyntaxError as e:
+        raise UsageError(f"template syntax error: {e.message}",
+                         where=Location(e.filename or "<include>", e.lineno)) from None
+    except jinja2.TemplateNotFound as e:
+        raise UsageError(
+            f"partial {e.name!r} not found",
+            where=_template_line(source, _error_lineno(e)),
+            hint="partials live in prompts/partials/",
+        ) from None
+    except TemplateError as e:
+        raise UsageError(f"template error: {e}", where=_template_line(source, _error_lineno(e))
+                         ) from None
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, MemoryError) as e:
+        raise UsageError(f"template error: {type(e).__name__}: {e}",
+                         where=_template_line(source, _error_lineno(e))) from None
+
+
+def _error_lineno(exc: BaseException) -> int | None:
+    """Jinja rewrites tracebacks so template frames carry template line numbers."""
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == "<template>":
+            line = lineno
+    return line
+
+
+def apply_defaults(prompt: Prompt, variables: Mapping[str, Any]) -> dict[str, Any]:
+    values = {k: v["default"] for k, v in prompt.input.items() if "default" in v}
+    values.update(variables)
+    return values
+
+
+def check_variables(prompt: Prompt, values: Mapping[str, Any]) -> None:
+    missing = [k for k in prompt.required_vars if k not in values]
+    if missing:
+        raise UsageError(
+            f"missing variable{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"for prompt {prompt.name!r}",
+            where=prompt.input_source or prompt.source,
+            hint=" ".join(f"--var {k}=..." for k in missing),
+        )
+    for key, schema in prompt.input.items():
+        if key in values and schema:
+            problems = validation.validate(values[key], {k: v for k, v in schema.items()
+                                                         if k != "default"})
+            if problems:
+                raise UsageError(
+                    f"variable {key!r} of prompt {prompt.name!r}: {problems[0]}",
+                    where=prompt.source,
+                    hint=f"see input.{key} in {prompt.source.path}",
+                )
+
+
+def render_messages(prompt: Prompt, variables: Mapping[str, Any]) -> list[dict[str, str]]:
+    values = apply_defaults(prompt, variables)
+    check_variables(prompt, values)
+    return [
+        {"role": m.role, "content": render_text(m.content, values, source=m.source,
+                                                partials_dir=prompt.partials_dir)}
+        for m in prompt.messages
+    ]
+
+
+def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> list[dict[str, str]]:
+    return render_messages(prompt, variables)
+
+
+def template_variables(message: Message, partials_dir: str | None) -> set[str]:
+    """Variables a template reads (parsing only; includes followed inside partials/)."""
+    env = environment(partials_dir)
+    ast = env.parse(message.content)
+    found = set(meta.find_undeclared_variables(ast))
+    seen: set[str] = set()
+    for inc in ast.find_all(nodes.Include):
+        if isinstance(inc.template, nodes.Const) and isinstance(inc.template.value, str):
+            found |= _partial_variables(env, inc.template.value, seen)
+    return found
+
+
+def _partial_variables(env: Any, name: str, seen: set[str]) -> set[str]:
+    if name in seen:
+        return set()
+    seen.add(name)
+    try:
+        source, _, _ = env.loader.get_source(env, name)
+        ast = env.parse(source)
+    except (TemplateError, OSError):
+        return set()
+    found = set(meta.find_undeclared_variables(ast))
+    for inc in ast.find_all(nodes.Include):
+        if isinstance(inc.template, nodes.Const) and isinstance(inc.template.value, str):
+            found |= _partial_variables(env, inc.template.value, seen)
+    return found
+
+
+def included_partials(message: Message, partials_dir: str | None) -> set[str]:
+    """Names of partials a template includes, transitively (for --changed-since)."""
+    env = environment(partials_dir)
+    out: set[str] = set()
+
+    def walk(src: str) -> None:
+        try:
+            ast = env.parse(src)
+        except TemplateError:
+            return
+        for inc in ast.find_all(nodes.Include):
+            if isinstance(inc.template, nodes.Const) and isinstance(inc.template.value, str):
+                name = inc.template.value
+                if name in out:
+                    continue
+                out.add(name)
+                try:
+                    walk(env.loader.get_source(env, name)[0])
+                except (TemplateError, OSError):
+                    continue
+
+    walk(message.content)
+    return out

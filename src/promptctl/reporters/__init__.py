@@ -1,0 +1,1 @@
+"""Reporters turn core results into text, JSON, JUnit, markdown; the core never prints."""
