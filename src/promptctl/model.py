@@ -192,3 +192,51 @@ class Score:
     passed: bool
     reason: str = ""
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScorerOutcome:
+    """One case under one scorer, over its repeats: the unit the gate compares (paired)."""
+
+    case_id: str
+    case_hash: str
+    scorer_id: str
+    scorer_hash: str
+    mean_score: float  # mean of the repeats' scores, in [0, 1]
+    pass_fraction: float  # passed repeats / repeats (an error counts as a fail)
+    repeats: int
+    errors: int = 0
+    critical: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordedOutput:
+    """A model output as recorded in a run or baseline, replayable by request key."""
+
+    case_id: str
+    repeat: int
+    request_key: str
+    output: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunData:
+    """What a finished (or interrupted) run of one suite holds, as read back from disk."""
+
+    run_id: str
+    path: str  # the run directory
+    suite: str
+    prompt: str
+    prompt_version: str
+    model: str
+    params: Mapping[str, Any]
+    gate: Gate
+    scorer_hashes: Mapping[str, str]  # scorer id -> ScorerSpec.hash
+    outcomes: tuple[ScorerOutcome, ...]
+    outputs: tuple[RecordedOutput, ...] = ()
+    cost_usd: float | None = None
+    complete: bool = True
+    shard: str | None = None  # "I/N" when the run is one shard

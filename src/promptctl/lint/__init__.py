@@ -1,0 +1,91 @@
+"""Lint: every check of every project file, as Findings with stable codes (docs/lint.md).
+
+Each file kind has one module with `check(project, path) -> list[Finding]`; the table below
+maps a kind to it, so later checks plug in without touching the runner.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from promptctl.config import CONFIG_FILE, Project
+from promptctl.lint.findings import RULES, Finding, Rule, Severity
+
+__all__ = ["RULES", "Finding", "Rule", "Severity", "lint_paths"]
+
+CHECKERS: dict[str, str] = {
+    "prompt": "promptctl.lint.prompts:check",
+    "config": "promptctl.lint.project:check_config",
+    "labels": "promptctl.lint.project:check_labels",
+    "suite": "promptctl.lint.suites:check",  # a suite and the dataset it names
+    "baseline": "promptctl.lint.suites:check_baseline",
+}
+
+
+def _checker(kind: str) -> Callable[[Project, Path], list[Finding]] | None:
+    module, _, attr = CHECKERS[kind].partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ModuleNotFoundError, AttributeError):
+        return None  # that kind's checks are not built yet
+
+
+def classify(project: Project, path: Path) -> str | None:
+    path = path.resolve()
+    if path == (project.root / CONFIG_FILE).resolve():
+        return "config"
+    if path == project.labels_file:
+        return "labels"
+    if path.suffix not in (".yaml", ".yml", ".json"):
+        return None
+    if project.prompts_dir in path.parents and project.partials_dir not in path.parents:
+        return "prompt" if path.suffix != ".json" else None
+    if project.baselines_dir in path.parents:
+        return "baseline" if path.suffix == ".json" else None
+    if project.evals_dir in path.parents and path.suffix != ".json":
+        data_dir = project.evals_dir / "data"
+        if data_dir in path.parents:
+            return None  # datasets are checked through the suites that use them
+        return "suite"
+    return None
+
+
+def project_files(project: Project) -> list[Path]:
+    files: list[Path] = []
+    for extra in (project.root / CONFIG_FILE, project.labels_file):
+        if extra.is_file():
+            files.append(extra)
+    for base in (project.prompts_dir, project.evals_dir):
+        if base.is_dir():
+            files.extend(sorted(p for p in base.rglob("*") if p.is_file()))
+    return files
+
+
+def expand(project: Project, paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file()))
+        else:
+            out.append(p)
+    return out
+
+
+def lint_paths(project: Project, paths: Iterable[Path] | None = None) -> list[Finding]:
+    """Findings for `paths` (default: the whole project), sorted by file and line."""
+    files = project_files(project) if paths is None else expand(project, paths)
+    findings: list[Finding] = []
+    for path in files:
+        kind = classify(project, path)
+        if kind is None:
+            continue
+        check = _checker(kind)
+        if check is not None:
+            findings.extend(check(project, path))
+    return sorted(
+        set(findings),
+        key=lambda f: (str(f.where.path) if f.where else "", (f.where.line or 0) if f.where else 0,
+                       (f.where.col or 0) if f.where else 0, f.code),
+    )
