@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,13 +71,16 @@ def git_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], git_env: None
-) -> Iterator[Project]:
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    git_env: None,
+) -> Project:
     """An empty project directory (not a git repo), as the current directory."""
     root = tmp_path / "proj"
     root.mkdir()
     monkeypatch.chdir(root)
-    yield Project(root=root, capsys=capsys)
+    return Project(root=root, capsys=capsys)
 
 
 @pytest.fixture

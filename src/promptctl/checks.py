@@ -32,9 +32,7 @@ class Checker:
         self.path = path
         self.findings: list[Finding] = []
 
-    def add(
-        self, code: str, message: str, where: Location | None, hint: str | None = None
-    ) -> None:
+    def add(self, code: str, message: str, where: Location | None, hint: str | None = None) -> None:
         severity = RULES[code].severity
         self.findings.append(Finding(code, severity, message, where or Location(self.path), hint))
 
@@ -43,7 +41,9 @@ class Checker:
         return [f for f in self.findings if f.severity is Severity.ERROR]
 
     def raise_first(self) -> None:
-        errors = self.errors
+        errors = sorted(
+            self.errors, key=lambda f: (f.where.line or 0, f.where.col or 0) if f.where else (0, 0)
+        )
         if not errors:
             return
         first = errors[0]

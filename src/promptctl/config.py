@@ -23,7 +23,13 @@ _FORBIDDEN_KEY_VARS = re.compile(r"^(GITHUB_TOKEN|ACTIONS_.*|GITHUB_.*|RUNNER_.*
 _TOP = ("paths", "providers", "prices", "defaults")
 _PATHS = ("prompts", "partials", "evals", "baselines", "labels", "state")
 _PROVIDER = (
-    "type", "base_url", "api_key_env", "concurrency", "timeout_s", "max_retries", "headers",
+    "type",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "timeout_s",
+    "max_retries",
+    "headers",
     "replies",
 )
 _DEFAULTS = ("concurrency", "judge_model", "timeout_s", "max_retries", "repeat", "model")
@@ -201,12 +207,17 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             key_env = None
         base_url = checker.typed(entry, "base_url", str, what=what)
         if base_url is not None and not re.match(r"^https?://", base_url):
-            checker.add("PC301", f"{what}: base_url must start with http:// or https://",
-                        entry.value_loc("base_url"))
+            checker.add(
+                "PC301",
+                f"{what}: base_url must start with http:// or https://",
+                entry.value_loc("base_url"),
+            )
         headers = checker.typed(entry, "headers", dict, what=what) or {}
         replies = checker.typed(entry, "replies", str, what=what)
         if replies is not None and ptype != "mock":
-            checker.add("PC301", f"{what}: replies is only for type: mock", entry.key_loc("replies"))
+            checker.add(
+                "PC301", f"{what}: replies is only for type: mock", entry.key_loc("replies")
+            )
         providers[name] = ProviderConfig(
             name=name,
             type=ptype or "openai",
@@ -226,7 +237,9 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
         if not isinstance(entry, yamlio.YamlMap):
             checker.add("PC004", f"prices: {model!r} must be a mapping", raw_prices.key_loc(model))
             continue
-        checker.keys(entry, ("input", "output"), f"prices of {model!r}", required=("input", "output"))
+        checker.keys(
+            entry, ("input", "output"), f"prices of {model!r}", required=("input", "output")
+        )
         inp = checker.number(entry, "input", f"prices of {model!r}", low=0)
         out = checker.number(entry, "output", f"prices of {model!r}", low=0)
         if inp is not None and out is not None:
@@ -238,17 +251,22 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
         checker.keys(raw_defaults, _DEFAULTS, "defaults")
         judge = checker.typed(raw_defaults, "judge_model", str, what="defaults")
         defaults = Defaults(
-            concurrency=checker.number(raw_defaults, "concurrency", "defaults", low=1, integer=True),
+            concurrency=checker.number(
+                raw_defaults, "concurrency", "defaults", low=1, integer=True
+            ),
             judge_model=judge,
             timeout_s=checker.number(raw_defaults, "timeout_s", "defaults", low=0.001) or 60.0,
             max_retries=_int_or(
-                checker.number(raw_defaults, "max_retries", "defaults", low=0, high=20, integer=True),
+                checker.number(
+                    raw_defaults, "max_retries", "defaults", low=0, high=20, integer=True
+                ),
                 4,
             ),
             repeat=checker.number(raw_defaults, "repeat", "defaults", low=1, integer=True),
         )
-    return Config(paths=paths, providers=providers, prices=prices, defaults=defaults,
-                  source=data.loc)
+    return Config(
+        paths=paths, providers=providers, prices=prices, defaults=defaults, source=data.loc
+    )
 
 
 def _int_or(value: Any, default: int) -> int:

@@ -1,14 +1,14 @@
 """Locations and the exception hierarchy; each error class knows its SPEC §4 exit code.
 
-    PromptctlError (2)
-    ├── UsageError (2)          bad YAML, unknown prompt, missing variable, zero cases, ...
-    │   └── MissingKeyError (2) an API key variable is not set
-    ├── GateError (1)           a gate refused: promotion refused, lint errors
-    ├── IncompleteError (3)     could not complete
-    │   ├── ProviderError (3)   provider failed after retries, or answered nonsense
-    │   ├── AuthError (3)       401/403
-    │   └── BudgetError (3)     the cost budget would be exceeded
-    └── RunInterruptedError (130)  partial results are on disk; --resume continues
+PromptctlError (2)
+├── UsageError (2)          bad YAML, unknown prompt, missing variable, zero cases, ...
+│   └── MissingKeyError (2) an API key variable is not set
+├── GateError (1)           a gate refused: promotion refused, lint errors
+├── IncompleteError (3)     could not complete
+│   ├── ProviderError (3)   provider failed after retries, or answered nonsense
+│   ├── AuthError (3)       401/403
+│   └── BudgetError (3)     the cost budget would be exceeded
+└── RunInterruptedError (130)  partial results are on disk; --resume continues
 """
 
 from __future__ import annotations

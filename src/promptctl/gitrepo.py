@@ -71,8 +71,9 @@ def resolve_commit(root: Path, rev: str) -> str:
         return repo.commit(rev).hexsha
     except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
         shallow = " (this clone is shallow)" if is_shallow(root) else ""
-        raise UsageError(f"git does not know the revision {rev!r}{shallow}", hint=_FETCH_HINT
-                         ) from None
+        raise UsageError(
+            f"git does not know the revision {rev!r}{shallow}", hint=_FETCH_HINT
+        ) from None
 
 
 def head_commit(root: Path) -> str | None:

@@ -30,19 +30,33 @@ def parse(data: yamlio.YamlMap | None, checker: Checker) -> dict[str, dict[str, 
         for label, entry in labels.items():
             where = labels.key_loc(label)
             if not isinstance(label, str) or not LABEL_NAME.match(label):
-                checker.add("PC402", f"label {label!r} of {name!r} is not a valid label name",
-                            where, "use lowercase letters, digits, '_', '.', '-' (at most 36)")
+                checker.add(
+                    "PC402",
+                    f"label {label!r} of {name!r} is not a valid label name",
+                    where,
+                    "use lowercase letters, digits, '_', '.', '-' (at most 36)",
+                )
                 continue
             if not isinstance(entry, yamlio.YamlMap):
-                checker.add("PC004", f"{name}.{label} must be a mapping with version and commit",
-                            labels.value_loc(label))
+                checker.add(
+                    "PC004",
+                    f"{name}.{label} must be a mapping with version and commit",
+                    labels.value_loc(label),
+                )
                 continue
-            checker.keys(entry, ("version", "commit", "reason", "previous", "promoted_at",
-                                 "promoted_by"), f"{name}.{label}", required=("version",))
+            checker.keys(
+                entry,
+                ("version", "commit", "reason", "previous", "promoted_at", "promoted_by"),
+                f"{name}.{label}",
+                required=("version",),
+            )
             version = checker.typed(entry, "version", str, what=f"{name}.{label}")
             if version is not None and not re.match(r"^[0-9a-f]{12}$", version):
-                checker.add("PC004", f"{name}.{label}: version must be 12 hex digits",
-                            entry.value_loc("version"))
+                checker.add(
+                    "PC004",
+                    f"{name}.{label}: version must be 12 hex digits",
+                    entry.value_loc("version"),
+                )
                 continue
             commit = checker.typed(entry, "commit", str, what=f"{name}.{label}")
             reason = checker.typed(entry, "reason", str, what=f"{name}.{label}")

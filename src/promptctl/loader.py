@@ -14,7 +14,14 @@ from promptctl.errors import Location, UsageError
 from promptctl.model import Message, OutputSpec, Prompt, canonical_json
 
 PROMPT_KEYS = (
-    "description", "model", "params", "input", "messages", "template", "output", "tags",
+    "description",
+    "model",
+    "params",
+    "input",
+    "messages",
+    "template",
+    "output",
+    "tags",
 )
 ROLES = ("system", "user", "assistant")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9_.-]+/\S+$")
@@ -23,19 +30,34 @@ _VERSION = re.compile(r"^[0-9a-f]{12}$")
 # Ranges every provider of a type enforces; anything else is passed through as written.
 PARAM_RANGES: dict[str, dict[str, tuple[float, float | None, bool]]] = {
     "openai": {
-        "temperature": (0, 2, False), "top_p": (0, 1, False), "max_tokens": (1, None, True),
-        "max_completion_tokens": (1, None, True), "presence_penalty": (-2, 2, False),
-        "frequency_penalty": (-2, 2, False), "seed": (0, None, True), "n": (1, 1, True),
+        "temperature": (0, 2, False),
+        "top_p": (0, 1, False),
+        "max_tokens": (1, None, True),
+        "max_completion_tokens": (1, None, True),
+        "presence_penalty": (-2, 2, False),
+        "frequency_penalty": (-2, 2, False),
+        "seed": (0, None, True),
+        "n": (1, 1, True),
     },
     "anthropic": {
-        "temperature": (0, 1, False), "top_p": (0, 1, False), "top_k": (1, None, True),
+        "temperature": (0, 1, False),
+        "top_p": (0, 1, False),
+        "top_k": (1, None, True),
         "max_tokens": (1, None, True),
     },
     "mock": {"temperature": (0, 2, False), "top_p": (0, 1, False), "max_tokens": (1, None, True)},
 }
 KNOWN_PARAMS: dict[str, set[str]] = {
-    "openai": set(PARAM_RANGES["openai"]) | {"stop", "logit_bias", "reasoning_effort", "user",
-                                             "logprobs", "top_logprobs", "service_tier"},
+    "openai": set(PARAM_RANGES["openai"])
+    | {
+        "stop",
+        "logit_bias",
+        "reasoning_effort",
+        "user",
+        "logprobs",
+        "top_logprobs",
+        "service_tier",
+    },
     "anthropic": set(PARAM_RANGES["anthropic"]) | {"stop_sequences", "metadata", "thinking"},
     "mock": set(PARAM_RANGES["mock"]) | {"seed", "stop", "replies", "reply"},
 }
@@ -63,9 +85,19 @@ def provider_type(project: Project, provider: str) -> str | None:
 
 
 def parse_prompt(
-    data: yamlio.YamlMap, name: str, shown: str, project: Project, checker: Checker
+    data: yamlio.YamlMap,
+    name: str,
+    shown: str,
+    project: Project,
+    checker: Checker,
+    *,
+    lenient: bool = False,
 ) -> Prompt | None:
-    """Validate a loaded prompt file; every problem goes to `checker`. None if unusable."""
+    """Validate a loaded prompt file; every problem goes to `checker`. None if unusable.
+
+    `lenient` (lint) still returns a Prompt when only fields other than the messages are
+    broken, so the template checks can report too.
+    """
     checker.keys(data, PROMPT_KEYS, "prompt file", required=("model",))
     model = checker.typed(data, "model", str, what="prompt file")
     if model is not None and not _MODEL_ID.match(model):
@@ -73,7 +105,8 @@ def parse_prompt(
             "PC104",
             f"model {model!r} must be <provider>/<model id>",
             data.value_loc("model"),
-            f"e.g. openai/gpt-4o-mini or mock/echo; providers: {', '.join(project.provider_names())}",
+            "e.g. openai/gpt-4o-mini or mock/echo; providers: "
+            + ", ".join(project.provider_names()),
         )
         model = None
     ptype = None
@@ -101,15 +134,15 @@ def parse_prompt(
     tags = checker.typed(data, "tags", list, what="prompt file") or []
     if any(not isinstance(t, str) for t in tags):
         checker.add("PC004", "tags must be strings", data.value_loc("tags"))
-    if checker.errors or model is None or messages is None:
+    if messages is None or (not lenient and (checker.errors or model is None)):
         return None
     prompt = Prompt(
         name=name,
         version="",
-        model=model,
+        model=model or "unknown/unknown",
         messages=messages,
         params=yamlio.plain(params),
-        input=yamlio.plain(inputs),
+        input={k: v for k, v in yamlio.plain(inputs).items() if isinstance(v, dict)},
         output=output,
         description=description.strip(),
         tags=tuple(str(t) for t in tags),
@@ -124,7 +157,9 @@ def parse_prompt(
 
 def _messages(data: yamlio.YamlMap, shown: str, checker: Checker) -> tuple[Message, ...] | None:
     if "messages" in data and "template" in data:
-        checker.add("PC004", "use either `messages` or `template`, not both", data.key_loc("template"))
+        checker.add(
+            "PC004", "use either `messages` or `template`, not both", data.key_loc("template")
+        )
         return None
     if "template" in data:
         text = checker.typed(data, "template", str, what="prompt file")
@@ -132,8 +167,12 @@ def _messages(data: yamlio.YamlMap, shown: str, checker: Checker) -> tuple[Messa
             return None
         return (Message(role="user", content=text, source=data.value_loc("template")),)
     if "messages" not in data:
-        checker.add("PC005", "prompt file needs `messages` or `template`", data.loc,
-                    "add `template: ...` or a `messages:` list")
+        checker.add(
+            "PC005",
+            "prompt file needs `messages` or `template`",
+            data.loc,
+            "add `template: ...` or a `messages:` list",
+        )
         return None
     raw = checker.typed(data, "messages", list, what="prompt file")
     if raw is None:
@@ -144,15 +183,20 @@ def _messages(data: yamlio.YamlMap, shown: str, checker: Checker) -> tuple[Messa
     out: list[Message] = []
     for i, item in enumerate(raw):
         if not isinstance(item, yamlio.YamlMap):
-            checker.add("PC004", f"messages[{i}] must be a mapping with role and content",
-                        raw.item_loc(i))
+            checker.add(
+                "PC004", f"messages[{i}] must be a mapping with role and content", raw.item_loc(i)
+            )
             continue
         checker.keys(item, ("role", "content"), f"messages[{i}]", required=("role", "content"))
         role = checker.typed(item, "role", str, what=f"messages[{i}]")
         content = checker.typed(item, "content", str, what=f"messages[{i}]")
         if role is not None and role not in ROLES:
-            checker.add("PC004", f"messages[{i}]: role must be one of {', '.join(ROLES)}",
-                        item.value_loc("role"), did_you_mean(role, ROLES))
+            checker.add(
+                "PC004",
+                f"messages[{i}]: role must be one of {', '.join(ROLES)}",
+                item.value_loc("role"),
+                did_you_mean(role, ROLES),
+            )
         if role is not None and content is not None:
             out.append(Message(role=role, content=content, source=item.value_loc("content")))
     return tuple(out) if len(out) == len(raw) else None
@@ -163,18 +207,27 @@ def _check_params(params: yamlio.YamlMap, ptype: str, checker: Checker) -> None:
     for key, value in params.items():
         if key in ranges:
             low, high, integer = ranges[key]
-            bad_type = isinstance(value, bool) or not isinstance(value, int | float) or (
-                integer and not isinstance(value, int)
+            bad_type = (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (integer and not isinstance(value, int))
             )
             if bad_type or value < low or (high is not None and value > high):
                 span = f"{low}..{high}" if high is not None else f">= {low}"
                 kind = "an integer" if integer else "a number"
-                checker.add("PC106", f"params.{key} must be {kind} in {span} for {ptype}, "
-                            f"not {value!r}", params.value_loc(key))
+                checker.add(
+                    "PC106",
+                    f"params.{key} must be {kind} in {span} for {ptype}, not {value!r}",
+                    params.value_loc(key),
+                )
         elif key not in KNOWN_PARAMS.get(ptype, set()):
-            checker.add("PC110", f"params.{key} is not a known {ptype} parameter",
-                        params.key_loc(key), did_you_mean(key, KNOWN_PARAMS.get(ptype, ())) or
-                        "it is passed through as written; check the provider's docs")
+            checker.add(
+                "PC110",
+                f"params.{key} is not a known {ptype} parameter",
+                params.key_loc(key),
+                did_you_mean(key, KNOWN_PARAMS.get(ptype, ()))
+                or "it is passed through as written; check the provider's docs",
+            )
 
 
 def _inputs(data: yamlio.YamlMap, checker: Checker) -> yamlio.YamlMap:
@@ -187,8 +240,11 @@ def _inputs(data: yamlio.YamlMap, checker: Checker) -> yamlio.YamlMap:
         if value is None:
             raw[key] = yamlio.YamlMap()
         elif not isinstance(value, dict):
-            checker.add("PC108", f"input.{key} must be a JSON Schema mapping like {{type: string}}",
-                        raw.value_loc(key))
+            checker.add(
+                "PC108",
+                f"input.{key} must be a JSON Schema mapping like {{type: string}}",
+                raw.value_loc(key),
+            )
     return raw
 
 
@@ -204,8 +260,10 @@ def _output(data: yamlio.YamlMap, checker: Checker) -> OutputSpec:
         fmt = None
     if schema is not None and fmt == "text":
         checker.add("PC004", "output.schema needs output.format: json", raw.value_loc("format"))
-    return OutputSpec(format=fmt or ("json" if schema is not None else "text"),
-                      schema=yamlio.plain(schema) if schema is not None else None)
+    return OutputSpec(
+        format=fmt or ("json" if schema is not None else "text"),
+        schema=yamlio.plain(schema) if schema is not None else None,
+    )
 
 
 # ----------------------------------------------------------------------------- discovery

@@ -155,7 +155,9 @@ class Request:
     model: str  # model id without the provider part
     messages: tuple[Mapping[str, str], ...]
     params: Mapping[str, Any] = field(default_factory=dict)
-    response_format: Mapping[str, Any] | None = None  # {"type": "json"} | {"type": "json_schema", ...}
+    response_format: Mapping[str, Any] | None = (
+        None  # {"type": "json"} | {"type": "json_schema", ...}
+    )
     repeat: int = 0
 
     @property

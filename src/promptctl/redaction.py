@@ -6,7 +6,9 @@ import os
 import re
 
 _SECRET_VAR = re.compile(r"(_API_KEY|_KEY|_TOKEN|_SECRET|PASSWORD)$")
-_HEADER = re.compile(r"(?i)(authorization|x-api-key|api-key)(['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+( [^\s'\",}]+)?)")
+_HEADER = re.compile(
+    r"(?i)(authorization|x-api-key|api-key)(['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+( [^\s'\",}]+)?)"
+)
 _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._\-~+/=]{8,}")
 _URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
 MASK = "***"

@@ -33,7 +33,9 @@ def compile_error(pattern: str) -> str | None:
     return None
 
 
-def search_bounded(pattern: str, text: str, *, flags: int = 0, timeout_s: float = TIMEOUT_S) -> bool:
+def search_bounded(
+    pattern: str, text: str, *, flags: int = 0, timeout_s: float = TIMEOUT_S
+) -> bool:
     compiled = compile_user(pattern, flags)
     try:
         return compiled.search(text, timeout=timeout_s) is not None

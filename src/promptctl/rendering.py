@@ -60,9 +60,12 @@ class _Env(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(n, int):
-                    if len(seq) * n > MAX_OUTPUT_CHARS:
-                        raise SecurityError("a repetition exceeds the rendered-size limit")
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(n, int)
+                    and len(seq) * n > MAX_OUTPUT_CHARS
+                ):
+                    raise SecurityError("a repetition exceeds the rendered-size limit")
         if operator == "**" and isinstance(right, int | float) and abs(right) > 100:
             raise SecurityError("exponent too large")
         return super().call_binop(context, operator, left, right)
@@ -87,8 +90,9 @@ def _template_line(msg_source: Location | None, lineno: int | None) -> Location 
     return Location(msg_source.path, line, msg_source.col if lineno == 1 else 1)
 
 
-def compile_message(prompt_source: Location | None, text: str, partials_dir: str | None,
-                    name: str = "<template>") -> Any:
+def compile_message(
+    prompt_source: Location | None, text: str, partials_dir: str | None, name: str = "<template>"
+) -> Any:
     try:
         return _compile(text, partials_dir, name)
     except TemplateSyntaxError as e:
@@ -106,7 +110,10 @@ def _compile(text: str, partials_dir: str | None, name: str) -> Any:
 
 
 def render_text(
-    text: str, context: Mapping[str, Any], *, source: Location | None = None,
+    text: str,
+    context: Mapping[str, Any],
+    *,
+    source: Location | None = None,
     partials_dir: str | None = None,
 ) -> str:
     """Render one template string in the sandbox; problems are UsageErrors at `source`."""
@@ -133,8 +140,10 @@ def render_text(
             hint="templates may only format variables; they cannot reach Python internals",
         ) from None
     except TemplateSyntaxError as e:
-        raise UsageError(f"template syntax error: {e.message}",
-                         where=Location(e.filename or "<include>", e.lineno)) from None
+        raise UsageError(
+            f"template syntax error: {e.message}",
+            where=Location(e.filename or "<include>", e.lineno),
+        ) from None
     except jinja2.TemplateNotFound as e:
         raise UsageError(
             f"partial {e.name!r} not found",
@@ -142,11 +151,14 @@ def render_text(
             hint="partials live in prompts/partials/",
         ) from None
     except TemplateError as e:
-        raise UsageError(f"template error: {e}", where=_template_line(source, _error_lineno(e))
-                         ) from None
+        raise UsageError(
+            f"template error: {e}", where=_template_line(source, _error_lineno(e))
+        ) from None
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, MemoryError) as e:
-        raise UsageError(f"template error: {type(e).__name__}: {e}",
-                         where=_template_line(source, _error_lineno(e))) from None
+        raise UsageError(
+            f"template error: {type(e).__name__}: {e}",
+            where=_template_line(source, _error_lineno(e)),
+        ) from None
 
 
 def _error_lineno(exc: BaseException) -> int | None:
@@ -175,8 +187,9 @@ def check_variables(prompt: Prompt, values: Mapping[str, Any]) -> None:
         )
     for key, schema in prompt.input.items():
         if key in values and schema:
-            problems = validation.validate(values[key], {k: v for k, v in schema.items()
-                                                         if k != "default"})
+            problems = validation.validate(
+                values[key], {k: v for k, v in schema.items() if k != "default"}
+            )
             if problems:
                 raise UsageError(
                     f"variable {key!r} of prompt {prompt.name!r}: {problems[0]}",
@@ -189,8 +202,12 @@ def render_messages(prompt: Prompt, variables: Mapping[str, Any]) -> list[dict[s
     values = apply_defaults(prompt, variables)
     check_variables(prompt, values)
     return [
-        {"role": m.role, "content": render_text(m.content, values, source=m.source,
-                                                partials_dir=prompt.partials_dir)}
+        {
+            "role": m.role,
+            "content": render_text(
+                m.content, values, source=m.source, partials_dir=prompt.partials_dir
+            ),
+        }
         for m in prompt.messages
     ]
 

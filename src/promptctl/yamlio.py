@@ -62,13 +62,19 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
         event = self.peek_event()
         if isinstance(event, AliasEvent):
-            raise _Refused("YAML aliases (*name) are not allowed", event.start_mark, "write the value out")
+            raise _Refused(
+                "YAML aliases (*name) are not allowed", event.start_mark, "write the value out"
+            )
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
-            raise _Refused("YAML anchors (&name) are not allowed", event.start_mark, "write the value out")
+            raise _Refused(
+                "YAML anchors (&name) are not allowed", event.start_mark, "write the value out"
+            )
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise _Refused(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark, "flatten the file")
+            raise _Refused(
+                f"nesting deeper than {MAX_DEPTH} levels", event.start_mark, "flatten the file"
+            )
         try:
             return super().compose_node(parent, index)
         finally:
@@ -161,7 +167,9 @@ def loads(text: str, path: str) -> Any:
     except yaml.YAMLError as e:
         raise UsageError(f"YAML error: {e}", where=Location(path)) from None
     except RecursionError:
-        raise UsageError("nesting too deep", where=Location(path), hint="flatten the file") from None
+        raise UsageError(
+            "nesting too deep", where=Location(path), hint="flatten the file"
+        ) from None
     finally:
         loader.dispose()
 

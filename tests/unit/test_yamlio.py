@@ -56,8 +56,16 @@ def test_bom_and_crlf_are_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "value"), [("42", 42), ("true", True), ("0.5", 0.5), ("hello world", "hello world"),
-                       ("[1", "[1"), ("a: b", "a: b"), ("", "")],
+    ("raw", "value"),
+    [
+        ("42", 42),
+        ("true", True),
+        ("0.5", 0.5),
+        ("hello world", "hello world"),
+        ("[1", "[1"),
+        ("a: b", "a: b"),
+        ("", ""),
+    ],
 )
 def test_var_values_are_yaml_scalars_or_the_string(raw: str, value: object) -> None:
     assert yamlio.parse_scalar(raw) == value

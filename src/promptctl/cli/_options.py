@@ -8,7 +8,9 @@ import typer
 
 Vars = Annotated[
     list[str] | None,
-    typer.Option("--var", help="A variable, NAME=VALUE (value parsed as a YAML scalar). Repeatable."),
+    typer.Option(
+        "--var", help="A variable, NAME=VALUE (value parsed as a YAML scalar). Repeatable."
+    ),
 ]
 VarsFile = Annotated[
     str | None, typer.Option("--vars-file", help="A YAML or JSON file of variables.")
@@ -27,8 +29,9 @@ def parse_vars(items: list[str] | None, vars_file: str | None = None) -> dict[st
     if vars_file:
         data = yamlio.load_file(Path(vars_file), vars_file)
         if data is not None and not isinstance(data, dict):
-            raise UsageError("a vars file must hold a mapping of NAME: value",
-                             where=getattr(data, "loc", None))
+            raise UsageError(
+                "a vars file must hold a mapping of NAME: value", where=getattr(data, "loc", None)
+            )
         values.update(yamlio.plain(data or {}))
     for item in items or []:
         key, sep, raw = item.partition("=")

@@ -33,7 +33,16 @@ app = typer.Typer(
 )
 
 _COMMAND_MODULES = (
-    "project", "prompts", "run", "lint", "eval", "baseline", "history", "labels", "cache", "interop",
+    "project",
+    "prompts",
+    "run",
+    "lint",
+    "eval",
+    "baseline",
+    "history",
+    "labels",
+    "cache",
+    "interop",
 )
 
 
@@ -56,7 +65,11 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", "-V", callback=_version_callback, is_eager=True,
+        False,
+        "--version",
+        "-V",
+        callback=_version_callback,
+        is_eager=True,
         help="Print the version and exit.",
     ),
 ) -> None:

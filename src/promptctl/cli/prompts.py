@@ -23,25 +23,48 @@ def list_prompts(fmt: Format = "text") -> None:
     pointers = labels.read(project)
     rows = []
     for p in prompts:
-        names = sorted(label for label, e in pointers.get(p.name, {}).items()
-                       if e.version == p.version)
-        others = sorted(f"{label}={e.version}" for label, e in pointers.get(p.name, {}).items()
-                        if e.version != p.version)
-        rows.append({"name": p.name, "version": p.version, "model": p.model,
-                     "path": p.source.path, "labels": names, "other_labels": others,
-                     "description": p.description})
+        names = sorted(
+            label for label, e in pointers.get(p.name, {}).items() if e.version == p.version
+        )
+        others = sorted(
+            f"{label}={e.version}"
+            for label, e in pointers.get(p.name, {}).items()
+            if e.version != p.version
+        )
+        rows.append(
+            {
+                "name": p.name,
+                "version": p.version,
+                "model": p.model,
+                "path": p.source.path,
+                "labels": names,
+                "other_labels": others,
+                "description": p.description,
+            }
+        )
     if fmt == "json":
         plain.write_json(rows)
         return
     if not rows:
-        plain.warn(f"no prompts under {project.rel(project.prompts_dir)}/ "
-                   "(hint: `promptctl init` scaffolds one)")
+        plain.warn(
+            f"no prompts under {project.rel(project.prompts_dir)}/ "
+            "(hint: `promptctl init` scaffolds one)"
+        )
         return
-    plain.write(plain.table(
-        ["NAME", "VERSION", "MODEL", "LABELS"],
-        [[r["name"], r["version"], r["model"], ", ".join(r["labels"] + r["other_labels"]) or "-"]
-         for r in rows],
-    ))
+    plain.write(
+        plain.table(
+            ["NAME", "VERSION", "MODEL", "LABELS"],
+            [
+                [
+                    r["name"],
+                    r["version"],
+                    r["model"],
+                    ", ".join(r["labels"] + r["other_labels"]) or "-",
+                ]
+                for r in rows
+            ],
+        )
+    )
 
 
 def render(
@@ -62,8 +85,15 @@ def render(
     prompt = loader.resolve(ref, project)
     messages = rendering.render_messages(prompt, parse_vars(var, vars_file))
     if fmt == "json":
-        plain.write_json({"name": prompt.name, "version": prompt.version, "model": prompt.model,
-                          "params": dict(prompt.params), "messages": messages})
+        plain.write_json(
+            {
+                "name": prompt.name,
+                "version": prompt.version,
+                "model": prompt.model,
+                "params": dict(prompt.params),
+                "messages": messages,
+            }
+        )
         return
     for m in messages:
         plain.write(f"--- {m['role']} ---\n{m['content'].rstrip()}\n")

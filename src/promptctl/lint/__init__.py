@@ -9,9 +9,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from promptctl.config import CONFIG_FILE, Project
 from promptctl.lint.findings import RULES, Finding, Rule, Severity
+
+if TYPE_CHECKING:  # config imports checks, which imports lint.findings: no cycle at runtime
+    from promptctl.config import Project
+
+CONFIG_FILE = "promptctl.yaml"
 
 __all__ = ["RULES", "Finding", "Rule", "Severity", "lint_paths"]
 
@@ -86,6 +91,10 @@ def lint_paths(project: Project, paths: Iterable[Path] | None = None) -> list[Fi
             findings.extend(check(project, path))
     return sorted(
         set(findings),
-        key=lambda f: (str(f.where.path) if f.where else "", (f.where.line or 0) if f.where else 0,
-                       (f.where.col or 0) if f.where else 0, f.code),
+        key=lambda f: (
+            str(f.where.path) if f.where else "",
+            (f.where.line or 0) if f.where else 0,
+            (f.where.col or 0) if f.where else 0,
+            f.code,
+        ),
     )

@@ -51,7 +51,12 @@ RULES: dict[str, Rule] = {
         Rule("PC102", "undeclared-variable", _E, "a template uses a variable `input` lacks"),
         Rule("PC103", "unused-variable", _W, "`input` declares a variable no template uses"),
         Rule("PC104", "bad-model-id", _E, "model is not `<provider>/<model id>`"),
-        Rule("PC105", "unknown-provider", _E, "the model's provider is neither built in nor configured"),
+        Rule(
+            "PC105",
+            "unknown-provider",
+            _E,
+            "the model's provider is neither built in nor configured",
+        ),
         Rule("PC106", "param-out-of-range", _E, "temperature, top_p or max_tokens out of range"),
         Rule("PC107", "invalid-output-schema", _E, "output.schema is not a valid JSON Schema"),
         Rule("PC108", "invalid-input-schema", _E, "an input definition is not a valid JSON Schema"),
@@ -68,14 +73,23 @@ RULES: dict[str, Rule] = {
         Rule("PC208", "duplicate-scorer-id", _E, "two scorers of a suite share an id"),
         Rule("PC209", "empty-dataset", _W, "a suite has no cases"),
         Rule("PC210", "invalid-scorer-schema", _E, "a json-schema scorer's schema is invalid"),
-        Rule("PC211", "case-unknown-variable", _W, "a case sets a variable the prompt does not declare"),
+        Rule(
+            "PC211",
+            "case-unknown-variable",
+            _W,
+            "a case sets a variable the prompt does not declare",
+        ),
         # project config
         Rule("PC301", "bad-provider-config", _E, "a provider entry in promptctl.yaml is invalid"),
-        Rule("PC302", "untrusted-key-variable", _E, "api_key_env names a variable that is not a key"),
+        Rule(
+            "PC302", "untrusted-key-variable", _E, "api_key_env names a variable that is not a key"
+        ),
         # labels
         Rule("PC401", "label-unknown-prompt", _E, "labels.yaml names a prompt that does not exist"),
         Rule("PC402", "label-bad-name", _E, "a label name does not match ^[a-z0-9_.-]{1,36}$"),
-        Rule("PC403", "label-unknown-version", _W, "a label points at a version not found in history"),
+        Rule(
+            "PC403", "label-unknown-version", _W, "a label points at a version not found in history"
+        ),
         # baselines
         Rule("PC501", "bad-baseline", _E, "a baseline file is corrupt or from a newer format"),
     ]

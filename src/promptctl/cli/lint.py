@@ -1,0 +1,45 @@
+"""lint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from promptctl.cli._options import check_format
+
+
+def lint(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or directories (default: all).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
+) -> None:
+    """Check prompts, suites, datasets, promptctl.yaml and labels.yaml.
+
+    Every finding has a stable code (docs/lint.md), a severity and file:line:col.
+    Exit 1 on errors (or on warnings with --strict), else 0.
+
+    Example: promptctl lint --format github
+    """
+    from promptctl import config, lint
+    from promptctl.reporters import lint_out
+
+    check_format(fmt, ("text", "json", "github"))
+    project = config.load_project()
+    for p in paths or []:
+        if not p.exists():
+            from promptctl.errors import UsageError
+
+            raise UsageError(f"{p}: no such file or directory")
+    findings = lint.lint_paths(project, paths or None)
+    lint_out.write(findings, fmt)
+    errors = sum(f.severity is lint.Severity.ERROR for f in findings)
+    warnings = len(findings) - errors
+    raise typer.Exit(1 if errors or (strict and warnings) else 0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(lint)

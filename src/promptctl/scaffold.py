@@ -1,0 +1,79 @@
+"""`promptctl init`: the files of a new project, written without overwriting anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from promptctl.errors import UsageError
+
+# target path in the project -> template file in promptctl/templates/init/
+FILES = {
+    "promptctl.yaml": "promptctl.yaml",
+    "prompts/summarize.yaml": "summarize.prompt.yaml",
+    "evals/summarize.yaml": "summarize.suite.yaml",
+    "evals/data/summarize.jsonl": "summarize.data.jsonl",
+}
+CI_FILES = {".github/workflows/promptctl.yml": "github-workflow.yml"}
+GITIGNORE_LINE = ".promptctl/"
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    path: Path
+    action: str  # created | overwritten | kept | updated
+
+
+def template(name: str) -> str:
+    return resources.files("promptctl").joinpath("templates", "init", name).read_text("utf-8")
+
+
+def scaffold(
+    root: Path, *, force: bool = False, ci: str | None = "github", editor: bool = True
+) -> list[Written]:
+    """Write the scaffold into `root`; existing files are kept unless `force`."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} exists and is not a directory")
+    files = dict(FILES)
+    if ci == "github":
+        files.update(CI_FILES)
+    elif ci not in (None, "none"):
+        raise UsageError(f"--ci {ci!r} is not supported", hint="use --ci github or --ci none")
+    results: list[Written] = []
+    for rel, name in files.items():
+        path = root / rel
+        if path.exists() and not force:
+            results.append(Written(path, "kept"))
+            continue
+        action = "overwritten" if path.exists() else "created"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(template(name), encoding="utf-8")
+        results.append(Written(path, action))
+    (root / "evals" / "baselines").mkdir(parents=True, exist_ok=True)
+    (root / "prompts" / "partials").mkdir(parents=True, exist_ok=True)
+    results.append(_gitignore(root))
+    if editor:
+        try:
+            from promptctl import editor_schemas
+        except ImportError:
+            editor_schemas = None  # type: ignore[assignment]
+        if editor_schemas is not None:
+            results.extend(
+                Written(p, "updated") for p in editor_schemas.write_vscode_settings(root)
+            )
+    return results
+
+
+def _gitignore(root: Path) -> Written:
+    path = root / ".gitignore"
+    if path.exists():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if any(line.strip().rstrip("/") == GITIGNORE_LINE.rstrip("/") for line in lines):
+            return Written(path, "kept")
+        text = path.read_text(encoding="utf-8")
+        sep = "" if text.endswith("\n") or not text else "\n"
+        path.write_text(text + sep + template("gitignore.txt"), encoding="utf-8")
+        return Written(path, "updated")
+    path.write_text(template("gitignore.txt"), encoding="utf-8")
+    return Written(path, "created")
