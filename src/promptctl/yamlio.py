@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,22 @@ def _construct(node: Node, path: str, loader: _Loader) -> Any:
             seq.item_locs.append(_block_loc(path, item))
         return seq
     assert isinstance(node, ScalarNode)
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, str) and _SURROGATE.search(value):
+        value = _join_surrogates(value, _loc(path, node))
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _join_surrogates(value: str, where: Location) -> str:
+    """PyYAML decodes a JSON-style "\\ud83d\\ude00" escape as two lone surrogates."""
+    try:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise UsageError("a lone UTF-16 surrogate escape (\\ud800-\\udfff)", where=where,
+                         hint="write the character itself, or a valid pair") from None
 
 
 def _block_loc(path: str, node: Node) -> Location:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from promptctl.errors import PromptctlError
+if TYPE_CHECKING:
+    from promptctl.errors import PromptctlError
 
 
 def wants_debug(argv: list[str]) -> bool:
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"promptctl {__version__}\n")
         return 0
+    from promptctl.errors import PromptctlError
+
     debug = wants_debug(argv)
     argv = [a for a in argv if a != "--debug"]
     import typer

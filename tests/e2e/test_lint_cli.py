@@ -1,0 +1,73 @@
+"""lint: every finding with a code and file:line:col; formats; exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Project
+
+
+def test_lint_reports_every_problem_with_codes(project: Project) -> None:
+    project.write(
+        "prompts/a.yaml",
+        """\
+        model: openai/gpt-4o
+        modle: x
+        params: {temperature: 5, max_tokens: 0}
+        input:
+          unused: {type: string}
+        template: "Hi {{ name }}"
+        output:
+          schema: {type: objectt}
+        """,
+    )
+    project.write("prompts/b.yaml", "model: openai/gpt-4o\ntemplate: '{{ x }'\n")
+    project.write("prompts/c.yaml", "model: nosuch/m\ntemplate: hi\n")
+    result = project.run("lint", "--format", "json")
+    assert result.code == 1
+    got = {(f["code"], f["path"], f["line"]) for f in json.loads(result.out)}
+    assert got == {
+        ("PC003", "prompts/a.yaml", 2),
+        ("PC106", "prompts/a.yaml", 3),
+        ("PC102", "prompts/a.yaml", 4),
+        ("PC103", "prompts/a.yaml", 5),
+        ("PC107", "prompts/a.yaml", 8),
+        ("PC101", "prompts/b.yaml", 2),
+        ("PC105", "prompts/c.yaml", 1),
+    } | {("PC106", "prompts/a.yaml", 3)}
+
+
+def test_lint_github_format_is_workflow_commands(project: Project) -> None:
+    project.write("prompts/a.yaml", "model: gpt4\ntemplate: hi\n")
+    result = project.run("lint", "--format", "github")
+    assert result.code == 1
+    assert result.out.startswith("::error file=prompts/a.yaml,line=1,col=8,title=PC104")
+
+
+def test_warnings_pass_unless_strict(project: Project) -> None:
+    project.write(
+        "prompts/a.yaml", "model: mock/echo\ninput: {x: {type: string}}\ntemplate: hi\n"
+    )
+    result = project.run("lint")
+    assert result.code == 0
+    assert "prompts/a.yaml:2:9: warning: PC103" in result.out
+    assert project.run("lint", "--strict").code == 1
+
+
+def test_lint_given_paths_checks_only_those(project: Project) -> None:
+    project.write("prompts/good.yaml", "model: mock/echo\ntemplate: hi\n")
+    project.write("prompts/bad.yaml", "model: mock\ntemplate: hi\n")
+    assert project.run("lint", "prompts/good.yaml").code == 0
+    assert project.run("lint", "prompts/bad.yaml").code == 1
+    assert project.run("lint", "prompts/nope.yaml").code == 2
+
+
+def test_lint_config_problems(project: Project) -> None:
+    project.write(
+        "promptctl.yaml",
+        "providers:\n  local: {type: openai, base_url: 'http://x/v1', api_key_env: GITHUB_TOKEN}\n",
+    )
+    project.write("prompts/a.yaml", "model: local/llama\ntemplate: hi\n")
+    result = project.run("render", "a")
+    assert result.code == 2
+    assert "promptctl.yaml:2:" in result.err and "GITHUB_TOKEN" in result.err
