@@ -77,5 +77,9 @@ class BudgetError(IncompleteError):
     exit_code = 3
 
 
+class OfflineError(IncompleteError):
+    exit_code = 3
+
+
 class RunInterruptedError(PromptctlError):
     exit_code = 130
