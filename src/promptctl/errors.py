@@ -7,7 +7,8 @@ PromptctlError (2)
 ├── IncompleteError (3)     could not complete
 │   ├── ProviderError (3)   provider failed after retries, or answered nonsense
 │   ├── AuthError (3)       401/403
-│   └── BudgetError (3)     the cost budget would be exceeded
+│   ├── BudgetError (3)     the cost budget would be exceeded
+│   └── OfflineError (3)    --offline, and a call would need the network
 └── RunInterruptedError (130)  partial results are on disk; --resume continues
 """
 
