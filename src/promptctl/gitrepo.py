@@ -122,18 +122,7 @@ def file_history(root: Path, path: Path, *, max_count: int = 500) -> list[Commit
     if head_commit(root) is None:
         return []
     rel = relpath(root, path)
-    out = []
-    for c in repo.iter_commits(paths=rel, max_count=max_count):
-        out.append(
-            CommitInfo(
-                sha=c.hexsha,
-                short=c.hexsha[:7],
-                date=c.committed_datetime.isoformat(),
-                author=str(c.author.name),
-                subject=c.summary if isinstance(c.summary, str) else c.summary.decode(),
-            )
-        )
-    return out
+    return [_info(c) for c in repo.iter_commits(paths=rel, max_count=max_count)]
 
 
 def changed_files(root: Path, rev: str) -> set[str]:
@@ -144,3 +133,68 @@ def changed_files(root: Path, rev: str) -> set[str]:
     names = repo.git.diff("--name-only", sha, "--").splitlines()
     names += repo.untracked_files
     return {n for n in names if n}
+
+
+_HISTORY_HINT = (
+    "fetch the full history: `git fetch --unshallow` (in GitHub Actions: "
+    "actions/checkout with `fetch-depth: 0`)"
+)
+
+
+def require_history(root: Path, why: str) -> None:
+    """Refuse to answer from a shallow clone: the history `why` needs is not there."""
+    if is_shallow(root):
+        raise UsageError(
+            f"this clone is shallow: {why} needs the git history it lacks", hint=_HISTORY_HINT
+        )
+
+
+def history_hint() -> str:
+    return _HISTORY_HINT
+
+
+def _info(c: Any) -> CommitInfo:
+    return CommitInfo(
+        sha=c.hexsha,
+        short=c.hexsha[:7],
+        date=c.committed_datetime.isoformat(),
+        author=str(c.author.name),
+        subject=c.summary if isinstance(c.summary, str) else c.summary.decode(),
+    )
+
+
+def commit_info(root: Path, rev: str) -> CommitInfo:
+    repo = open_repo(root)
+    return _info(repo.commit(resolve_commit(root, rev)))
+
+
+def is_dirty(root: Path, path: Path) -> bool:
+    """True when `path` differs from HEAD: modified, staged, or untracked."""
+    repo = open_repo(root)
+    rel = relpath(root, path)
+    return bool(repo.git.status("--porcelain", "--untracked-files=all", "--", rel).strip())
+
+
+def is_tracked(root: Path, path: Path) -> bool:
+    repo = open_repo(root)
+    return bool(repo.git.ls_files("--", relpath(root, path)).strip())
+
+
+def commit_paths(root: Path, paths: list[Path], message: str) -> str:
+    """Commit exactly `paths` (whatever else is staged stays staged); the new commit's sha."""
+    import git
+
+    repo = open_repo(root, why="--commit")
+    rels = [relpath(root, p) for p in paths]
+    try:
+        repo.git.add("--", *rels)
+        # `commit -- PATHS` commits only those paths, not the rest of the index.
+        repo.git.commit("-q", "-m", message, "--", *rels)
+    except git.GitCommandError as e:
+        detail = (e.stderr or "").strip().splitlines()
+        why = detail[-1].removeprefix("stderr: ").strip(" '") if detail else "git commit failed"
+        raise UsageError(
+            f"could not commit {', '.join(rels)}: {why}",
+            hint="check `git status`; set user.name and user.email if git asks for them",
+        ) from None
+    return repo.head.commit.hexsha

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from promptctl import gitrepo, loader
 from promptctl.config import Project
@@ -43,16 +44,7 @@ def find_version(project: Project, name: str, version: str) -> Prompt | None:
 def resolve_rev(project: Project, name: str, rev: str, *, in_tree: bool) -> Prompt:
     label = _label_target(project, name, rev)
     if label is not None:
-        version, commit = label
-        prompt = load_at(project, name, commit) if commit else None
-        if prompt is None or prompt.version != version:
-            prompt = find_version(project, name, version)
-        if prompt is None:
-            raise UsageError(
-                f"label {rev!r} of {name!r} points at version {version}, found in no commit",
-                hint="fetch the full history (`fetch-depth: 0`), or promote again",
-            )
-        return prompt
+        return _load_labelled(project, name, rev, *label)
     if _VERSION.match(rev) and gitrepo.is_repo(project.root):
         found = find_version(project, name, rev)
         if found is not None:
@@ -73,6 +65,31 @@ def resolve_rev(project: Project, name: str, rev: str, *, in_tree: bool) -> Prom
     return prompt
 
 
+def _load_labelled(
+    project: Project, name: str, label: str, version: str, commit: str | None
+) -> Prompt:
+    """Exactly the labelled version, read at the commit labels.yaml records (the working tree
+    may have moved on); if that commit is gone (rebased, shallow clone), searched in history."""
+    gitrepo.open_repo(project.root, why=f"{name}@{label}")
+    prompt = None
+    if commit:
+        try:
+            prompt = load_at(project, name, commit)
+        except UsageError:  # commit unknown here: fall back to the version's history
+            prompt = None
+    if prompt is None or prompt.version != version:
+        prompt = find_version(project, name, version)
+    if prompt is None:
+        shallow = gitrepo.is_shallow(project.root)
+        raise UsageError(
+            f"label {label!r} of {name!r} points at version {version}"
+            + (f" (commit {commit[:12]})" if commit else "")
+            + (", which this shallow clone does not have" if shallow else ", found in no commit"),
+            hint=gitrepo.history_hint() if shallow else "promote a version that is committed",
+        )
+    return prompt
+
+
 def _label_target(project: Project, name: str, label: str) -> tuple[str, str | None] | None:
     from promptctl import labels
 
@@ -80,3 +97,86 @@ def _label_target(project: Project, name: str, label: str) -> tuple[str, str | N
     if entry is None:
         return None
     return entry.version, entry.commit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogEntry:
+    """One commit that touched a prompt's file: its version there and what changed."""
+
+    commit: gitrepo.CommitInfo | None  # None: the uncommitted working tree
+    version: str | None  # None: the file was deleted or invalid at that commit
+    changed: tuple[str, ...]  # text, model, params, input, output, metadata, added, deleted
+    error: str | None = None
+
+
+def changed_aspects(old: Prompt | None, new: Prompt | None) -> tuple[str, ...]:
+    """What differs between two copies of a prompt, in the words `log` prints."""
+    if old is None and new is None:
+        return ()
+    if old is None:
+        return ("added",)
+    if new is None:
+        return ("deleted",)
+    out = []
+    if [(m.role, m.content) for m in old.messages] != [(m.role, m.content) for m in new.messages]:
+        out.append("text")
+    if old.model != new.model:
+        out.append("model")
+    if dict(old.params) != dict(new.params):
+        out.append("params")
+    if dict(old.input) != dict(new.input):
+        out.append("input")
+    if old.output != new.output:
+        out.append("output")
+    if not out and (old.description, old.tags) != (new.description, new.tags):
+        out.append("metadata")
+    return tuple(out)
+
+
+def log(project: Project, name: str, *, max_count: int = 500) -> list[LogEntry]:
+    """The prompt's history, newest first (the working tree first when it differs from HEAD)."""
+    path = project.prompts_dir / f"{name}.yaml"
+    gitrepo.open_repo(project.root, why="`promptctl log`")
+    commits = gitrepo.file_history(project.root, path, max_count=max_count)
+    if not commits and not path.exists():
+        raise loader.unknown_prompt(project, name)
+    gitrepo.require_history(project.root, f"the history of {project.rel(path)}")
+    copies: list[tuple[gitrepo.CommitInfo | None, Prompt | None, str | None]] = []
+    if path.exists() and (not commits or gitrepo.is_dirty(project.root, path)):
+        try:
+            copies.append((None, loader.load_prompt_file(project, path), None))
+        except UsageError as e:
+            copies.append((None, None, str(e)))
+    for c in commits:
+        try:
+            copies.append((c, load_at(project, name, c.sha), None))
+        except UsageError as e:
+            copies.append((c, None, str(e)))
+    out = []
+    for i, (commit, prompt, error) in enumerate(copies):
+        older = copies[i + 1][1] if i + 1 < len(copies) else None
+        changed = changed_aspects(older, prompt) if error is None else ("invalid",)
+        out.append(
+            LogEntry(
+                commit=commit,
+                version=prompt.version if prompt else None,
+                changed=changed,
+                error=error,
+            )
+        )
+    return out
+
+
+def commit_with_version(project: Project, name: str, version: str) -> str | None:
+    """A commit whose copy of `name` has `version`: HEAD when it does, else the newest one."""
+    head = gitrepo.head_commit(project.root)
+    if head is None:
+        return None
+    try:
+        at_head = load_at(project, name, head)
+    except UsageError:
+        at_head = None
+    if at_head is not None and at_head.version == version:
+        return head
+    found = find_version(project, name, version)
+    return found.commit if found is not None else None

@@ -1,31 +1,64 @@
-"""labels.yaml: label -> version pointers (read here; written by promote/rollback)."""
+"""labels.yaml: label -> version pointers, read and validated here; written only through `update`,
+atomically (temp file, fsync, os.replace, directory fsync) under a file lock."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 from promptctl import yamlio
 from promptctl.checks import Checker
 from promptctl.config import Project
+from promptctl.errors import UsageError
 
 LABEL_NAME = re.compile(r"^[a-z0-9_.-]{1,36}$")
+VERSION = re.compile(r"^[0-9a-f]{12}$")
+ENTRY_KEYS = ("version", "commit", "previous", "promoted_at", "promoted_by", "reason")
+HEADER = (
+    "# Label -> version pointers, written by `promptctl promote` and `promptctl rollback`.\n"
+    "# Its git history is the audit trail; `promptctl lint` checks hand edits.\n"
+)
+LOCK_TIMEOUT_S = 60.0  # a promote holds the lock for milliseconds; a minute means a stuck process
+
+Labels = dict[str, dict[str, "LabelEntry"]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LabelEntry:
     version: str
     commit: str | None = None
-    reason: str | None = None
+    previous: str | None = None  # the version the label held before this promotion
+    promoted_at: str | None = None  # ISO 8601, UTC
+    promoted_by: str | None = None
+    reason: str | None = None  # why a forced promotion or a rollback was made
 
 
-def parse(data: yamlio.YamlMap | None, checker: Checker) -> dict[str, dict[str, LabelEntry]]:
-    out: dict[str, dict[str, LabelEntry]] = {}
+def check_label_name(label: str) -> None:
+    if not LABEL_NAME.match(label):
+        raise UsageError(
+            f"{label!r} is not a valid label name",
+            hint="use 1-36 lowercase letters, digits, '_', '.' or '-' (e.g. production, staging)",
+        )
+
+
+def parse(data: yamlio.YamlMap | None, checker: Checker) -> Labels:
+    """Validate a loaded labels.yaml; every problem goes to `checker`."""
+    out: Labels = {}
     if data is None:
         return out
     for name, labels in data.items():
         if not isinstance(labels, yamlio.YamlMap):
-            checker.add("PC004", f"labels of {name!r} must be a mapping", data.value_loc(name))
+            checker.add(
+                "PC004",
+                f"labels of {name!r} must be a mapping of label: {{version, commit}}}}",
+                data.value_loc(name),
+            )
             continue
         for label, entry in labels.items():
             where = labels.key_loc(label)
@@ -44,28 +77,35 @@ def parse(data: yamlio.YamlMap | None, checker: Checker) -> dict[str, dict[str, 
                     labels.value_loc(label),
                 )
                 continue
-            checker.keys(
-                entry,
-                ("version", "commit", "reason", "previous", "promoted_at", "promoted_by"),
-                f"{name}.{label}",
-                required=("version",),
-            )
-            version = checker.typed(entry, "version", str, what=f"{name}.{label}")
-            if version is not None and not re.match(r"^[0-9a-f]{12}$", version):
+            what = f"{name}.{label}"
+            checker.keys(entry, ENTRY_KEYS, what, required=("version",))
+            version = checker.typed(entry, "version", str, what=what)
+            if version is not None and not VERSION.match(version):
                 checker.add(
                     "PC004",
-                    f"{name}.{label}: version must be 12 hex digits",
+                    f"{what}: version must be 12 hex digits, not {version!r}",
                     entry.value_loc("version"),
+                    "quote it if it is all digits",
                 )
                 continue
-            commit = checker.typed(entry, "commit", str, what=f"{name}.{label}")
-            reason = checker.typed(entry, "reason", str, what=f"{name}.{label}")
+            values = {k: checker.typed(entry, k, str, what=what) for k in ENTRY_KEYS[1:]}
             if version is not None:
-                out.setdefault(str(name), {})[label] = LabelEntry(version, commit, reason)
+                out.setdefault(str(name), {})[label] = LabelEntry(version=version, **values)
     return out
 
 
-def read(project: Project) -> dict[str, dict[str, LabelEntry]]:
+def loads(text: str, shown: str) -> Labels:
+    """Parse labels.yaml text (e.g. from a git revision); a problem is a UsageError at file:line."""
+    data = yamlio.loads(text, shown)
+    if data is not None:
+        data = yamlio.expect_mapping(data, shown, what="labels.yaml")
+    checker = Checker(shown)
+    result = parse(data, checker)
+    checker.raise_first()
+    return result
+
+
+def read(project: Project) -> Labels:
     path = project.labels_file
     if not path.exists():
         return {}
@@ -77,3 +117,114 @@ def read(project: Project) -> dict[str, dict[str, LabelEntry]]:
     result = parse(data, checker)
     checker.raise_first()
     return result
+
+
+def entry(project: Project, name: str, label: str) -> LabelEntry | None:
+    return read(project).get(name, {}).get(label)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _scalar(value: str) -> str:
+    """A plain YAML scalar when it reads back as the same string, else a JSON string (valid YAML).
+
+    An all-digit version would read back as an int and a timestamp as a datetime: quote them.
+    """
+    import yaml
+
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", value) and yaml.safe_load(value) == value:
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _key(value: str) -> str:
+    return (
+        value
+        if re.fullmatch(r"[A-Za-z0-9_./-]+", value) and _scalar(value) == value
+        else (json.dumps(value, ensure_ascii=False))
+    )
+
+
+def dumps(labels: Mapping[str, Mapping[str, LabelEntry]]) -> str:
+    """Deterministic text: prompts and labels sorted, one flow mapping per label (SPEC §labels.yaml)
+    so every promotion is a one-line git diff."""
+    lines = [HEADER.rstrip("\n")]
+    for name in sorted(labels):
+        if not labels[name]:
+            continue
+        lines.append(f"{_key(name)}:")
+        for label in sorted(labels[name]):
+            e = labels[name][label]
+            parts = [
+                f"{f.name}: {_scalar(getattr(e, f.name))}"
+                for f in fields(e)
+                if getattr(e, f.name) is not None
+            ]
+            lines.append(f"  {label}: {{{', '.join(parts)}}}")
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def locked(project: Project) -> Iterator[None]:
+    """Hold the labels lock: read-modify-write of labels.yaml happens only inside it."""
+    from filelock import FileLock, Timeout
+
+    lock_dir = project.state_dir
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    ignore = lock_dir / ".gitignore"
+    if not ignore.exists():  # local state never belongs in a commit, whatever the repo ignores
+        with contextlib.suppress(OSError):
+            ignore.write_text("*\n", encoding="utf-8")
+    lock = FileLock(str(lock_dir / "labels.lock"), timeout=LOCK_TIMEOUT_S)
+    try:
+        with lock:
+            yield
+    except Timeout:
+        raise UsageError(
+            f"another promptctl process holds {project.rel(lock_dir / 'labels.lock')}",
+            hint="wait for it to finish; if none is running, delete the lock file",
+        ) from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Temp file in the same directory, fsync, os.replace, fsync the directory: readers see the old
+    file or the new one, never half of one, even across a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # POSIX; Windows cannot open a directory for fsync
+        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def update(project: Project, change: Callable[[Labels], Labels | None]) -> Labels:
+    """Apply `change` to the labels as they are on disk now, under the lock, and write the result.
+
+    `change` gets a fresh copy read inside the lock (so concurrent promotes of other labels are
+    kept) and returns the new labels, or None to leave the file untouched (byte for byte).
+    """
+    with locked(project):
+        current = read(project)
+        copy = {name: dict(entries) for name, entries in current.items()}
+        new = change(copy)
+        if new is None:
+            return current
+        write_atomic(project.labels_file, dumps(new))
+        return new

@@ -1,0 +1,229 @@
+"""Deploy bundles: every prompt holding a label, resolved to plain data, loadable without git.
+
+`promptctl export --label production -o bundle.json` writes one; `promptctl.load()` reads it when
+`PROMPTCTL_BUNDLE` names it. A bundle entry carries its version, and loading recomputes it: an
+edited bundle is refused rather than served.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from promptctl import gitrepo, labels, loader
+from promptctl.config import Project
+from promptctl.errors import Location, UsageError
+from promptctl.model import Message, OutputSpec, Prompt
+
+FORMAT = "promptctl-bundle"
+FORMAT_VERSION = 1
+
+
+def build(project: Project, label: str) -> dict[str, Any]:
+    """The bundle for `label`: each prompt at exactly the version the label records."""
+    from promptctl import history, rendering
+
+    labels.check_label_name(label)
+    pointers = labels.read(project)
+    names = sorted(name for name, entries in pointers.items() if label in entries)
+    if not names:
+        known = sorted({lbl for entries in pointers.values() for lbl in entries})
+        raise UsageError(
+            f"no prompt has the label {label!r}",
+            where=Location(project.rel(project.labels_file)),
+            hint=f"labels in use: {', '.join(known)}"
+            if known
+            else "promote one first: promptctl promote NAME --to " + label,
+        )
+    prompts: dict[str, Any] = {}
+    for name in names:
+        e = pointers[name][label]
+        prompt = history.resolve_rev(project, name, label, in_tree=True)
+        partials: dict[str, str] = {}
+        for m in prompt.messages:
+            for partial in sorted(rendering.included_partials(m, prompt.partials_dir)):
+                data = gitrepo.read_file(
+                    project.root, prompt.commit or "HEAD", project.partials_dir / partial
+                )
+                if data is None:  # not committed: the working tree's copy is what renders
+                    data = (project.partials_dir / partial).read_bytes()
+                partials[partial] = data.decode("utf-8")
+        prompts[name] = {
+            "version": prompt.version,
+            "commit": prompt.commit or e.commit,
+            "model": prompt.model,
+            "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+            "uses_template": prompt.uses_template,
+            "params": dict(prompt.params),
+            "input": {k: dict(v) for k, v in prompt.input.items()},
+            "output": {"format": prompt.output.format, "schema": prompt.output.schema},
+            "description": prompt.description,
+            "tags": list(prompt.tags),
+            "partials": partials,
+        }
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "label": label, "prompts": prompts}
+
+
+def dumps(bundle: dict[str, Any]) -> str:
+    return json.dumps(bundle, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write(project: Project, label: str, path: Path) -> dict[str, Any]:
+    bundle = build(project, label)
+    labels.write_atomic(path, dumps(bundle))
+    return bundle
+
+
+def _read(path: Path) -> dict[str, Any]:
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            "bundle not found",
+            where=Location(shown),
+            hint="check PROMPTCTL_BUNDLE; `promptctl export` writes one",
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read bundle: {e}", where=Location(shown)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(
+            f"bundle is not valid JSON: {e.msg}",
+            where=Location(shown, e.lineno, e.colno),
+            hint="export it again: promptctl export --label LABEL -o FILE",
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UsageError(
+            "not a promptctl bundle",
+            where=Location(shown),
+            hint="export one: promptctl export --label LABEL -o FILE",
+        )
+    if data.get("format_version") != FORMAT_VERSION:
+        raise UsageError(
+            f"bundle format {data.get('format_version')!r} is not supported "
+            f"(this promptctl reads {FORMAT_VERSION})",
+            where=Location(shown),
+            hint="export it again with this promptctl version",
+        )
+    if not isinstance(data.get("prompts"), dict):
+        raise UsageError("bundle has no prompts mapping", where=Location(shown))
+    return data
+
+
+_PARTIAL_DIRS: dict[str, str] = {}
+
+
+def _partials_dir(path: Path, version: str, partials: dict[str, str]) -> str | None:
+    """Partials are written once per process to a private temp dir the sandbox can include from."""
+    if not partials:
+        return None
+    key = f"{path.resolve()}#{version}"
+    if key not in _PARTIAL_DIRS:
+        root = Path(tempfile.mkdtemp(prefix="promptctl-bundle-"))
+        atexit.register(shutil.rmtree, root, True)
+        for rel, text in partials.items():
+            target = (root / rel).resolve()
+            if root.resolve() not in target.parents:
+                raise UsageError(
+                    f"bundle partial {rel!r} leaves the partials directory",
+                    where=Location(str(path)),
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        _PARTIAL_DIRS[key] = str(root)
+    return _PARTIAL_DIRS[key]
+
+
+def _prompt(path: Path, name: str, raw: Any) -> Prompt:
+    shown = f"{path}#{name}"
+    try:
+        prompt = Prompt(
+            name=name,
+            version="",
+            model=str(raw["model"]),
+            messages=tuple(
+                Message(role=str(m["role"]), content=str(m["content"])) for m in raw["messages"]
+            ),
+            params=dict(raw["params"]),
+            input={str(k): dict(v) for k, v in raw["input"].items()},
+            output=OutputSpec(
+                format=str(raw["output"]["format"]), schema=raw["output"].get("schema")
+            ),
+            description=str(raw.get("description", "")),
+            tags=tuple(raw.get("tags", ())),
+            source=Location(shown),
+            uses_template=bool(raw.get("uses_template", False)),
+            partials_dir=_partials_dir(path, str(raw["version"]), dict(raw.get("partials", {}))),
+            commit=raw.get("commit"),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise UsageError(
+            f"bundle entry {name!r} is malformed ({type(e).__name__}: {e})",
+            where=Location(str(path)),
+            hint="export the bundle again",
+        ) from None
+    version = loader.version_of(prompt)
+    if version != raw.get("version"):
+        raise UsageError(
+            f"bundle entry {name!r} says version {raw.get('version')!r} but its content hashes "
+            f"to {version}: the bundle was edited",
+            where=Location(str(path)),
+            hint="export the bundle again; never edit it by hand",
+        )
+    object.__setattr__(prompt, "version", version)
+    return prompt
+
+
+def load_from_bundle(
+    path: Path, name: str, *, label: str | None = None, ref: str | None = None
+) -> Prompt:
+    """The prompt `name` (optionally `name@label` or `name@version`) from the bundle at `path`."""
+    data = _read(path)
+    return prompt_from_bundle(data, name, path, label=label, ref=ref)
+
+
+def prompt_from_bundle(
+    data: dict[str, Any],
+    name: str,
+    path: Path,
+    *,
+    label: str | None = None,
+    ref: str | None = None,
+) -> Prompt:
+    """The prompt `name` from loaded bundle `data` (read from `path`, named in errors)."""
+    name, at = loader.split_ref(name)
+    if at is not None:
+        if label or ref:
+            raise UsageError(f"{name}@{at}: pass the label or ref once")
+        if at == data.get("label"):
+            label = at
+        else:
+            ref = at
+    if label is not None and label != data.get("label"):
+        raise UsageError(
+            f"this bundle holds the label {data.get('label')!r}, not {label!r}",
+            where=Location(str(path)),
+            hint=f"export a bundle of {label!r}: promptctl export --label {label} -o FILE",
+        )
+    raw = data["prompts"].get(name)
+    if raw is None:
+        names = ", ".join(sorted(data["prompts"])) or "none"
+        raise UsageError(
+            f"unknown prompt {name!r} in the bundle",
+            where=Location(str(path)),
+            hint=f"the bundle holds: {names}",
+        )
+    prompt = _prompt(path, name, raw)
+    if ref is not None and ref != prompt.version and not str(prompt.commit or "").startswith(ref):
+        raise UsageError(
+            f"the bundle holds {name}@{prompt.version}, not {ref!r}",
+            where=Location(str(path)),
+            hint="a bundle holds one version per prompt: the labelled one",
+        )
+    return prompt

@@ -1,0 +1,153 @@
+"""promote, rollback, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from promptctl.cli._options import check_format
+
+if TYPE_CHECKING:
+    from promptctl import promotion
+
+Label = Annotated[str, typer.Option("--label", help="The label, e.g. production.")]
+
+
+def promote(
+    ref: Annotated[str, typer.Argument(metavar="NAME[@REF]", help="Prompt, optionally @ref.")],
+    to: Annotated[str, typer.Option("--to", help="The label to move, e.g. production.")],
+    force: Annotated[bool, typer.Option("--force", help="Promote without a passing eval.")] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (required with --force; recorded).")
+    ] = None,
+    commit: Annotated[bool, typer.Option("--commit", help="Commit labels.yaml.")] = False,
+) -> None:
+    """Move LABEL to the version of NAME[@REF], after checking that exactly that version passed
+    its gate (a committed baseline, a passing local run, or its suites run now).
+
+    Example: promptctl promote summarize --to production --commit
+    """
+    from promptctl import config, promotion
+    from promptctl.reporters import plain
+
+    project = config.load_project()
+    change = promotion.promote(
+        project, ref, to, force=force, reason=reason, commit=commit, eval_now=_eval_now()
+    )
+    target = f"{change.name} {change.label}"
+    if change.refused:
+        evidence = change.evidence.detail if change.evidence else "no evidence"
+        plain.warn(
+            f"promotion refused: {target} stays at {change.old_version or '(unset)'}; "
+            f"version {change.new_version} has no passing gate: {evidence}"
+        )
+        plain.warn(
+            "  hint: fix the regression and eval again, or override with --force --reason TEXT"
+        )
+        raise typer.Exit(1)
+    if not change.changed:
+        plain.write(f"{target} is already {change.new_version}; nothing to do\n")
+        return
+    plain.write(f"promoted {target}: {change.old_version or '(unset)'} -> {change.new_version}\n")
+    if change.evidence:
+        plain.write(f"  evidence: {change.evidence.detail}\n")
+    if change.committed:
+        plain.write(f"  committed {project.rel(project.labels_file)} as {change.committed[:12]}\n")
+
+
+def rollback(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The prompt.")],
+    label: Label,
+    to: Annotated[
+        str | None, typer.Option("--to", help="The version to go back to (default: previous).")
+    ] = None,
+    commit: Annotated[bool, typer.Option("--commit", help="Commit labels.yaml.")] = False,
+) -> None:
+    """Move LABEL of NAME back to the version it held before (from labels.yaml's git history).
+
+    Example: promptctl rollback summarize --label production
+    """
+    from promptctl import config, promotion
+    from promptctl.reporters import plain
+
+    project = config.load_project()
+    change = promotion.rollback(project, name, label, to=to, commit=commit)
+    target = f"{change.name} {change.label}"
+    if not change.changed:
+        plain.write(f"{target} is already {change.new_version}; nothing to do\n")
+        return
+    plain.write(f"rolled back {target}: {change.old_version} -> {change.new_version}\n")
+    if change.committed:
+        plain.write(f"  committed {project.rel(project.labels_file)} as {change.committed[:12]}\n")
+
+
+def export(
+    label: Label,
+    output: Annotated[str, typer.Option("-o", "--output", help="The file to write.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="bundle (JSON, for load()) or prompt-yml.")
+    ] = "bundle",
+) -> None:
+    """Write every prompt with LABEL, resolved to that exact version, for deploys without git.
+
+    Example: promptctl export --label production -o bundle.json
+    (then PROMPTCTL_BUNDLE=bundle.json makes promptctl.load() read it)
+    """
+    from promptctl import bundles, config
+    from promptctl.reporters import plain
+
+    check_format(fmt, ("bundle", "prompt-yml"))
+    project = config.load_project()
+    if fmt == "prompt-yml":
+        written = _export_prompt_yml(project, label, Path(output))
+    else:
+        bundle = bundles.write(project, label, Path(output))
+        written = [output]
+        plain.write(f"exported {len(bundle['prompts'])} prompt(s) labelled {label} to {output}\n")
+        return
+    plain.write("".join(f"wrote {p}\n" for p in written))
+
+
+def _eval_now() -> promotion.EvalNow | None:
+    """The suites-run-now hook for promote: None until an eval runner is available."""
+    return None
+
+
+def _export_prompt_yml(project: object, label: str, output: Path) -> list[str]:
+    import importlib
+
+    from promptctl import bundles, labels
+    from promptctl.errors import UsageError
+
+    try:
+        module = importlib.import_module("promptctl.interop.prompt_yml")
+    except ModuleNotFoundError:
+        module = None
+    export_prompt = getattr(module, "export_prompt", None)
+    if export_prompt is None:
+        raise UsageError(
+            "--format prompt-yml is not available in this build", hint="use --format bundle"
+        )
+    labels.check_label_name(label)
+    bundle = bundles.build(project, label)  # type: ignore[arg-type]
+    names = sorted(bundle["prompts"])
+    prompts = [bundles.prompt_from_bundle(bundle, name, output) for name in names]
+    if len(prompts) > 1 and not output.is_dir():
+        raise UsageError(
+            f"{len(prompts)} prompts have the label {label!r}; a .prompt.yml holds one",
+            hint="pass a directory as -o: each prompt becomes NAME.prompt.yml",
+        )
+    written = []
+    for prompt in prompts:
+        path = output / f"{prompt.name.replace('/', '-')}.prompt.yml" if output.is_dir() else output
+        labels.write_atomic(path, export_prompt(prompt))
+        written.append(str(path))
+    return written
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(promote)
+    app.command()(rollback)
+    app.command()(export)

@@ -1,0 +1,73 @@
+"""Lint checks of promptctl.yaml and labels.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from promptctl import config, labels, yamlio
+from promptctl.checks import Checker
+from promptctl.config import Project
+from promptctl.errors import UsageError
+from promptctl.lint.findings import Finding
+from promptctl.lint.prompts import finding_for_load_error
+
+
+def check_config(project: Project, path: Path) -> list[Finding]:
+    shown = project.rel(path)
+    try:
+        data = yamlio.load_mapping(path, shown, what="promptctl.yaml")
+    except UsageError as e:
+        return [finding_for_load_error(e)]
+    checker = Checker(shown)
+    config.parse_config(data, checker)
+    return checker.findings
+
+
+def check_labels(project: Project, path: Path) -> list[Finding]:
+    """Structure, label names, prompts that exist, versions found in history (PC401-PC403)."""
+    from promptctl import gitrepo, history, loader
+
+    shown = project.rel(path)
+    try:
+        data = yamlio.load_file(path, shown)
+        if data is not None:
+            data = yamlio.expect_mapping(data, shown, what="labels.yaml")
+    except UsageError as e:
+        return [finding_for_load_error(e)]
+    checker = Checker(shown)
+    pointers = labels.parse(data, checker)
+    if data is None:
+        return checker.findings
+    files = loader.prompt_files(project)
+    in_git = gitrepo.is_repo(project.root) and gitrepo.head_commit(project.root) is not None
+    for name, entries in pointers.items():
+        if name not in files:
+            checker.add(
+                "PC401",
+                f"labels.yaml names the prompt {name!r}, which does not exist",
+                data.key_loc(name),
+                loader.unknown_prompt(project, name).hint,
+            )
+            continue
+        try:
+            current = loader.load_prompt_file(project, files[name]).version
+        except UsageError:
+            current = None  # the prompt file's own findings say why
+        for label, entry in entries.items():
+            if entry.version == current:
+                continue
+            found = in_git and history.find_version(project, name, entry.version) is not None
+            if not found:
+                where = data[name].value_loc(label) if isinstance(data[name], dict) else None
+                checker.add(
+                    "PC403",
+                    f"{name}.{label} points at version {entry.version}, found in no commit"
+                    + (
+                        ""
+                        if in_git
+                        else " (not a git repository: only the current version can be checked)"
+                    ),
+                    where,
+                    f"promote a committed version: promptctl promote {name} --to {label}",
+                )
+    return checker.findings

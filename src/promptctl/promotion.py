@@ -1,0 +1,419 @@
+"""promote and rollback: move a label in labels.yaml, only behind evidence that exactly that version
+passed its gate (issue 7 §2). No terminal here: results are values, refusals are verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from promptctl import gitrepo, history, labels, loader
+from promptctl.config import Project
+from promptctl.errors import UsageError
+from promptctl.model import Prompt
+
+PASSING = ("passed",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """Why a version may (or may not) be promoted."""
+
+    kind: str  # baseline | run | eval | forced | none
+    passed: bool
+    detail: str  # one sentence for the report and the commit message
+    suite: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabelChange:
+    name: str
+    label: str
+    old_version: str | None
+    new_version: str
+    commit: str | None  # the git commit the label records
+    changed: bool  # False: the label already had this version (a no-op success)
+    refused: bool = False
+    evidence: Evidence | None = None
+    reason: str | None = None
+    committed: str | None = None  # sha of the commit made with --commit
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.refused else 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSummary:
+    run_id: str
+    suite: str
+    prompt_version: str
+    verdict: str | None
+    rates: dict[str, float]  # scorer id -> mean pass fraction over cases
+
+
+# ----------------------------------------------------------------------------- evidence
+
+
+def suites_of(project: Project, name: str) -> list[str]:
+    """Suites (file stems) in the working tree whose `prompt:` names this prompt."""
+    from promptctl import diffing
+
+    snap = diffing.Snapshot(project.root, None)
+    return sorted(s.name for s in diffing.suites_at(snap, project).values() if s.prompt == name)
+
+
+def baseline_version(data: bytes) -> str | None:
+    """The prompt version a baseline file records; None if it is not readable."""
+    try:
+        raw = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    prompt = raw.get("prompt")
+    version = raw.get("prompt_version") or (
+        prompt.get("version") if isinstance(prompt, dict) else None
+    )
+    return str(version) if version else None
+
+
+def baseline_evidence(project: Project, suite: str, version: str) -> Evidence | None:
+    """A committed baseline of `suite` recorded at exactly `version` (any commit in history:
+    promoting an older version is backed by the baseline it had then)."""
+    path = project.baselines_dir / f"{suite}.json"
+    if gitrepo.head_commit(project.root) is None:
+        return None
+    for commit in gitrepo.file_history(project.root, path, max_count=200):
+        data = gitrepo.read_file(project.root, commit.sha, path)
+        if data is not None and baseline_version(data) == version:
+            return Evidence(
+                kind="baseline",
+                passed=True,
+                suite=suite,
+                detail=f"committed baseline {project.rel(path)} at "
+                f"{commit.sha[:12]} records version {version}",
+            )
+    return None
+
+
+def _verdict(summary: dict[str, Any] | None) -> str | None:
+    if not summary:
+        return None
+    verdict = summary.get("verdict")
+    gate = summary.get("gate")
+    if verdict is None and isinstance(gate, dict):
+        verdict = gate.get("verdict")
+    return str(verdict) if verdict is not None else None
+
+
+def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | None:
+    """The newest complete local run of `suite` that evaluated prompt `version`."""
+    from promptctl import runs
+
+    for path in reversed(runs.run_dirs(project)):
+        try:
+            meta = runs.read_meta(path)
+        except UsageError:
+            continue
+        if meta.get("suite") != suite or meta.get("prompt_version") != version:
+            continue
+        if meta.get("shard") or not runs.is_complete(path):
+            continue  # a shard or an interrupted run proves nothing about the whole suite
+        data = runs.load_run(path)
+        sums: dict[str, list[float]] = {}
+        for o in data.outcomes:
+            sums.setdefault(o.scorer_id, []).append(o.pass_fraction)
+        return RunSummary(
+            run_id=path.name,
+            suite=suite,
+            prompt_version=version,
+            verdict=_verdict(runs.read_summary(path)),
+            rates={k: sum(v) / len(v) for k, v in sums.items()},
+        )
+    return None
+
+
+def run_evidence(project: Project, suite: str, version: str) -> Evidence | None:
+    run = latest_run_of(project, suite, version)
+    if run is None:
+        return None
+    passed = run.verdict in PASSING
+    return Evidence(
+        kind="run",
+        passed=passed,
+        suite=suite,
+        detail=f"local run {run.run_id} of suite {suite!r} at version {version}: "
+        f"gate {run.verdict or 'unknown'}",
+    )
+
+
+# A hook that evaluates the prompt's suites now, as `eval` would, and returns the evidence;
+# the CLI passes one (it owns progress output). None: no suite could be run.
+EvalNow = Callable[[Project, Prompt, list[str]], Evidence]
+
+
+def find_evidence(project: Project, prompt: Prompt, *, eval_now: EvalNow | None = None) -> Evidence:
+    """Baselines first, then local runs, else evaluate now. A failing latest run of this exact
+    version outweighs an older passing baseline: the newest fact wins."""
+    suites = suites_of(project, prompt.name)
+    if not suites:
+        return Evidence(
+            kind="none",
+            passed=False,
+            detail=f"no suite evaluates {prompt.name!r} (none under "
+            f"{project.rel(project.evals_dir)}/ names it)",
+        )
+    runs_found = [e for s in suites if (e := run_evidence(project, s, prompt.version))]
+    failing = [e for e in runs_found if not e.passed]
+    if failing:
+        return failing[0]
+    for suite in suites:
+        found = baseline_evidence(project, suite, prompt.version)
+        if found is not None:
+            return found
+    if runs_found:
+        return runs_found[0]
+    if eval_now is None:
+        return Evidence(
+            kind="none",
+            passed=False,
+            detail=f"no committed baseline or passing local run of version "
+            f"{prompt.version} (suites: {', '.join(suites)}); run "
+            f"`promptctl eval {' '.join(suites)}` first",
+        )
+    return eval_now(project, prompt, suites)
+
+
+# ----------------------------------------------------------------------------- promote
+
+
+def _now() -> str:
+    return (
+        dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    )
+
+
+def commit_message(change: LabelChange) -> str:
+    evidence = change.evidence.detail if change.evidence else "none"
+    lines = [
+        f"promote {change.name} {change.label}: {change.old_version or '(none)'} -> "
+        f"{change.new_version}",
+        "",
+        f"Evidence: {evidence}",
+    ]
+    if change.reason:
+        lines.append(f"Reason: {change.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def _check_commit_possible(project: Project) -> None:
+    path = project.labels_file
+    if path.exists() and gitrepo.is_dirty(project.root, path):
+        raise UsageError(
+            f"{project.rel(path)} has uncommitted changes, and --commit would sweep them into "
+            "this promotion's commit",
+            hint=f"commit or discard them first (git diff {project.rel(path)}), or promote "
+            "without --commit",
+        )
+
+
+def _resolve(project: Project, ref: str) -> tuple[Prompt, str]:
+    """The prompt at NAME[@REF] and a commit that holds exactly that version."""
+    gitrepo.open_repo(project.root, why="promotion (labels record git commits)")
+    prompt = loader.resolve(ref, project)
+    commit = prompt.commit or history.commit_with_version(project, prompt.name, prompt.version)
+    if commit is None:
+        path = project.rel(project.prompts_dir / f"{prompt.name}.yaml")
+        raise UsageError(
+            f"version {prompt.version} of {prompt.name!r} is not committed, so a label could not "
+            "find it again",
+            hint=f"commit {path} first (git add {path} && git commit)",
+        )
+    return prompt, commit
+
+
+def promote(
+    project: Project,
+    ref: str,
+    label: str,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    commit: bool = False,
+    eval_now: EvalNow | None = None,
+    who: str | None = None,
+) -> LabelChange:
+    """Point `label` of the prompt at NAME[@REF]'s version, behind evidence (or --force with a
+    reason). A refusal is a LabelChange with refused=True and labels.yaml untouched."""
+    labels.check_label_name(label)
+    if force and not (reason and reason.strip()):
+        raise UsageError(
+            "--force needs --reason TEXT",
+            hint="the reason is recorded in labels.yaml, whose history is the audit trail",
+        )
+    current = labels.read(project)  # malformed labels.yaml: exit 2 before anything else
+    prompt, at = _resolve(project, ref)
+    old = current.get(prompt.name, {}).get(label)
+    base = LabelChange(
+        name=prompt.name,
+        label=label,
+        old_version=old.version if old else None,
+        new_version=prompt.version,
+        commit=at,
+        changed=False,
+    )
+    if old is not None and old.version == prompt.version:
+        return base
+    if commit:
+        _check_commit_possible(project)
+    if force:
+        evidence = Evidence(kind="forced", passed=True, detail=f"forced: {reason}")
+    else:
+        evidence = find_evidence(project, prompt, eval_now=eval_now)
+    if not evidence.passed:
+        return replace(base, refused=True, evidence=evidence)
+    entry = labels.LabelEntry(
+        version=prompt.version,
+        commit=at[:12],
+        previous=old.version if old else None,
+        promoted_at=_now(),
+        promoted_by=who,
+        reason=reason if force else None,
+    )
+    change = replace(base, changed=True, evidence=evidence, reason=entry.reason)
+
+    def apply(pointers: labels.Labels) -> labels.Labels:
+        pointers.setdefault(prompt.name, {})[label] = entry
+        return pointers
+
+    labels.update(project, apply)
+    if commit:
+        sha = gitrepo.commit_paths(project.root, [project.labels_file], commit_message(change))
+        change = replace(change, committed=sha)
+    return change
+
+
+# ----------------------------------------------------------------------------- rollback
+
+
+def label_history(project: Project, name: str, label: str) -> list[tuple[str, str | None]]:
+    """(version, commit) the label held in each commit of labels.yaml, newest first."""
+    path = project.labels_file
+    out: list[tuple[str, str | None]] = []
+    if gitrepo.head_commit(project.root) is None:
+        return out
+    for c in gitrepo.file_history(project.root, path):
+        data = gitrepo.read_file(project.root, c.sha, path)
+        if data is None:
+            continue
+        shown = f"{project.rel(path)}@{c.sha[:7]}"
+        try:
+            held = labels.loads(data.decode("utf-8", errors="replace"), shown)
+        except UsageError:
+            continue  # a malformed old copy says nothing reliable
+        e = held.get(name, {}).get(label)
+        if e is not None:
+            out.append((e.version, e.commit))
+    return out
+
+
+def rollback(
+    project: Project,
+    name: str,
+    label: str,
+    *,
+    to: str | None = None,
+    commit: bool = False,
+    who: str | None = None,
+) -> LabelChange:
+    """Move `label` back: to `to`, or to the version it held before, from labels.yaml's history."""
+    labels.check_label_name(label)
+    gitrepo.open_repo(project.root, why="rollback (it reads labels.yaml's git history)")
+    current = labels.read(project)
+    if name not in loader.prompt_files(project) and name not in current:
+        raise loader.unknown_prompt(project, name)
+    entry = current.get(name, {}).get(label)
+    if entry is None:
+        held = sorted(current.get(name, {}))
+        raise UsageError(
+            f"{name!r} has no label {label!r} to roll back",
+            hint=f"its labels: {', '.join(held)}"
+            if held
+            else f"promote it first: promptctl promote {name} --to {label}",
+        )
+    if to is not None:
+        prompt = loader.resolve(f"{name}@{to}", project)
+        target, at = (
+            prompt.version,
+            prompt.commit or history.commit_with_version(project, name, prompt.version),
+        )
+    else:
+        target, at = _previous(project, name, label, entry)
+    if target == entry.version:
+        return LabelChange(
+            name=name,
+            label=label,
+            old_version=entry.version,
+            new_version=target,
+            commit=at,
+            changed=False,
+        )
+    if at is None:
+        at = history.commit_with_version(project, name, target)
+    if commit:
+        _check_commit_possible(project)
+    evidence = Evidence(
+        kind="rollback", passed=True, detail=f"rollback of {label} from {entry.version} to {target}"
+    )
+    new = labels.LabelEntry(
+        version=target,
+        commit=at[:12] if at else None,
+        previous=entry.version,
+        promoted_at=_now(),
+        promoted_by=who,
+        reason=f"rollback from {entry.version}",
+    )
+    change = LabelChange(
+        name=name,
+        label=label,
+        old_version=entry.version,
+        new_version=target,
+        commit=at,
+        changed=True,
+        evidence=evidence,
+        reason=new.reason,
+    )
+
+    def apply(pointers: labels.Labels) -> labels.Labels:
+        pointers.setdefault(name, {})[label] = new
+        return pointers
+
+    labels.update(project, apply)
+    if commit:
+        message = (
+            f"rollback {name} {label}: {entry.version} -> {target}\n\nEvidence: {evidence.detail}\n"
+        )
+        change = replace(
+            change, committed=gitrepo.commit_paths(project.root, [project.labels_file], message)
+        )
+    return change
+
+
+def _previous(
+    project: Project, name: str, label: str, entry: labels.LabelEntry
+) -> tuple[str, str | None]:
+    for version, at in label_history(project, name, label):
+        if version != entry.version:
+            return version, at
+    if entry.previous:  # promoted but never committed: the entry remembers where it came from
+        return entry.previous, None
+    if gitrepo.is_shallow(project.root):
+        gitrepo.require_history(project.root, f"rolling back {name} {label}")
+    raise UsageError(
+        f"{name} {label} has no previous version in {project.rel(project.labels_file)}'s history",
+        hint=f"name one: promptctl rollback {name} --label {label} --to VERSION "
+        f"(see promptctl log {name})",
+    )
