@@ -3,15 +3,18 @@ the line inside the YAML file."""
 
 from __future__ import annotations
 
+import contextvars
 import os
+import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -20,6 +23,51 @@ from promptctl.errors import Location, UsageError
 from promptctl.model import Message, Prompt
 
 MAX_OUTPUT_CHARS = 2_000_000  # a rendered prompt past this is a bug or an attack
+# Size limits do not stop `{% for a in range(10**5) %}{% for b in range(10**5) %}`: an empty
+# body allocates nothing and spins for hours. A prompt renders in milliseconds; 2 s is an attack.
+RENDER_TIMEOUT_S = 2.0
+_GUARD_EVERY = 256  # loop iterations between clock reads (monotonic() costs ~50 ns)
+
+# The deadline of the render running in this thread/task (None: no render in progress, e.g.
+# `template_variables` parsing); a contextvar because the environment is shared and cached.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "promptctl_render_deadline", default=None
+)
+
+
+class RenderTimeout(TemplateError):
+    """A template ran past RENDER_TIMEOUT_S (nested loops, recursion)."""
+
+
+def _check_deadline() -> None:
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise RenderTimeout(f"template took too long (over {RENDER_TIMEOUT_S:g} s)")
+
+
+def _guarded(iterable: Iterable[Any]) -> Iterator[Any]:
+    """Every `{% for %}` iterates through this, so an empty loop body still meets the clock."""
+    for i, item in enumerate(iterable):
+        if i % _GUARD_EVERY == 0:
+            _check_deadline()
+        yield item
+
+
+class _GuardedCodeGenerator(CodeGenerator):
+    """Compiles `{% for x in EXPR %}` as `for x in environment.call(environment.loop_guard,
+    EXPR)`: Jinja has no per-iteration hook, and a plain Python loop never calls back."""
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        for loop in node.find_all(nodes.For):
+            loop.iter = nodes.Call(
+                nodes.EnvironmentAttribute("loop_guard"),
+                [loop.iter],
+                [],
+                None,
+                None,
+                lineno=loop.iter.lineno,
+            )
+        super().visit_Template(node, frame)
 
 
 class _PartialsLoader(jinja2.BaseLoader):
@@ -56,6 +104,25 @@ class _PartialsLoader(jinja2.BaseLoader):
 class _Env(ImmutableSandboxedEnvironment):
     # '*' on a str or list can allocate gigabytes in one expression: check before doing it.
     intercepted_binops = frozenset(["*", "**"])
+    code_generator_class = _GuardedCodeGenerator
+
+    def loop_guard(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        return _guarded(iterable)
+
+    # Calls and attribute lookups are the other places a template spends time (macros calling
+    # themselves, filters in a loop): each one meets the clock.
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        # positional-only: a template may pass any keyword, `self=` and `context=` included
+        _check_deadline()
+        return super().call(context, obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_deadline()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _check_deadline()
+        return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -116,8 +183,12 @@ def render_text(
     source: Location | None = None,
     partials_dir: str | None = None,
 ) -> str:
-    """Render one template string in the sandbox; problems are UsageErrors at `source`."""
+    """Render one template string in the sandbox; problems are UsageErrors at `source`.
+
+    Bounded in size (MAX_OUTPUT_CHARS) and time (RENDER_TIMEOUT_S).
+    """
     template = compile_message(source, text, partials_dir)
+    token = _deadline.set(time.monotonic() + RENDER_TIMEOUT_S)
     try:
         out: list[str] = []
         size = 0
@@ -127,6 +198,18 @@ def render_text(
                 raise SecurityError(f"rendered text exceeds {MAX_OUTPUT_CHARS:,} characters")
             out.append(chunk)
         return "".join(out)
+    except RenderTimeout as e:
+        raise UsageError(
+            str(e),
+            where=_template_line(source, _error_lineno(e)),
+            hint="templates format variables; remove the nested loops or recursion",
+        ) from None
+    except RecursionError as e:
+        raise UsageError(
+            "template recursion too deep",
+            where=_template_line(source, _error_lineno(e)),
+            hint="a macro or partial calls itself without end",
+        ) from None
     except UndefinedError as e:
         raise UsageError(
             f"undefined variable: {e.message}",
@@ -159,6 +242,8 @@ def render_text(
             f"template error: {type(e).__name__}: {e}",
             where=_template_line(source, _error_lineno(e)),
         ) from None
+    finally:
+        _deadline.reset(token)
 
 
 def _error_lineno(exc: BaseException) -> int | None:
