@@ -1,0 +1,169 @@
+"""eval: run suites, score, report, exit with the verdict (SPEC §3, §4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from promptctl.cli._options import check_format
+
+if TYPE_CHECKING:
+    from promptctl.config import Project
+    from promptctl.runner import EvalResult
+
+RESUME_LATEST = "latest"
+
+
+def eval_cmd(
+    suites: Annotated[list[str] | None, typer.Argument(
+        metavar="[SUITE]...", help="Suite names (file stems under evals/); default: all.")] = None,
+    filter_expr: Annotated[str | None, typer.Option(
+        "--filter", help="Cases to run: id:GLOB, tag:GLOB or a bare id GLOB; comma = or.")] = None,
+    repeat: Annotated[int | None, typer.Option(
+        "--repeat", min=1, max=100, help="Samples per case (overrides the suite).")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", min=1, max=1024, help="Calls in flight at once.")] = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="No cache or baseline reuse: call the model for everything.")] = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Fail (exit 3) if any call would need the network.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the calls needed and their estimated cost; call nothing.")
+    ] = False,
+    max_cost: Annotated[float | None, typer.Option(
+        "--max-cost", min=0.0, help="Stop scheduling before spending more than USD.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write results.json, junit.xml and report.md into DIR.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML to FILE.")] = None,
+    markdown: Annotated[Path | None, typer.Option(
+        "--markdown", help="Write a markdown report (PR-comment ready) to FILE.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; one line per suite."
+                                        )] = False,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", is_flag=False, flag_value=RESUME_LATEST, metavar="[RUN]",
+        help="Finish an interrupted run (default: the latest one).")] = None,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", metavar="I/N", help="Run only shard I of N (cases split by id hash).")] = None,
+    update_baseline: Annotated[bool, typer.Option(
+        "--update-baseline", help="Rewrite the baselines from this run.")] = False,
+    baseline_ref: Annotated[str | None, typer.Option(
+        "--baseline-ref", metavar="REF", help="Gate against the baseline as committed at REF.")
+    ] = None,
+    changed_since: Annotated[str | None, typer.Option(
+        "--changed-since", metavar="REF", help="Only suites whose inputs changed since REF.")
+    ] = None,
+) -> None:
+    """Run eval suites, score every case, report, and exit with the verdict.
+
+    Exit codes: 0 floors held, 1 a floor or critical case failed, 2 bad input or zero cases,
+    3 could not complete, 130 interrupted (then: promptctl eval --resume).
+
+    Example: promptctl eval classify --filter tag:billing --repeat 3 --junit junit.xml
+    """
+    from promptctl import config, datasets, runner
+    from promptctl import suites as suite_files
+    from promptctl.errors import UsageError
+    from promptctl.reporters import terminal
+
+    check_format(fmt, ("table", "json"))
+    options = runner.EvalOptions(
+        filter=filter_expr, shard=datasets.parse_shard(shard), repeat=repeat,
+        concurrency=concurrency, fresh=fresh, offline=offline, max_cost_usd=max_cost)
+    if any((update_baseline, baseline_ref, changed_since)):
+        # TODO(issue 6): baselines, --baseline-ref and --changed-since arrive with the gate.
+        terminal.warn("--update-baseline, --baseline-ref and --changed-since need the gate "
+                      "(not built yet); running floors only")
+    project = config.load_project()
+    if resume is not None:
+        if suites:
+            raise UsageError("--resume takes a run, not suites",
+                             hint="promptctl eval --resume [RUN]")
+        paths = _resume_paths(project, resume)
+        selected = []
+    else:
+        paths = None
+        selected = suite_files.select(project, suites)
+    if dry_run:
+        if paths:
+            raise UsageError("--dry-run cannot be combined with --resume")
+        plans = runner.dry_run(project, selected, options)
+        if fmt == "json":
+            from dataclasses import asdict
+
+            from promptctl.reporters import plain
+
+            plain.write_json([asdict(p) for p in plans])
+        else:
+            terminal.write_dry_run(plans)
+        raise typer.Exit(0)
+    progress = terminal.progress_for(quiet=quiet or fmt == "json")
+    result = runner.run_eval(project, selected, options, progress, resume=paths)
+    _write_reports(result, output=output, junit=junit, markdown=markdown)
+    if fmt == "json":
+        from promptctl.reporters import json_out, plain
+
+        plain.write_json(json_out.eval_json(result))
+    else:
+        terminal.write_result(result, quiet=quiet)
+    for s in result.suites:
+        if s.status != "complete":
+            terminal.warn(f"{s.suite.name}: incomplete: {s.error}\n  hint: promptctl eval "
+                          f"--resume {s.run_id}")
+    raise typer.Exit(result.exit_code)
+
+
+def _resume_paths(project: Project, ref: str) -> list[Path]:
+    from promptctl import runs
+    from promptctl.errors import UsageError
+
+    if ref != RESUME_LATEST:
+        path = runs.find_run(project, ref)
+        if runs.is_complete(path):
+            raise UsageError(f"run {path.name} is complete: nothing to resume",
+                             hint="start a new run with promptctl eval")
+        return [path]
+    latest = runs.latest_run(project, complete=False)
+    if latest is None:
+        raise UsageError("no interrupted run to resume", hint="start one with promptctl eval")
+    # Every unfinished suite of the same `eval` invocation resumes together.
+    invocation = runs.read_meta(latest).get("invocation")
+    paths = [p for p in runs.run_dirs(project)
+             if not runs.is_complete(p) and runs.read_meta(p).get("invocation") == invocation]
+    return paths or [latest]
+
+
+def _write_reports(result: EvalResult, *, output: Path | None, junit: Path | None,
+                   markdown: Path | None) -> None:
+    from promptctl.reporters import json_out
+    from promptctl.reporters import junit as junit_out
+    from promptctl.reporters import markdown as md_out
+    from promptctl.runs import write_json_atomic
+
+    targets: list[tuple[Path, str]] = []
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(output / "results.json", json_out.eval_json(result))
+        targets += [(output / "junit.xml", "junit"), (output / "report.md", "md")]
+    if junit is not None:
+        targets.append((junit, "junit"))
+    if markdown is not None:
+        targets.append((markdown, "md"))
+    if not targets:
+        return
+    texts = {"junit": junit_out.render_junit(result),
+             "md": md_out.render_markdown(result)}
+    for path, kind in targets:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(texts[kind], encoding="utf-8")
+    # The run directories keep a copy of the reports asked for (SPEC §Runs).
+    for s in result.suites:
+        for kind, name in (("junit", "junit.xml"), ("md", "report.md")):
+            if any(k == kind for _, k in targets):
+                (Path(s.run_dir) / name).write_text(texts[kind], encoding="utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_cmd)

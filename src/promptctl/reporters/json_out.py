@@ -1,0 +1,22 @@
+"""An eval result as one JSON document (`eval --format json`, and results.json under --output)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptctl.runner import EvalResult, SuiteResult
+
+
+def suite_json(s: SuiteResult) -> dict[str, Any]:
+    return {
+        "suite": s.suite.name, "run_id": s.run_id, "run_dir": s.run_dir, "status": s.status,
+        "exit_code": s.exit_code, "prompt": s.prompt, "prompt_version": s.prompt_version,
+        "model": s.model, "error": s.error,
+        "floor_failures": [{"kind": f.kind, "scorer": f.scorer_id, "case_id": f.case_id,
+                            "message": f.message} for f in s.floor_failures],
+        "summary": dict(s.summary),
+    }
+
+
+def eval_json(result: EvalResult) -> dict[str, Any]:
+    return {"exit_code": result.exit_code, "suites": [suite_json(s) for s in result.suites]}

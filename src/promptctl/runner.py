@@ -1,0 +1,457 @@
+"""Suite -> calls -> scores, streamed and resumable; results land in a run directory as they finish.
+
+One run directory per suite (runs.py). Cases are pulled lazily from the dataset through
+`engine.bounded`, so memory holds only what is in flight plus a small tally per case. The core
+never prints: progress leaves through the `Progress` protocol the CLI supplies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import signal
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from promptctl import datasets, loader, rendering, runs
+from promptctl.config import Project
+from promptctl.errors import (
+    IncompleteError,
+    PromptctlError,
+    ProviderError,
+    RunInterruptedError,
+    UsageError,
+)
+from promptctl.floors import FloorFailure, check_floors
+from promptctl.model import Case, Prompt, Reply, Score, ScorerOutcome, Suite
+
+
+class Progress(Protocol):
+    """How a run reports while it works; the CLI supplies a Rich bar or plain lines."""
+
+    def start(self, suite: str, total: int, done: int) -> None: ...
+
+    def advance(self, suite: str, record: Mapping[str, Any]) -> None: ...
+
+    def finish(self, suite: str) -> None: ...
+
+
+class _Silent:
+    def start(self, suite: str, total: int, done: int) -> None:
+        pass
+
+    def advance(self, suite: str, record: Mapping[str, Any]) -> None:
+        pass
+
+    def finish(self, suite: str) -> None:
+        pass
+
+
+SILENT: Progress = _Silent()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvalOptions:
+    filter: str | None = None
+    shard: tuple[int, int] | None = None
+    repeat: int | None = None  # overrides the suite's repeat
+    concurrency: int | None = None
+    fresh: bool = False
+    offline: bool = False
+    max_cost_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuiteResult:
+    """One suite's run: what the reporters show and the gate compares (per case and scorer)."""
+
+    suite: Suite
+    run_id: str
+    run_dir: str
+    prompt: str
+    prompt_version: str
+    model: str
+    status: str  # complete | interrupted | incomplete
+    summary: Mapping[str, Any]  # as written to summary.json
+    outcomes: tuple[ScorerOutcome, ...]
+    failing: Mapping[str, list[str]] = field(default_factory=dict)  # case id -> reasons
+    floor_failures: tuple[FloorFailure, ...] = ()
+    error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.status != "complete":
+            return 3
+        return 1 if self.floor_failures else 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvalResult:
+    suites: tuple[SuiteResult, ...]
+
+    @property
+    def exit_code(self) -> int:
+        codes = [s.exit_code for s in self.suites]
+        return 3 if 3 in codes else max(codes, default=0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DryRun:
+    suite: str
+    pairs: int
+    calls: int  # candidate calls the cache cannot answer
+    cached: int
+    judge_calls: int  # at most this many judge calls on top
+    estimated_cost_usd: float | None  # None: a model without a known price
+
+
+# ----------------------------------------------------------------------------- preparation
+
+
+@dataclass(slots=True)
+class _Plan:
+    suite: Suite
+    prompt: Prompt
+    repeat: int
+    selector: datasets.Selector
+    total_pairs: int
+    cases: int
+
+
+def resolve_prompt(project: Project, suite: Suite) -> Prompt:
+    try:
+        return loader.resolve(suite.prompt_ref, project)
+    except UsageError as e:
+        if e.where is None:
+            e.where = suite.source
+        raise
+
+
+def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
+    """Validate every selected case before any call: bad rows, duplicate ids, missing vars."""
+    prompt = resolve_prompt(project, suite)
+    selector = datasets.Selector(options.filter, options.shard)
+    repeat = options.repeat or suite.repeat
+    seen: set[str] = set()
+    count = 0
+    for case in datasets.iter_cases(project, suite):
+        if case.id in seen:
+            raise UsageError(f"duplicate case id {case.id!r}", where=case.source,
+                             hint="case ids must be unique within a suite")
+        seen.add(case.id)
+        if not selector(case):
+            continue
+        values = rendering.apply_defaults(prompt, case.vars)
+        try:
+            rendering.check_variables(prompt, values)
+        except UsageError as e:
+            raise UsageError(f"case {case.id}: {e.message}", where=case.source,
+                             hint=e.hint) from None
+        count += 1
+    if count == 0:
+        what = "the filter matches no case" if options.filter or options.shard else "no cases"
+        raise UsageError(f"suite {suite.name!r}: {what}", where=suite.source,
+                         hint="check --filter/--shard, or add cases to the dataset")
+    return _Plan(suite, prompt, repeat, selector, count * repeat, count)
+
+
+def _meta(plan: _Plan, options: EvalOptions, invocation: str) -> dict[str, Any]:
+    suite, prompt = plan.suite, plan.prompt
+    return {
+        "suite": suite.name, "suite_path": suite.path, "prompt": prompt.name,
+        "prompt_version": prompt.version, "model": prompt.model, "params": dict(prompt.params),
+        "scorer_hashes": {s.id: s.hash for s in suite.scorers},
+        "gate": {"min_pass_rate": suite.gate.min_pass_rate, "max_drop": suite.gate.max_drop,
+                 "alpha": suite.gate.alpha, "max_cost_usd": suite.gate.max_cost_usd,
+                 "on_inconclusive": suite.gate.on_inconclusive},
+        "gate_hash": suite.gate.hash, "repeat": plan.repeat, "cases": plan.cases,
+        "pairs": plan.total_pairs, "filter": options.filter,
+        "shard": f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
+        "invocation": invocation,
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _pairs(project: Project, plan: _Plan, done: set[tuple[str, int]]) -> Iterator[
+        tuple[Case, int]]:
+    for case in datasets.iter_cases(project, plan.suite):
+        if not plan.selector(case):
+            continue
+        for r in range(plan.repeat):
+            if (case.id, r) not in done:
+                yield case, r
+
+
+# ----------------------------------------------------------------------------- running
+
+
+class _Interrupt:
+    """SIGINT once: stop scheduling, let calls in flight finish. Twice: cancel them."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.engine: Any = None
+        self.task: asyncio.Task[Any] | None = None
+
+    def __call__(self) -> None:
+        if self.requested and self.task is not None:
+            self.task.cancel()
+            return
+        self.requested = True
+        if self.engine is not None:
+            self.engine.stop("interrupted")
+
+
+def _fatal(e: BaseException) -> bool:
+    """Errors that end the run (auth, budget, offline, missing key), unlike one case's failure."""
+    return isinstance(e, PromptctlError) and type(e) is not ProviderError
+
+
+async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progress: Progress,
+                     interrupt: _Interrupt, writer: runs.RunWriter) -> SuiteResult:
+    from promptctl import scorers as registry
+    from promptctl.engine import Engine, bounded
+
+    suite, prompt = plan.suite, plan.prompt
+    meta = runs.read_meta(writer.path)
+    tally = runs.Tally(meta["scorer_hashes"])
+    done: set[tuple[str, int]] = set()
+    for (case_id, r), record in runs.latest_records(writer.path).items():
+        if record.get("error"):
+            continue  # a call that failed is asked again on resume
+        done.add((case_id, r))
+        tally.add(record)
+    previous = runs.read_summary(writer.path) or {}
+    prior_judge_cost = float(previous.get("judge_cost_usd") or 0.0)
+    new_cost = 0.0
+    budget = min((b for b in (options.max_cost_usd, suite.gate.max_cost_usd) if b is not None),
+                 default=None)
+    fatal: list[BaseException] = []
+    async with Engine(project, concurrency=options.concurrency, use_cache=not options.fresh,
+                      offline=options.offline, max_cost_usd=budget) as engine:
+        interrupt.engine = engine
+        ctx = registry.ScorerContext(engine=engine, prompt=prompt,
+                                     judge_model=project.config.defaults.judge_model,
+                                     partials_dir=prompt.partials_dir)
+        scorers = [(spec.id, registry.build(spec, ctx)) for spec in suite.scorers]
+
+        async def work(item: tuple[Case, int]) -> dict[str, Any] | None:
+            case, repeat = item
+            try:
+                return await _one(engine, prompt, scorers, suite.name, case, repeat)
+            except PromptctlError as e:
+                if e.where is None:
+                    e.where = case.source
+                e.message = f"case {case.id} (repeat {repeat}): {e.message}"
+                fatal.append(e)
+                engine.stop("error")
+                return None
+
+        progress.start(suite.name, plan.total_pairs, len(done))
+        try:
+            async for record in bounded(_pairs(project, plan, done), work, engine.concurrency,
+                                        stop=lambda: interrupt.requested or bool(fatal)):
+                if record is None:
+                    continue
+                writer.append(record)
+                tally.add(record)
+                if not record.get("cached"):
+                    new_cost += float(record.get("cost_usd") or 0.0)
+                progress.advance(suite.name, record)
+        except asyncio.CancelledError:
+            interrupt.requested = True  # a second Ctrl-C: calls in flight were cancelled
+        finally:
+            progress.finish(suite.name)
+        stats = engine.stats
+    status = "complete"
+    error: str | None = None
+    if interrupt.requested:
+        status, error = "interrupted", "interrupted"
+    elif fatal:
+        status, error = "incomplete", str(fatal[0])
+    elif tally.call_errors:
+        status, error = "incomplete", f"{tally.call_errors} call(s) failed after retries"
+    if status == "complete" and tally.pairs < plan.total_pairs:
+        status, error = "incomplete", f"{plan.total_pairs - tally.pairs} pair(s) not run"
+    outcomes = tuple(tally.outcomes())
+    floors = tuple(check_floors(suite.gate, outcomes)) if status == "complete" else ()
+    summary = {
+        "run_id": writer.run_id, "suite": suite.name, "status": status, "error": error,
+        "prompt": prompt.name, "prompt_version": prompt.version, "model": prompt.model,
+        "pairs_total": plan.total_pairs, "repeat": plan.repeat,
+        "calls": stats.calls, "cache_hits": stats.cache_hits, "retries": stats.retries,
+        **tally.summary(),
+        "floor_failures": [f.message for f in floors],
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    # The engine's spend covers judge calls too; records carry only the candidate's cost.
+    # None: some model has no known price (never a silent 0).
+    judge_cost = None if stats.cost_usd is None else max(0.0, stats.cost_usd - new_cost)
+    summary["judge_cost_usd"] = None if judge_cost is None else round(
+        judge_cost + prior_judge_cost, 8)
+    summary["cost_usd"] = None if judge_cost is None else round(
+        tally.cost_usd + summary["judge_cost_usd"], 8)
+    writer.write_summary(summary)
+    return SuiteResult(suite=suite, run_id=writer.run_id, run_dir=str(writer.path),
+                       prompt=prompt.name, prompt_version=prompt.version, model=prompt.model,
+                       status=status, summary=summary, outcomes=outcomes,
+                       failing=tally.failing_cases(), floor_failures=floors, error=error)
+
+
+async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suite: str,
+               case: Case, repeat: int) -> dict[str, Any]:
+    messages = rendering.render_messages(prompt, case.vars)
+    request = engine.build_request(prompt, messages, repeat=repeat)
+    record: dict[str, Any] = {
+        "suite": suite, "case_id": case.id, "case_hash": case.hash, "repeat": repeat,
+        "request_key": request.key, "critical": case.critical,
+    }
+    try:
+        reply: Reply = await engine.complete(request)
+    except ProviderError as e:
+        if _fatal(e):
+            raise
+        # One case's call failed after retries: recorded, the run goes on, --resume retries it.
+        record.update(output=None, scores={}, input_tokens=None, output_tokens=None,
+                      latency_s=None, cost_usd=None, cached=False, error=e.message)
+        return record
+    scores: dict[str, dict[str, Any]] = {}
+    for sid, scorer in scorers:
+        try:
+            s: Score = await scorer.score(reply, case, repeat=repeat)
+            value = min(1.0, max(0.0, float(s.value)))
+            scores[sid] = {"score": value, "passed": bool(s.passed), "reason": s.reason,
+                           "error": s.error}
+        except Exception as e:
+            if _fatal(e):
+                raise
+            message = e.message if isinstance(e, PromptctlError) else str(e)
+            scores[sid] = {"score": 0.0, "passed": False, "reason": "",
+                           "error": message or type(e).__name__}
+    record.update(output=reply.text, scores=scores, input_tokens=reply.input_tokens,
+                  output_tokens=reply.output_tokens, latency_s=round(reply.latency_s, 6),
+                  cost_usd=reply.cost_usd, cached=reply.cached, error=None)
+    return record
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def run_eval(project: Project, suites: list[Suite], options: EvalOptions,
+             progress: Progress = SILENT, *, resume: list[Path] | None = None) -> EvalResult:
+    """Run `suites` (or resume the runs in `resume`), one run directory per suite.
+
+    Raises:
+        UsageError: a bad suite or dataset, or zero cases selected (before any call).
+        RunInterruptedError: Ctrl-C; partial results and summary are on disk.
+        IncompleteError: budget, auth or --offline stopped the run (partial results kept).
+    """
+    invocation = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + \
+        f"-{secrets.token_hex(2)}"
+    jobs: list[tuple[_Plan, EvalOptions, Path | None]] = []
+    if resume:
+        for path in resume:
+            meta = runs.read_meta(path)
+            suite = _suite_for(project, meta)
+            shard = datasets.parse_shard(meta.get("shard"))
+            opts = EvalOptions(filter=meta.get("filter"), shard=shard, repeat=meta.get("repeat"),
+                               concurrency=options.concurrency, fresh=options.fresh,
+                               offline=options.offline, max_cost_usd=options.max_cost_usd)
+            p = plan(project, suite, opts)
+            if p.prompt.version != meta.get("prompt_version"):
+                raise UsageError(
+                    f"run {path.name}: prompt {p.prompt.name} changed since the run "
+                    f"({meta.get('prompt_version')} -> {p.prompt.version})",
+                    hint="start a new run: promptctl eval " + suite.name)
+            jobs.append((p, opts, path))
+    else:
+        jobs = [(plan(project, s, options), options, None) for s in suites]
+    return asyncio.run(_run_all(project, jobs, progress, invocation))
+
+
+def _suite_for(project: Project, meta: Mapping[str, Any]) -> Suite:
+    from promptctl import suites as suite_files
+
+    path = Path(str(meta.get("suite_path") or ""))
+    if not path.is_file():
+        found = suite_files.suite_files(project).get(str(meta.get("suite")))
+        if found is None:
+            raise UsageError(f"the suite {meta.get('suite')!r} of this run no longer exists")
+        path = found
+    return suite_files.load_suite(project, path)
+
+
+async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path | None]],
+                   progress: Progress, invocation: str) -> EvalResult:
+    loop = asyncio.get_running_loop()
+    interrupt = _Interrupt()
+    interrupt.task = asyncio.current_task()
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+        installed = True
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+        installed = False
+    results: list[SuiteResult] = []
+    try:
+        for p, opts, resume_dir in jobs:
+            if interrupt.requested:
+                break
+            if resume_dir is None:
+                run_id = runs.new_run_id(p.suite.name)
+                writer = runs.RunWriter.create(project, run_id, _meta(p, opts, invocation))
+            else:
+                writer = runs.RunWriter(resume_dir)
+            try:
+                result = await _run_suite(project, p, opts, progress, interrupt, writer)
+            finally:
+                writer.close()
+            results.append(result)
+            if result.status == "interrupted":
+                raise RunInterruptedError(
+                    f"interrupted: {result.summary['pairs_done']}/{p.total_pairs} results of "
+                    f"suite {p.suite.name} are saved in run {result.run_id}",
+                    hint=f"promptctl eval --resume {result.run_id}",
+                )
+            if result.status == "incomplete" and result.error and result.summary.get(
+                    "call_errors", 0) == 0:
+                raise IncompleteError(
+                    f"{result.error}; {result.summary['pairs_done']}/{p.total_pairs} results "
+                    f"saved in run {result.run_id}",
+                    hint=f"fix the cause, then: promptctl eval --resume {result.run_id}",
+                )
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+    return EvalResult(suites=tuple(results))
+
+
+def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list[DryRun]:
+    """Calls the cache cannot answer and their estimated cost, per suite; makes no call."""
+
+    async def go() -> list[DryRun]:
+        from promptctl.engine import Engine
+
+        out = []
+        for suite in suites:
+            p = plan(project, suite, options)
+            judges = sum(1 for s in suite.scorers if s.type == "llm-judge")
+            calls = cached = 0
+            cost: float | None = 0.0
+            async with Engine(project, use_cache=not options.fresh) as engine:
+                for case, repeat in _pairs(project, p, set()):
+                    request = engine.build_request(
+                        p.prompt, rendering.render_messages(p.prompt, case.vars), repeat=repeat)
+                    if engine.is_cached(request):
+                        cached += 1
+                        continue
+                    calls += 1
+                    estimate = engine.estimate_cost(request)
+                    cost = None if cost is None or estimate is None else cost + estimate
+            out.append(DryRun(suite=suite.name, pairs=p.total_pairs, calls=calls, cached=cached,
+                              judge_calls=judges * p.total_pairs, estimated_cost_usd=cost))
+        return out
+
+    return asyncio.run(go())
