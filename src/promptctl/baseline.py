@@ -1,0 +1,395 @@
+"""Baseline files `evals/baselines/<suite>.json`: stable bytes, one case per line, atomic writes.
+
+Layout (keys sorted everywhere; floats rounded to 6 places; a run of the same results rewrites
+the same bytes, so an unchanged baseline never shows in `git diff`):
+
+    {
+    "cases": [
+    {"hash":"…","id":"t-001","outputs":[{…}],"scores":{"has-summary":{"errors":0,"mean":1.0,…}}},
+    …
+    ],
+    "cost_usd": 0.0,
+    "format": 1,
+    …
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptctl.config import Project
+from promptctl.errors import Location, UsageError
+from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+
+FORMAT = 1
+_DIGITS = 6
+_GATE_FIELDS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Baseline:
+    """A suite's committed reference results. `path`/`commit` say where it was read from."""
+
+    suite: str
+    prompt: str
+    prompt_version: str
+    model: str
+    params: Mapping[str, Any]
+    gate: Gate
+    gate_hash: str
+    scorer_hashes: Mapping[str, str]
+    outcomes: tuple[ScorerOutcome, ...]
+    outputs: tuple[RecordedOutput, ...] = ()
+    cost_usd: float | None = None
+    run_id: str | None = None
+    path: str = ""  # as users see it (project-relative)
+    commit: str | None = None  # full sha when read from git (--baseline-ref)
+    case_hashes: Mapping[str, str] = field(default_factory=dict)
+
+
+def path_for(project: Project, suite: str) -> Path:
+    return project.baselines_dir / f"{suite}.json"
+
+
+def regenerate_hint(suite: str) -> str:
+    return (f"regenerate it with `promptctl baseline update {suite}` "
+            f"(after `promptctl eval {suite}`)")
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def from_run(run: RunData, *, record_outputs: bool = True) -> Baseline:
+    """The baseline a complete run would commit (outputs left out when `record_outputs` is off)."""
+    case_hashes = {o.case_id: o.case_hash for o in run.outcomes}
+    return Baseline(
+        suite=run.suite, prompt=run.prompt, prompt_version=run.prompt_version, model=run.model,
+        params=dict(run.params), gate=run.gate, gate_hash=run.gate.hash,
+        scorer_hashes=dict(run.scorer_hashes),
+        outcomes=tuple(sorted(run.outcomes, key=lambda o: (o.case_id, o.scorer_id))),
+        outputs=tuple(sorted(run.outputs, key=lambda o: (o.case_id, o.repeat)))
+        if record_outputs else (),
+        cost_usd=run.cost_usd, run_id=run.run_id, case_hashes=case_hashes,
+    )
+
+
+def replay_index(baseline: Baseline | None) -> dict[str, RecordedOutput]:
+    """Recorded outputs by request key (the key covers the repeat index)."""
+    if baseline is None:
+        return {}
+    return {o.request_key: o for o in baseline.outputs if o.request_key}
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _num(value: Any) -> Any:
+    """Floats rounded to 6 places, -0.0 and non-finite values normalised: repr-stable."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        r = round(value, _DIGITS)
+        return 0.0 if r == 0 else r
+    if isinstance(value, Mapping):
+        return {str(k): _num(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_num(v) for v in value]
+    return value
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(_num(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _case_lines(baseline: Baseline) -> list[str]:
+    cases: dict[str, dict[str, Any]] = {}
+    for o in baseline.outcomes:
+        case = cases.setdefault(o.case_id, {"id": o.case_id, "hash": o.case_hash, "scores": {}})
+        case["scores"][o.scorer_id] = {
+            "errors": o.errors, "mean": float(o.mean_score), "pass": float(o.pass_fraction),
+            "repeats": o.repeats,
+        }
+        if o.critical:
+            case["critical"] = True
+    for out in baseline.outputs:
+        case = cases.get(out.case_id)
+        if case is None:
+            continue  # an output of a case no scorer saw cannot be gated; it is not kept
+        rec = {"key": out.request_key, "output": out.output, "repeat": out.repeat}
+        for name in ("input_tokens", "output_tokens", "cost_usd"):
+            if getattr(out, name) is not None:
+                rec[name] = getattr(out, name)
+        case.setdefault("outputs", []).append(rec)
+    for case in cases.values():
+        if "outputs" in case:
+            case["outputs"].sort(key=lambda r: (r["repeat"], r["key"]))
+    return [_compact(cases[cid]) for cid in sorted(cases)]
+
+
+def dumps(baseline: Baseline) -> str:
+    """The file's exact text."""
+    header: dict[str, Any] = {
+        "format": FORMAT,
+        "suite": baseline.suite,
+        "prompt": baseline.prompt,
+        "prompt_version": baseline.prompt_version,
+        "model": baseline.model,
+        "params": dict(baseline.params),
+        "gate": {k: getattr(baseline.gate, k) for k in _GATE_FIELDS},
+        "gate_hash": baseline.gate_hash,
+        "scorers": dict(baseline.scorer_hashes),
+        "cost_usd": baseline.cost_usd,
+        "run_id": baseline.run_id,
+    }
+    lines = ["{"]
+    cases = _case_lines(baseline)
+    lines.append('"cases": [')
+    lines.extend(line + ("," if i < len(cases) - 1 else "") for i, line in enumerate(cases))
+    lines.append("],")
+    keys = sorted(header)
+    for i, key in enumerate(keys):
+        lines.append(f"{json.dumps(key)}: {_compact(header[key])}" + ("," if i < len(keys) - 1
+                                                                        else ""))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def write(project: Project, baseline: Baseline) -> tuple[Path, bool]:
+    """Write atomically (temp, fsync, os.replace, fsync of the directory). Returns the path and
+    whether the bytes changed; an unchanged baseline is not touched at all."""
+    path = path_for(project, baseline.suite)
+    data = dumps(baseline).encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return path, False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+    return path, True
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename is durable only once the directory entry is; Windows cannot open directories.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read(project: Project, suite: str, *, ref: str | None = None) -> Baseline | None:
+    """The baseline of `suite` from the working tree, or as committed at git `ref`; None when
+    there is none. A damaged file is a UsageError naming file and line (exit 2)."""
+    path = path_for(project, suite)
+    shown = project.rel(path)
+    commit = None
+    if ref is None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+    else:
+        from promptctl import gitrepo
+
+        commit = gitrepo.resolve_commit(project.root, ref)
+        blob = gitrepo.read_file(project.root, commit, path)
+        if blob is None:
+            return None
+        shown = f"{shown}@{commit[:12]}"
+    parsed = parse(raw, shown, suite)
+    return _replace(parsed, path=project.rel(path), commit=commit)
+
+
+def _replace(b: Baseline, **changes: Any) -> Baseline:
+    import dataclasses
+
+    return dataclasses.replace(b, **changes)
+
+
+class _Bad(Exception):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+def parse(raw: bytes, shown: str, suite: str) -> Baseline:
+    """Bytes -> Baseline, or a UsageError at `shown:line` saying how to regenerate the file."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _error(shown, suite, f"not UTF-8 (byte {e.start})", None) from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        line = getattr(e, "lineno", None)
+        col = getattr(e, "colno", None)
+        msg = getattr(e, "msg", str(e))
+        raise UsageError(
+            f"baseline is not valid JSON: {msg}", where=Location(shown, line, col),
+            hint=regenerate_hint(suite),
+        ) from None
+    try:
+        return _build(data, text)
+    except _Bad as e:
+        raise _error(shown, suite, e.message, e.line) from None
+
+
+def _error(shown: str, suite: str, message: str, line: int | None) -> UsageError:
+    return UsageError(f"invalid baseline: {message}", where=Location(shown, line),
+                      hint=regenerate_hint(suite))
+
+
+def _line_of_key(text: str, key: str) -> int | None:
+    needle = json.dumps(key) + ":"
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.startswith(needle):
+            return i
+    return None
+
+
+def _build(data: Any, text: str) -> Baseline:
+    if not isinstance(data, dict):
+        raise _Bad("the top level must be an object", 1)
+    fmt = data.get("format")
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise _Bad("missing or non-integer `format`", _line_of_key(text, "format") or 1)
+    if fmt > FORMAT:
+        raise _Bad(f"format {fmt} is newer than this promptctl understands ({FORMAT}); "
+                   "upgrade promptctl", _line_of_key(text, "format"))
+    if fmt < 1:
+        raise _Bad(f"unknown format {fmt}", _line_of_key(text, "format"))
+
+    def field_(key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
+        if key not in data:
+            if optional:
+                return None
+            raise _Bad(f"missing `{key}`", 1)
+        value = data[key]
+        if value is None and optional:
+            return None
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise _Bad(f"`{key}` has the wrong type", _line_of_key(text, key))
+        return value
+
+    suite = field_("suite", str)
+    prompt = field_("prompt", str)
+    version = field_("prompt_version", str)
+    model = field_("model", str)
+    params = field_("params", dict)
+    gate_raw = field_("gate", dict, optional=True) or {}
+    gate_hash = field_("gate_hash", str)
+    scorers = field_("scorers", dict)
+    cost = field_("cost_usd", (int, float), optional=True)
+    run_id = field_("run_id", str, optional=True)
+    cases = field_("cases", list)
+    if not all(isinstance(v, str) for v in scorers.values()):
+        raise _Bad("`scorers` must map scorer ids to hashes", _line_of_key(text, "scorers"))
+    gate = _gate(gate_raw, _line_of_key(text, "gate"))
+
+    first_case_line = (_line_of_key(text, "cases") or 1) + 1
+    outcomes: list[ScorerOutcome] = []
+    outputs: list[RecordedOutput] = []
+    case_hashes: dict[str, str] = {}
+    for i, case in enumerate(cases):
+        line = first_case_line + i
+        outs_c, recs = _case(case, scorers, line)
+        cid = case["id"]
+        if cid in case_hashes:
+            raise _Bad(f"case {cid!r} appears twice", line)
+        case_hashes[cid] = case["hash"]
+        outcomes.extend(outs_c)
+        outputs.extend(recs)
+    return Baseline(
+        suite=suite, prompt=prompt, prompt_version=version, model=model, params=params,
+        gate=gate, gate_hash=gate_hash, scorer_hashes=dict(scorers), outcomes=tuple(outcomes),
+        outputs=tuple(outputs), cost_usd=float(cost) if cost is not None else None,
+        run_id=run_id, case_hashes=case_hashes,
+    )
+
+
+def _gate(raw: Mapping[str, Any], line: int | None) -> Gate:
+    values: dict[str, Any] = {}
+    for key in _GATE_FIELDS:
+        if key not in raw or raw[key] is None:
+            continue
+        value = raw[key]
+        if key == "on_inconclusive":
+            if value not in ("warn", "fail"):
+                raise _Bad("gate.on_inconclusive must be warn or fail", line)
+        elif not isinstance(value, int | float) or isinstance(value, bool):
+            raise _Bad(f"gate.{key} must be a number", line)
+        values[key] = value
+    return Gate(**values)
+
+
+def _case(case: Any, scorers: Mapping[str, str], line: int
+          ) -> tuple[list[ScorerOutcome], list[RecordedOutput]]:
+    if not isinstance(case, dict):
+        raise _Bad("a case must be an object", line)
+    cid, chash, scores = case.get("id"), case.get("hash"), case.get("scores")
+    if not isinstance(cid, str) or not isinstance(chash, str) or not isinstance(scores, dict):
+        raise _Bad("a case needs `id`, `hash` (strings) and `scores` (an object)", line)
+    critical = case.get("critical", False) is True
+    outcomes = []
+    for sid, s in sorted(scores.items()):
+        if sid not in scorers:
+            raise _Bad(f"case {cid!r} has a score for unknown scorer {sid!r}", line)
+        if not isinstance(s, dict):
+            raise _Bad(f"case {cid!r}, scorer {sid!r}: scores must be objects", line)
+        try:
+            mean, frac = float(s["mean"]), float(s["pass"])
+            repeats, errors = s["repeats"], s.get("errors", 0)
+        except (KeyError, TypeError, ValueError):
+            raise _Bad(f"case {cid!r}, scorer {sid!r}: needs mean, pass, repeats", line
+                       ) from None
+        if (not isinstance(repeats, int) or repeats < 1 or not isinstance(errors, int)
+                or not 0 <= mean <= 1 or not 0 <= frac <= 1):
+            raise _Bad(f"case {cid!r}, scorer {sid!r}: values out of range", line)
+        outcomes.append(ScorerOutcome(
+            case_id=cid, case_hash=chash, scorer_id=sid, scorer_hash=scorers[sid],
+            mean_score=mean, pass_fraction=frac, repeats=repeats, errors=errors,
+            critical=critical,
+        ))
+    recorded = []
+    outs = case.get("outputs", [])
+    if not isinstance(outs, list):
+        raise _Bad(f"case {cid!r}: outputs must be a list", line)
+    for rec in outs:
+        if (not isinstance(rec, dict) or not isinstance(rec.get("key"), str)
+                or not isinstance(rec.get("output"), str)
+                or not isinstance(rec.get("repeat"), int)):
+            raise _Bad(f"case {cid!r}: an output needs key, output and repeat", line)
+        recorded.append(RecordedOutput(
+            case_id=cid, repeat=rec["repeat"], request_key=rec["key"], output=rec["output"],
+            input_tokens=rec.get("input_tokens"), output_tokens=rec.get("output_tokens"),
+            cost_usd=rec.get("cost_usd"),
+        ))
+    return outcomes, recorded

@@ -1,0 +1,143 @@
+"""Baseline files: stable bytes, one case per line, round trip, damaged files refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from promptctl import baseline as bl
+from promptctl.config import Config, Project
+from promptctl.errors import UsageError
+from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+
+
+def _run(order: int = 1) -> RunData:
+    outcomes = [
+        ScorerOutcome(case_id=cid, case_hash=f"h-{cid}", scorer_id=sid, scorer_hash=f"sh-{sid}",
+                      mean_score=score, pass_fraction=frac, repeats=3, errors=err)
+        for cid, sid, score, frac, err in [
+            ("t-002", "shape", 2 / 3, 2 / 3, 1),
+            ("t-001", "shape", 1.0, 1.0, 0),
+            ("t-001", "has-summary", 0.1 + 0.2, 1 / 3, 0),
+            ("t-002", "has-summary", -0.0, 0.0, 0),
+        ]
+    ]
+    outputs = [
+        RecordedOutput(case_id="t-001", repeat=r, request_key=f"k1{r}", output=f"Summary: {r}",
+                       input_tokens=10, output_tokens=5, cost_usd=1e-7)
+        for r in (2, 0, 1)
+    ] + [RecordedOutput(case_id="t-002", repeat=0, request_key="k20", output="ünïcode \"q\"\n")]
+    return RunData(
+        run_id="20261125T120000Z-demo-abcd", path="/x", suite="demo", prompt="summarize",
+        prompt_version="0123456789ab", model="mock/echo", params={"temperature": 0.2},
+        gate=Gate(min_pass_rate=0.9), scorer_hashes={"shape": "sh-shape",
+                                                     "has-summary": "sh-has-summary"},
+        outcomes=tuple(outcomes[::order]), outputs=tuple(outputs[::order]), cost_usd=0.1 + 0.2,
+    )
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Project:
+    return Project(root=tmp_path, config=Config())
+
+
+def test_file_is_compact_sorted_one_case_per_line(proj: Project) -> None:
+    path, changed = bl.write(proj, bl.from_run(_run()))
+    assert changed
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == ["{", '"cases": [']
+    assert lines[2].startswith('{"hash":"h-t-001","id":"t-001","outputs":[')
+    assert lines[3].startswith('{"hash":"h-t-002","id":"t-002"')
+    assert lines[4] == "],"
+    assert '"cost_usd": 0.3,' in lines  # 0.30000000000000004 rounded to 6 places
+    assert '"format": 1,' in lines
+    assert lines[-1] == "}"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["cases"][0]["scores"]["has-summary"] == {"errors": 0, "mean": 0.3,
+                                                         "pass": 0.333333, "repeats": 3}
+    assert [o["repeat"] for o in data["cases"][0]["outputs"]] == [0, 1, 2]
+    assert data["cases"][1]["scores"]["has-summary"]["mean"] == 0.0  # -0.0 normalised
+
+
+def test_rewriting_is_byte_identical_whatever_the_input_order(proj: Project) -> None:
+    path, _ = bl.write(proj, bl.from_run(_run()))
+    first = path.read_bytes()
+    mtime = path.stat().st_mtime_ns
+    _, changed = bl.write(proj, bl.from_run(_run(order=-1)))
+    assert not changed
+    assert path.read_bytes() == first
+    assert path.stat().st_mtime_ns == mtime  # not even touched
+    assert bl.dumps(bl.read(proj, "demo")) == first.decode("utf-8")  # type: ignore[arg-type]
+
+
+def test_round_trip_keeps_outcomes_and_outputs(proj: Project) -> None:
+    bl.write(proj, bl.from_run(_run()))
+    b = bl.read(proj, "demo")
+    assert b is not None
+    assert b.path == "evals/baselines/demo.json" and b.commit is None
+    assert (b.prompt, b.prompt_version, b.model) == ("summarize", "0123456789ab", "mock/echo")
+    assert b.gate.min_pass_rate == 0.9 and b.gate_hash == Gate(min_pass_rate=0.9).hash
+    assert {(o.case_id, o.scorer_id): o.pass_fraction for o in b.outcomes}[("t-002", "shape")] \
+        == pytest.approx(2 / 3, abs=1e-6)
+    index = bl.replay_index(b)
+    assert set(index) == {"k10", "k11", "k12", "k20"}
+    assert index["k20"].output == 'ünïcode "q"\n'
+    assert index["k11"].repeat == 1 and index["k11"].input_tokens == 10
+
+
+def test_outputs_can_be_left_out(proj: Project) -> None:
+    path, _ = bl.write(proj, bl.from_run(_run(), record_outputs=False))
+    assert '"outputs"' not in path.read_text(encoding="utf-8")
+    assert bl.replay_index(bl.read(proj, "demo")) == {}
+
+
+def test_missing_baseline_is_none(proj: Project) -> None:
+    assert bl.read(proj, "nope") is None
+    assert bl.replay_index(None) == {}
+
+
+def test_no_temp_file_is_left_behind(proj: Project) -> None:
+    path, _ = bl.write(proj, bl.from_run(_run()))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["demo.json"]
+
+
+def _damage(proj: Project, mutate: object) -> UsageError:
+    path, _ = bl.write(proj, bl.from_run(_run()))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(mutate(text), encoding="utf-8")  # type: ignore[operator]
+    with pytest.raises(UsageError) as info:
+        bl.read(proj, "demo")
+    assert info.value.exit_code == 2
+    assert "promptctl baseline update demo" in (info.value.hint or "")
+    return info.value
+
+
+def test_corrupt_json_names_file_line_and_column(proj: Project) -> None:
+    err = _damage(proj, lambda t: t.replace('"id":"t-002"', '"id":"t-002'))
+    assert str(err.where).startswith("evals/baselines/demo.json:4:")
+    assert "not valid JSON" in err.message
+
+
+def test_invalid_case_shape_names_its_line(proj: Project) -> None:
+    err = _damage(proj, lambda t: t.replace('"pass":0.666667', '"pass":"lots"'))
+    assert str(err.where) == "evals/baselines/demo.json:4"
+    assert "t-002" in err.message
+
+
+def test_newer_format_is_refused_with_its_line(proj: Project) -> None:
+    err = _damage(proj, lambda t: t.replace('"format": 1,', '"format": 2,'))
+    assert "newer" in err.message and "upgrade promptctl" in err.message
+    assert err.where is not None and err.where.line is not None
+    assert err.where.line > 4
+
+
+def test_wrong_top_level_type_is_refused(proj: Project) -> None:
+    err = _damage(proj, lambda t: "[1, 2]\n")
+    assert "top level" in err.message
+
+
+def test_score_for_unknown_scorer_is_refused(proj: Project) -> None:
+    err = _damage(proj, lambda t: t.replace('"shape":"sh-shape"', '"other":"sh-shape"'))
+    assert "unknown scorer 'shape'" in err.message
