@@ -14,6 +14,9 @@ from promptctl.cli import main
 
 FAKE_KEY = "sk-test-FAKEKEY-1234567890abcdef"  # recognisable: tests grep every output for it
 
+# The loopback fake LLM server and its `llm_server` fixture (see tests/fakes/llm_server.py).
+pytest_plugins = ["tests.fakes.llm_server"]
+
 
 @dataclass
 class Result:

@@ -1,0 +1,236 @@
+"""The response cache: SQLite at <state>/cache.db, keyed by Request.key; writes batched.
+
+WAL plus a busy timeout make two processes (two shards, two terminals) safe on one file.
+Errors are never stored, nor keys or headers: a row is the reply's text, model, usage,
+latency and cost. Writes wait in memory and go out in one transaction every FLUSH_ROWS
+rows or on close, so a 1000-case run pays a handful of commits instead of a sync per call.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptctl.errors import IncompleteError
+from promptctl.model import Reply
+
+FILE_NAME = "cache.db"
+FLUSH_ROWS = 64
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    text TEXT NOT NULL,
+    reply_model TEXT NOT NULL DEFAULT '',
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    latency_s REAL NOT NULL DEFAULT 0,
+    cost_usd REAL,
+    finish_reason TEXT,
+    created_at REAL NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0
+)
+"""
+_COLUMNS = (
+    "key",
+    "provider",
+    "model",
+    "text",
+    "reply_model",
+    "input_tokens",
+    "output_tokens",
+    "latency_s",
+    "cost_usd",
+    "finish_reason",
+    "created_at",
+)
+# Built from the constant column list above, never from input.
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM replies WHERE key = ?"  # noqa: S608
+_INSERT = (
+    f"INSERT OR REPLACE INTO replies ({', '.join(_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' * len(_COLUMNS))})"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheStats:
+    path: str
+    rows: int
+    size_bytes: int
+    hits: int
+    by_model: dict[str, int]
+
+
+class Cache:
+    """One connection per process; thread-safe because flushes may run in a worker thread."""
+
+    def __init__(self, path: Path, *, flush_rows: int = FLUSH_ROWS) -> None:
+        self.path = path
+        self.flush_rows = flush_rows
+        self._lock = threading.Lock()
+        self._pending: dict[str, tuple[Any, ...]] = {}
+        self._hits: dict[str, int] = {}
+        self._db: sqlite3.Connection | None = None
+
+    @classmethod
+    def for_state_dir(cls, state_dir: Path, **kwargs: Any) -> Cache:
+        return cls(state_dir / FILE_NAME, **kwargs)
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    check_same_thread=False,
+                    isolation_level=None,
+                )
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode: durable across a process crash, syncs only at checkpoints.
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(_SCHEMA)
+            except sqlite3.Error as e:
+                raise IncompleteError(
+                    f"cannot open the response cache {self.path}: {e}",
+                    hint="`promptctl cache clear` or delete the file; or run with --no-cache",
+                ) from None
+            self._db = db
+        return self._db
+
+    def get(self, key: str) -> Reply | None:
+        with self._lock:
+            row = self._pending.get(key)
+            if row is None:
+                try:
+                    row = self._conn().execute(_SELECT, (key,)).fetchone()
+                except sqlite3.Error:
+                    return None  # a cache that cannot be read is a miss, not a failed run
+            if row is None:
+                return None
+            self._hits[key] = self._hits.get(key, 0) + 1
+        return Reply(
+            text=row[3],
+            model=row[4],
+            input_tokens=row[5],
+            output_tokens=row[6],
+            latency_s=row[7],
+            cost_usd=row[8],
+            finish_reason=row[9],
+            cached=True,
+        )
+
+    def contains(self, key: str) -> bool:
+        with self._lock:
+            if key in self._pending:
+                return True
+            try:
+                found = (
+                    self._conn().execute("SELECT 1 FROM replies WHERE key = ?", (key,)).fetchone()
+                )
+            except sqlite3.Error:
+                return False
+        return found is not None
+
+    def put(self, key: str, provider: str, model: str, reply: Reply) -> bool:
+        """Queue a row; True when the queue is due for a flush."""
+        row = (
+            key,
+            provider,
+            model,
+            reply.text,
+            reply.model,
+            reply.input_tokens,
+            reply.output_tokens,
+            reply.latency_s,
+            reply.cost_usd,
+            reply.finish_reason,
+            time.time(),
+        )
+        with self._lock:
+            self._pending[key] = row
+            return len(self._pending) >= self.flush_rows
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, hits = list(self._pending.values()), dict(self._hits)
+            self._pending.clear()
+            self._hits.clear()
+            if not rows and not hits:
+                return
+            db = self._conn()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany(_INSERT, rows)
+                db.executemany(
+                    "UPDATE replies SET hits = hits + ? WHERE key = ?",
+                    [(n, k) for k, n in hits.items()],
+                )
+                db.execute("COMMIT")
+            except sqlite3.Error as e:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise IncompleteError(
+                    f"cannot write the response cache {self.path}: {e}",
+                    hint="another process may hold it locked; retry, or run with --no-cache",
+                ) from None
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                if self._db is not None:
+                    self._db.close()
+                    self._db = None
+
+    def stats(self) -> CacheStats:
+        if not self.path.exists() and not self._pending:
+            return CacheStats(path=str(self.path), rows=0, size_bytes=0, hits=0, by_model={})
+        self.flush()
+        with self._lock:
+            db = self._conn()
+            rows, hits = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM replies"
+            ).fetchone()
+            by_model = {
+                f"{p}/{m}": n
+                for p, m, n in db.execute(
+                    "SELECT provider, model, COUNT(*) FROM replies GROUP BY provider, model "
+                    "ORDER BY provider, model"
+                )
+            }
+        size = sum(
+            f.stat().st_size
+            for f in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+            if f.exists()
+        )
+        return CacheStats(
+            path=str(self.path), rows=rows, size_bytes=size, hits=hits, by_model=by_model
+        )
+
+    def clear(self) -> int:
+        """Delete every row; returns how many there were."""
+        if not self.path.exists():
+            self._pending.clear()
+            return 0
+        with self._lock:
+            self._pending.clear()
+            self._hits.clear()
+            db = self._conn()
+            try:
+                (count,) = db.execute("SELECT COUNT(*) FROM replies").fetchone()
+                db.execute("DELETE FROM replies")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.execute("VACUUM")
+            except sqlite3.Error as e:
+                raise IncompleteError(f"cannot clear the response cache {self.path}: {e}") from None
+        return int(count)

@@ -1,0 +1,1 @@
+"""Fakes for tests: a loopback LLM server (llm_server.py)."""

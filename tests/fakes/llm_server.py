@@ -1,0 +1,434 @@
+"""A real loopback HTTP server speaking the OpenAI and Anthropic chat APIs, for tests.
+
+Never a patched client: the server binds 127.0.0.1:0 in a background thread and answers
+`POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic).
+
+Use the `llm_server` fixture (registered for every test by tests/conftest.py)::
+
+    def test_x(project, llm_server, monkeypatch):
+        write_config(project.root, llm_server)          # providers `fake` and `fake-anthropic`
+        monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
+        llm_server.enqueue(Scripted.error(429, retry_after="1"), Scripted.error(500))
+        ...                                              # model ids: fake/<m>, fake-anthropic/<m>
+
+Knobs (set per test; `reset()` restores the defaults):
+
+- `latency_s`: seconds before each reply (default 0); `Scripted(latency_s=...)` overrides one.
+- `enqueue(*scripted)`: replies consumed in order before the default one.
+- `default`: the reply once the queue is empty (None = the echo reply). Set
+  `Scripted.error(503)` to make the provider "down".
+- `require_key`: when set, a request whose `Authorization: Bearer` / `x-api-key` differs gets 401.
+- `Scripted` kinds: `Scripted.error(status, retry_after=, retry_after_ms=, should_retry=,
+  body=)`, `.malformed()` (200, not JSON), `.truncated()` (Content-Length larger than the body,
+  then the connection closes), `.trickle()` (one byte every 50 ms, forever), `.reset()` (TCP
+  RST, no reply), `.html(status)` (an HTML error page), `.oversize(n_bytes)`,
+  `.no_choices()` (200 JSON without choices/content), `.text(reply, input_tokens=,
+  output_tokens=)` (a well-formed reply with that text), or `Scripted(status, body, headers)`.
+- Observations: `requests` (list of `Logged(method, path, headers, body, started, ended)`,
+  headers lower-cased, body parsed JSON or None, times from `time.monotonic()`), `total`,
+  `in_flight`, `peak_in_flight`, `wait_for_requests(n, timeout)`.
+
+Default reply: the last user message echoed back, deterministic, with usage
+(prompt tokens = characters of all messages // 4 + 1, completion tokens = len(reply) // 4 + 1)
+and `model` echoed. `write_config(root, server, **provider_options)` writes a promptctl.yaml
+with `fake: {type: openai, base_url: <url>/v1, api_key_env: FAKE_API_KEY}` and
+`fake-anthropic: {type: anthropic, base_url: <url>, api_key_env: FAKE_ANTHROPIC_KEY}`.
+
+Run standalone (the benchmark does, so the server's CPU is not the client's):
+`python -m tests.fakes.llm_server --latency 0.05` prints the base URL on its first line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TRICKLE_INTERVAL_S = 0.05
+
+
+@dataclass
+class Scripted:
+    """One scripted reply. `body`: dict -> JSON, str/bytes -> raw, None -> the echo reply."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    action: str = "send"  # send | truncate | trickle | reset
+    latency_s: float | None = None
+    content_type: str = "application/json"
+
+    @classmethod
+    def error(
+        cls,
+        status: int,
+        *,
+        retry_after: str | None = None,
+        retry_after_ms: str | None = None,
+        should_retry: bool | None = None,
+        body: Any = None,
+    ) -> Scripted:
+        headers = {}
+        if retry_after is not None:
+            headers["Retry-After"] = retry_after
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = retry_after_ms
+        if should_retry is not None:
+            headers["x-should-retry"] = "true" if should_retry else "false"
+        if body is None:
+            body = {"error": {"message": f"scripted error {status}", "type": "scripted"}}
+        return cls(status=status, body=body, headers=headers)
+
+    @classmethod
+    def text(cls, reply: str, *, input_tokens: int = 10, output_tokens: int = 5) -> Scripted:
+        return cls(body={"__text__": reply, "__usage__": (input_tokens, output_tokens)})
+
+    @classmethod
+    def malformed(cls) -> Scripted:
+        return cls(body=b'{"choices": [ this is not json', content_type="application/json")
+
+    @classmethod
+    def truncated(cls) -> Scripted:
+        return cls(action="truncate")
+
+    @classmethod
+    def trickle(cls) -> Scripted:
+        return cls(action="trickle")
+
+    @classmethod
+    def reset(cls) -> Scripted:
+        return cls(action="reset")
+
+    @classmethod
+    def html(cls, status: int = 502) -> Scripted:
+        page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+        return cls(status=status, body=page, content_type="text/html")
+
+    @classmethod
+    def oversize(cls, n_bytes: int) -> Scripted:
+        return cls(body=b'{"pad": "' + b"x" * n_bytes + b'"}')
+
+    @classmethod
+    def no_choices(cls) -> Scripted:
+        return cls(body={"id": "chatcmpl-0", "object": "chat.completion", "choices": []})
+
+
+@dataclass
+class Logged:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    started: float
+    ended: float | None = None
+
+
+def _last_user(messages: Any) -> str:
+    if not isinstance(messages, list):
+        return ""
+    for m in reversed(messages):
+        if isinstance(m, dict) and m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, list):  # Anthropic content blocks
+                return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+            return str(content or "")
+    return ""
+
+
+def _chars(body: Any) -> int:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    total = len(str(body.get("system", ""))) if isinstance(body, dict) else 0
+    for m in messages or []:
+        if isinstance(m, dict):
+            total += len(str(m.get("content", "")))
+    return total
+
+
+def echo_reply(path: str, body: Any, text: str | None = None, usage: Any = None) -> dict[str, Any]:
+    """The default reply for `path`: the last user message echoed, with usage."""
+    body = body if isinstance(body, dict) else {}
+    reply = _last_user(body.get("messages")) if text is None else text
+    tokens_in, tokens_out = usage or (_chars(body) // 4 + 1, len(reply) // 4 + 1)
+    model = str(body.get("model", "fake-model"))
+    if path.endswith("/messages"):
+        return {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": reply}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
+        }
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        },
+    }
+
+
+class FakeLLMServer:
+    """See the module docstring for the knobs."""
+
+    def __init__(self, latency_s: float = 0.0) -> None:
+        self.latency_s = latency_s
+        self.default: Scripted | None = None
+        self.require_key: str | None = None
+        self.requests: list[Logged] = []
+        self.total = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._queue: deque[Scripted] = deque()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._httpd.request_queue_size = 256
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- control
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def openai_base(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def anthropic_base(self) -> str:
+        return self.url
+
+    def start(self) -> FakeLLMServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def enqueue(self, *replies: Scripted) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.total = self.in_flight = self.peak_in_flight = 0
+            self.default = None
+            self.require_key = None
+            self.latency_s = 0.0
+
+    def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:
+        """Block until `n` requests have arrived (an event, not a sleep)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.total >= n, timeout)
+
+    # ----------------------------------------------------------------- serving
+
+    def _next(self) -> Scripted | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real APIs
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_GET(self) -> None:
+                self._reply(404, b'{"error": "not found"}', {})
+
+            def do_POST(self) -> None:
+                started = time.monotonic()
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                entry = Logged(
+                    "POST",
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    started,
+                )
+                with server._changed:
+                    server.requests.append(entry)
+                    server.total += 1
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                    server._changed.notify_all()
+                try:
+                    self._serve(entry, body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+                        entry.ended = time.monotonic()
+
+            def _serve(self, entry: Logged, body: Any) -> None:
+                path = self.path.split("?", 1)[0]
+                if path not in ("/v1/chat/completions", "/v1/messages"):
+                    self._reply(404, b'{"error": {"message": "unknown path"}}', {})
+                    return
+                script = server._next()
+                latency = server.latency_s
+                if script is not None and script.latency_s is not None:
+                    latency = script.latency_s
+                if latency and server._stopping.wait(latency):
+                    return
+                if server.require_key is not None:
+                    sent = entry.headers.get("x-api-key") or entry.headers.get(
+                        "authorization", ""
+                    ).removeprefix("Bearer ")
+                    if sent != server.require_key:
+                        err = b'{"error": {"message": "invalid api key", "type": "auth"}}'
+                        self._reply(401, err, {})
+                        return
+                if script is None:
+                    self._reply(200, json.dumps(echo_reply(path, body)).encode(), {})
+                    return
+                if script.action == "reset":
+                    # SO_LINGER 0: close() sends RST instead of FIN.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                if script.action == "truncate":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b'{"choices": [{"mess')
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if script.action == "trickle":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Connection", "close")  # no length: "until close"
+                    self.end_headers()
+                    try:
+                        while not server._stopping.wait(TRICKLE_INTERVAL_S):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                    except OSError:  # the client gave up: that is the point
+                        pass
+                    self.close_connection = True
+                    return
+                payload = script.body
+                if isinstance(payload, dict) and "__text__" in payload:
+                    payload = echo_reply(path, body, payload["__text__"], payload["__usage__"])
+                if payload is None:
+                    data = json.dumps(echo_reply(path, body)).encode()
+                elif isinstance(payload, dict | list):
+                    data = json.dumps(payload).encode()
+                elif isinstance(payload, str):
+                    data = payload.encode()
+                else:
+                    data = bytes(payload)
+                self._reply(script.status, data, script.headers, script.content_type)
+
+            def _reply(
+                self,
+                status: int,
+                data: bytes,
+                headers: dict[str, str],
+                content_type: str = "application/json",
+            ) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    self.close_connection = True
+
+        return Handler
+
+
+def write_config(root: Path, server: FakeLLMServer, *, extra: str = "", **options: Any) -> Path:
+    """promptctl.yaml with providers `fake` (OpenAI API) and `fake-anthropic` at `server`.
+
+    `options` (e.g. max_retries=1, timeout_s=0.5, concurrency=4) go into both providers;
+    `extra` is appended verbatim (e.g. a `prices:` block).
+    """
+    opts = "".join(f", {k}: {json.dumps(v)}" for k, v in options.items())
+    text = (
+        "providers:\n"
+        f"  fake: {{type: openai, base_url: '{server.openai_base}', "
+        f"api_key_env: FAKE_API_KEY{opts}}}\n"
+        f"  fake-anthropic: {{type: anthropic, base_url: '{server.anthropic_base}', "
+        f"api_key_env: FAKE_ANTHROPIC_KEY{opts}}}\n"
+    ) + extra
+    path = root / "promptctl.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def llm_server() -> Iterator[FakeLLMServer]:
+    """A started FakeLLMServer, stopped after the test."""
+    server = FakeLLMServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description="fake OpenAI/Anthropic server for benchmarks")
+    parser.add_argument("--latency", type=float, default=0.05)
+    args = parser.parse_args()
+    server = FakeLLMServer(latency_s=args.latency).start()
+    sys.stdout.write(server.url + "\n")
+    sys.stdout.flush()
+    try:
+        sys.stdin.read()  # until the parent closes our stdin
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    _main()
