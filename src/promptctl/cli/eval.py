@@ -18,7 +18,9 @@ RESUME_LATEST = "latest"
 
 def eval_cmd(
     suites: Annotated[list[str] | None, typer.Argument(
-        metavar="[SUITE]...", help="Suite names (file stems under evals/); default: all.")] = None,
+        metavar="[SUITE|RUN]...",
+        help="Suite names (file stems under evals/; default: all), or runs with --resume.")
+    ] = None,
     filter_expr: Annotated[str | None, typer.Option(
         "--filter", help="Cases to run: id:GLOB, tag:GLOB or a bare id GLOB; comma = or.")] = None,
     repeat: Annotated[int | None, typer.Option(
@@ -42,9 +44,10 @@ def eval_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; one line per suite."
                                         )] = False,
-    resume: Annotated[str | None, typer.Option(
-        "--resume", is_flag=False, flag_value=RESUME_LATEST, metavar="[RUN]",
-        help="Finish an interrupted run (default: the latest one).")] = None,
+    # Typer has no optional-value options: `--resume` is a flag and its RUNs come as arguments.
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Finish interrupted runs: `--resume [RUN]...` (default: the latest).")
+    ] = False,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="I/N", help="Run only shard I of N (cases split by id hash).")] = None,
     update_baseline: Annotated[bool, typer.Option(
@@ -77,11 +80,8 @@ def eval_cmd(
         terminal.warn("--update-baseline, --baseline-ref and --changed-since need the gate "
                       "(not built yet); running floors only")
     project = config.load_project()
-    if resume is not None:
-        if suites:
-            raise UsageError("--resume takes a run, not suites",
-                             hint="promptctl eval --resume [RUN]")
-        paths = _resume_paths(project, resume)
+    if resume:
+        paths = [p for ref in (suites or [RESUME_LATEST]) for p in _resume_paths(project, ref)]
         selected = []
     else:
         paths = None

@@ -1,0 +1,92 @@
+"""Lint checks of suite files and the datasets they name (codes PC2xx)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from promptctl import datasets, loader, suites
+from promptctl.checks import Checker, did_you_mean
+from promptctl.config import Project
+from promptctl.errors import UsageError
+from promptctl.lint.findings import Finding
+from promptctl.lint.prompts import load_yaml
+from promptctl.model import Prompt, Suite
+from promptctl.yamlio import YamlMap
+
+MAX_ROW_FINDINGS = 20  # a broken 100k-row file needs the first problems, not all of them
+
+
+def check(project: Project, path: Path) -> list[Finding]:
+    data, findings = load_yaml(project, path, "suite file")
+    if data is None:
+        return findings
+    shown = project.rel(path)
+    checker = Checker(shown)
+    suite = suites.parse_suite(data, path.stem, path, shown, project, checker)
+    prompt = _prompt(project, data, checker)
+    if suite is not None:
+        check_cases(project, suite, prompt, checker)
+    return checker.findings
+
+
+def _prompt(project: Project, data: YamlMap, checker: Checker) -> Prompt | None:
+    ref = data.get("prompt")
+    if not isinstance(ref, str):
+        return None
+    where = data.value_loc("prompt")
+    name, rev = ref.partition("@")[0], ref.partition("@")[2]
+    files = loader.prompt_files(project)
+    if name.removesuffix(".yaml") not in files:
+        hint = did_you_mean(name, files)
+        checker.add("PC201", f"unknown prompt {name!r}", where,
+                    (hint + " " if hint else "") + f"known prompts: {', '.join(files) or 'none'}")
+        return None
+    try:
+        return loader.resolve(ref, project) if rev else loader.load_prompt_file(
+            project, files[name.removesuffix(".yaml")])
+    except UsageError:
+        return None  # the prompt's own problems are reported on the prompt file
+
+
+def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: Checker) -> None:
+    seen: dict[str, object] = {}
+    count = 0
+    row_findings = 0
+    declared = set(prompt.input) if prompt is not None else set()
+    required = set(prompt.required_vars) if prompt is not None else set()
+    pname = prompt.name if prompt is not None else ""
+    try:
+        for case in datasets.iter_cases(project, suite):
+            count += 1
+            if row_findings >= MAX_ROW_FINDINGS:
+                continue
+            before = len(checker.findings)
+            if case.id in seen:
+                first = seen[case.id]
+                checker.add("PC205", f"duplicate case id {case.id!r} (first at {first})",
+                            case.source, "case ids must be unique within a suite")
+            else:
+                seen[case.id] = case.source
+            missing = sorted(required - set(case.vars))
+            if missing:
+                checker.add("PC204", f"case {case.id} lacks variable(s) {', '.join(missing)} "
+                            f"required by prompt {pname!r}", case.source,
+                            "add them under the case's vars")
+            unknown = sorted(set(case.vars) - declared) if prompt is not None and declared else []
+            if unknown:
+                checker.add("PC211", f"case {case.id} sets {', '.join(unknown)}, which prompt "
+                            f"{pname!r} does not declare", case.source,
+                            did_you_mean(unknown[0], declared) or "a typo, or declare it under "
+                            "input:")
+            row_findings += len(checker.findings) - before
+    except UsageError as e:
+        checker.add("PC207", e.message, e.where, e.hint)
+        return
+    if count == 0:
+        checker.add("PC209", f"suite {suite.name!r} has no cases", suite.source,
+                    "add cases to the dataset or an inline `cases:` list")
+
+
+def check_baseline(project: Project, path: Path) -> list[Finding]:
+    """Baseline files are checked by the gate (issue 6)."""
+    return []
