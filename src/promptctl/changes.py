@@ -1,0 +1,95 @@
+"""Which suites depend on which files, and which of them changed since a git revision.
+
+A suite depends on: its own file, its dataset, its prompt's file and every partial that prompt
+includes (transitively), each judge template it names, its committed baseline, labels.yaml when
+its prompt is pinned by label (`name@label`), and promptctl.yaml (providers, prices, the default
+judge model: a change there can change every reply). `eval --changed-since REF` runs only the
+suites with a changed dependency (issue 6 §6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptctl import yamlio
+from promptctl.config import CONFIG_FILE, Project
+from promptctl.errors import PromptctlError
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteDeps:
+    suite: str
+    files: frozenset[str]  # paths relative to the git top level
+
+
+def suite_dependencies(project: Project, suite_path: Path, top: Path) -> set[Path]:
+    """Absolute paths `suite_path` depends on (files that do not exist included: a deleted
+    dependency is a change too)."""
+    deps: set[Path] = {suite_path.resolve(), (project.root / CONFIG_FILE).resolve()}
+    deps.add((project.baselines_dir / f"{suite_path.stem}.json").resolve())
+    try:
+        data = yamlio.load_mapping(suite_path, project.rel(suite_path), what="suite file")
+    except PromptctlError:
+        return deps  # unreadable: only its own file (eval reports the problem)
+    base = suite_path.parent
+    dataset = data.get("dataset")
+    if isinstance(dataset, str):
+        deps.add((base / dataset).resolve())
+    scorers = data.get("scorers")
+    if isinstance(scorers, list):
+        for item in scorers:
+            if isinstance(item, dict) and isinstance(item.get("template"), str):
+                deps.add((base / item["template"]).resolve())
+    ref = data.get("prompt")
+    if isinstance(ref, str) and ref:
+        name, _, rev = ref.partition("@")
+        name = name.removesuffix(".yaml")
+        if rev:
+            deps.add(project.labels_file.resolve())
+        deps |= _prompt_dependencies(project, name)
+    return {d for d in deps if _inside(d, top)}
+
+
+def _prompt_dependencies(project: Project, name: str) -> set[Path]:
+    from promptctl import loader
+
+    files = loader.prompt_files(project)
+    path = files.get(name, project.prompts_dir / f"{name}.yaml")
+    deps = {path.resolve()}
+    try:
+        prompt = loader.load_prompt_file(project, path)
+    except PromptctlError:
+        return deps  # a broken or missing prompt: its file is the dependency that matters
+    from promptctl import rendering
+
+    for message in prompt.messages:
+        for partial in rendering.included_partials(message, prompt.partials_dir):
+            deps.add((project.partials_dir / partial).resolve())
+    return deps
+
+
+def _inside(path: Path, top: Path) -> bool:
+    return path == top or top in path.parents
+
+
+def dependency_map(project: Project) -> list[SuiteDeps]:
+    """Every suite with its dependencies, as paths relative to the git top level."""
+    from promptctl import gitrepo, suites
+
+    top = gitrepo.toplevel(project.root)
+    out = []
+    for name, path in suites.suite_files(project).items():
+        files = suite_dependencies(project, path, top)
+        out.append(SuiteDeps(name, frozenset(p.relative_to(top).as_posix() for p in files)))
+    return out
+
+
+def suites_changed_since(project: Project, ref: str) -> list[str]:
+    """Names of the suites with a dependency that differs between `ref` and the working tree
+    (uncommitted and untracked changes included). An unknown `ref` (e.g. a shallow clone) is a
+    UsageError saying to fetch it."""
+    from promptctl import gitrepo
+
+    changed = gitrepo.changed_files(project.root, ref)
+    return [d.suite for d in dependency_map(project) if d.files & changed]
