@@ -559,26 +559,16 @@ def baseline_rates(data: bytes | None) -> tuple[str | None, dict[str, float]]:
 
 
 def _rates_from(raw: Mapping[str, Any]) -> dict[str, float]:
-    """Mean pass fraction per scorer over cases: `cases: {id: {scorer: {pass|pass_fraction}}}`
-    or a list of `{case_id, scorer_id, pass_fraction}` rows."""
+    """Mean pass fraction per scorer over cases, from baseline.py's layout:
+    `cases: [{"id": ..., "scores": {scorer: {"pass": fraction, ...}}}, ...]`."""
     sums: dict[str, list[float]] = {}
     cases = raw.get("cases")
-    items: list[tuple[str, Any]] = []
-    if isinstance(cases, dict):
-        for per_case in cases.values():
-            scores = per_case.get("scores", per_case) if isinstance(per_case, dict) else {}
-            if isinstance(scores, dict):
-                items.extend(scores.items())
-    elif isinstance(cases, list):
-        items = [
-            (str(r.get("scorer_id") or r.get("scorer")), r) for r in cases if isinstance(r, dict)
-        ]
-    for scorer, entry in items:
-        if not isinstance(entry, dict):
-            continue
-        value = entry.get("pass_fraction", entry.get("pass"))
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            sums.setdefault(str(scorer), []).append(float(value))
+    for case in cases if isinstance(cases, list) else []:
+        scores = case.get("scores") if isinstance(case, dict) else None
+        for scorer, entry in (scores or {}).items() if isinstance(scores, dict) else ():
+            value = entry.get("pass") if isinstance(entry, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                sums.setdefault(str(scorer), []).append(float(value))
     return {k: sum(v) / len(v) for k, v in sums.items() if v}
 
 

@@ -56,7 +56,23 @@ def resolve_rev(project: Project, name: str, rev: str, *, in_tree: bool) -> Prom
             f"{name}@{rev}: no such version or label, and this is not a git repository",
             hint="NAME@<git rev> needs git; NAME@<version> must be the current version outside git",
         )
-    prompt = load_at(project, name, rev)
+    try:
+        prompt = load_at(project, name, rev)
+    except UsageError as e:
+        if not e.message.startswith("git does not know the revision"):
+            raise
+        from promptctl import labels
+
+        held = sorted(labels.read(project).get(name, {}))
+        shallow = gitrepo.is_shallow(project.root)
+        raise UsageError(
+            f"{name}@{rev}: {rev!r} is no label, version or git revision of {name!r}"
+            + (" (this clone is shallow)" if shallow else ""),
+            hint=gitrepo.history_hint()
+            if shallow
+            else (f"labels of {name}: {', '.join(held)}; " if held else f"{name} has no labels; ")
+            + f"versions: promptctl log {name}",
+        ) from None
     if prompt is None:
         raise UsageError(
             f"prompt {name!r} does not exist at {rev!r}",

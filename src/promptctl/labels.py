@@ -126,24 +126,20 @@ def entry(project: Project, name: str, label: str) -> LabelEntry | None:
 # ----------------------------------------------------------------------------- writing
 
 
-def _scalar(value: str) -> str:
+def _scalar(value: str, safe: str = r"[A-Za-z0-9_.-]+") -> str:
     """A plain YAML scalar when it reads back as the same string, else a JSON string (valid YAML).
 
     An all-digit version would read back as an int and a timestamp as a datetime: quote them.
     """
     import yaml
 
-    if re.fullmatch(r"[A-Za-z0-9_.-]+", value) and yaml.safe_load(value) == value:
+    if re.fullmatch(safe, value) and yaml.safe_load(value) == value:
         return value
     return json.dumps(value, ensure_ascii=False)
 
 
 def _key(value: str) -> str:
-    return (
-        value
-        if re.fullmatch(r"[A-Za-z0-9_./-]+", value) and _scalar(value) == value
-        else (json.dumps(value, ensure_ascii=False))
-    )
+    return _scalar(value, r"[A-Za-z0-9_./-]+")  # prompt names may be paths: support/triage
 
 
 def dumps(labels: Mapping[str, Mapping[str, LabelEntry]]) -> str:

@@ -7,14 +7,16 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from pathlib import Path
 
 from promptctl import gitrepo, history, labels, loader
 from promptctl.config import Project
 from promptctl.errors import UsageError
 from promptctl.model import Prompt
 
-PASSING = ("passed",)
+# `new` is a run with no baseline to compare against whose floors held; `inconclusive` is not
+# enough to promote on (eval exits 0 on it, but promotion is the stricter door).
+PASSING = ("passed", "new")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,7 +52,7 @@ class RunSummary:
     run_id: str
     suite: str
     prompt_version: str
-    verdict: str | None
+    path: str
     rates: dict[str, float]  # scorer id -> mean pass fraction over cases
 
 
@@ -99,14 +101,35 @@ def baseline_evidence(project: Project, suite: str, version: str) -> Evidence | 
     return None
 
 
-def _verdict(summary: dict[str, Any] | None) -> str | None:
-    if not summary:
-        return None
-    verdict = summary.get("verdict")
-    gate = summary.get("gate")
-    if verdict is None and isinstance(gate, dict):
-        verdict = gate.get("verdict")
-    return str(verdict) if verdict is not None else None
+def gate_verdict(project: Project, run_dir: Path) -> tuple[str, str]:
+    """(verdict, why) of a complete run, gated as `eval` gates it, against the suite's baseline
+    as committed at HEAD: an uncommitted, loosened baseline cannot vouch for a promotion."""
+    from promptctl import runs
+
+    run = runs.load_run(run_dir)
+    try:
+        from promptctl import baseline as baselines
+        from promptctl import gate
+    except ImportError:  # pragma: no cover - the gate ships with eval; floors are the fallback
+        failures = (runs.read_summary(run_dir) or {}).get("floor_failures") or []
+        return ("failed", "; ".join(map(str, failures))) if failures else ("new", "floors held")
+    head = gitrepo.head_commit(project.root) if gitrepo.is_repo(project.root) else None
+    path = baselines.path_for(project, run.suite)
+    data = gitrepo.read_file(project.root, head, path) if head else None
+    base = None
+    if data is not None:
+        shown = f"{project.rel(path)}@{head[:12]}"
+        base = replace(baselines.parse(data, shown, run.suite), path=project.rel(path),
+                       commit=head)
+    result = gate.evaluate(run, base)
+    why = "; ".join(result.failures) or "; ".join(
+        f"{s.scorer_id}: {s.verdict.value}"
+        for s in result.scorers
+        if s.verdict.value not in PASSING
+    )
+    if base is None:
+        why = (why + "; " if why else "") + "no committed baseline: floors only"
+    return result.verdict.value, why
 
 
 def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | None:
@@ -130,23 +153,62 @@ def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | No
             run_id=path.name,
             suite=suite,
             prompt_version=version,
-            verdict=_verdict(runs.read_summary(path)),
+            path=str(path),
             rates={k: sum(v) / len(v) for k, v in sums.items()},
         )
     return None
 
 
 def run_evidence(project: Project, suite: str, version: str) -> Evidence | None:
+    """The newest complete local run of this exact version, gated now."""
     run = latest_run_of(project, suite, version)
     if run is None:
         return None
-    passed = run.verdict in PASSING
+    verdict, why = gate_verdict(project, Path(run.path))
     return Evidence(
         kind="run",
-        passed=passed,
+        passed=verdict in PASSING,
         suite=suite,
         detail=f"local run {run.run_id} of suite {suite!r} at version {version}: "
-        f"gate {run.verdict or 'unknown'}",
+        f"gate {verdict}" + (f" ({why})" if why else ""),
+    )
+
+
+def eval_suites_now(project: Project, prompt: Prompt, suites: list[str]) -> Evidence:
+    """Run the prompt's suites as `eval` would, pinned to exactly this version, and gate them."""
+    from promptctl import runner
+    from promptctl import suites as suite_files
+
+    pinned = [
+        replace(s, prompt_ref=f"{prompt.name}@{prompt.version}")
+        for s in suite_files.select(project, suites)
+    ]
+    result = runner.run_eval(project, pinned, runner.EvalOptions())
+    details = []
+    for s in result.suites:
+        if s.status != "complete":
+            return Evidence(
+                kind="eval",
+                passed=False,
+                suite=s.suite.name,
+                detail=f"suite {s.suite.name!r} did not complete ({s.status}"
+                + (f": {s.error}" if s.error else "")
+                + f"), run {s.run_id}",
+            )
+        verdict, why = gate_verdict(project, Path(s.run_dir))
+        if verdict not in PASSING:
+            return Evidence(
+                kind="eval",
+                passed=False,
+                suite=s.suite.name,
+                detail=f"suite {s.suite.name!r} evaluated now (run {s.run_id}): "
+                f"gate {verdict}" + (f" ({why})" if why else ""),
+            )
+        details.append(f"{s.suite.name} {verdict} (run {s.run_id})")
+    return Evidence(
+        kind="eval",
+        passed=True,
+        detail=f"suites evaluated now at version {prompt.version}: " + ", ".join(details),
     )
 
 

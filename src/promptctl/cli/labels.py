@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -110,9 +110,20 @@ def export(
     plain.write("".join(f"wrote {p}\n" for p in written))
 
 
-def _eval_now() -> promotion.EvalNow | None:
-    """The suites-run-now hook for promote: None until an eval runner is available."""
-    return None
+def _eval_now() -> promotion.EvalNow:
+    """Evaluate the suites now (no baseline or run vouches for the version), saying so first:
+    this can call a paid model."""
+    from promptctl import promotion
+    from promptctl.reporters import plain
+
+    def run(project: Any, prompt: Any, suites: list[str]) -> promotion.Evidence:
+        plain.warn(
+            f"no committed baseline or local run of {prompt.name}@{prompt.version}: "
+            f"evaluating {', '.join(suites)} now"
+        )
+        return promotion.eval_suites_now(project, prompt, suites)
+
+    return run
 
 
 def _export_prompt_yml(project: object, label: str, output: Path) -> list[str]:
