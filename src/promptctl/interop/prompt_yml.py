@@ -483,7 +483,7 @@ def encode_rubric(prompt: str, pairs: list[tuple[str, float]], system: str | Non
         f"- {json.dumps(choice, ensure_ascii=False)}: {_num(score)}" for choice, score in pairs
     )
     head = f"{SYSTEM_OPEN}{system}{SYSTEM_CLOSE}" if system else ""
-    return f"{head}{prompt.rstrip()}{CHOICES_HEAD}{lines}"
+    return f"{head}{prompt}{CHOICES_HEAD}{lines}"
 
 
 def decode_rubric(rubric: str) -> tuple[str, list[tuple[str, float]], str | None] | None:
@@ -527,8 +527,12 @@ def from_jinja(text: str, what: str, where: Location | None) -> str:
 
 
 def _vars_only(text: str, what: str, where: Location | None) -> str:
-    text = text.replace(_ENDRAW_ESCAPE, "{% endraw %}")
-    plain = _JINJA_VAR.sub(lambda m: "{{" + m.group(1) + "}}", text)
+    return "{% endraw %}".join(
+        _plain_vars(part, what, where) for part in text.split(_ENDRAW_ESCAPE)
+    )
+
+
+def _plain_vars(text: str, what: str, where: Location | None) -> str:
     rest = _JINJA_VAR.sub("", text)
     if any(tok in rest for tok in ("{{", "{%", "{#")):
         raise UsageError(
@@ -537,7 +541,7 @@ def _vars_only(text: str, what: str, where: Location | None) -> str:
             where=where,
             hint="simplify the template, or keep this prompt in promptctl form",
         )
-    return plain
+    return _JINJA_VAR.sub(lambda m: "{{" + m.group(1) + "}}", text)
 
 
 def export_prompt(project: Any, prompt: Any, suite: Any = None) -> str:

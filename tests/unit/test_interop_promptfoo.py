@@ -1,0 +1,246 @@
+"""promptfoo config import: prompts, providers, tests, asserts, and everything it must report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from promptctl.errors import UsageError
+from promptctl.interop import detect, plan_import
+from promptctl.interop.promptfoo import provider_model
+from promptctl.regexes import search_bounded
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "interop"
+CONFIG = DATA / "promptfoo" / "promptfooconfig.yaml"
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return plan_import(CONFIG, "promptfooconfig.yaml")
+
+
+def files_of(plan) -> dict[str, str]:
+    return {f.path: f.text for f in plan.files}
+
+
+def rows_of(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_echo_config_matches_snapshot() -> None:
+    from tests.unit.test_interop_prompt_yml import check_snapshot
+
+    check_snapshot(
+        plan_import(DATA / "promptfoo-echo" / "promptfooconfig.yaml", "promptfooconfig.yaml"),
+        "promptfoo-echo",
+    )
+
+
+def test_each_prompt_and_provider_pair_becomes_a_prompt_file(plan) -> None:
+    prompts = {f.path: yaml.safe_load(f.text) for f in plan.prompts}
+    assert sorted(prompts) == [
+        "prompts/chat-reply-claude.yaml",
+        "prompts/chat-reply-gpt-4o-mini.yaml",
+        "prompts/reply-claude.yaml",
+        "prompts/reply-gpt-4o-mini.yaml",
+    ]
+    claude = prompts["prompts/reply-claude.yaml"]
+    assert claude["model"] == "anthropic/claude-3-5-sonnet-20241022"
+    assert claude["params"] == {"temperature": 0, "max_tokens": 512}
+    assert claude["template"].startswith("You are a support agent for {{ company }}.")
+    assert claude["input"] == {"company": {"type": "string"}, "ticket": {"type": "string"}}
+    chat = prompts["prompts/chat-reply-gpt-4o-mini.yaml"]
+    assert chat["model"] == "openai/gpt-4o-mini"
+    assert chat["messages"][1] == {"role": "user", "content": "Ticket: {{ ticket | tojson }}"}
+
+
+def test_the_api_key_in_a_provider_config_goes_nowhere(plan) -> None:
+    for text in files_of(plan).values():
+        assert "sk-ant-not-a-real-key" not in text
+    for item in (*plan.skipped, *plan.notes):
+        assert "sk-ant-not-a-real-key" not in str(item)
+
+
+def test_skipped_items_name_file_line_and_reason(plan) -> None:
+    got = [f"{s.where.line}:{s.where.col} {s.what}" for s in plan.skipped]
+    assert got == [
+        "16:7 provider anthropic:messages:claude-3-5-sonnet-20241022 config.apiKey",
+        "17:5 provider bedrock:anthropic.claude-3-haiku-20240307-v1:0",
+        "59:9 assert javascript",
+        "74:9 assert contains-json",
+        "75:9 assert python",
+        "77:9 assert similar",
+    ]
+    assert all(s.where.path == "promptfooconfig.yaml" for s in plan.skipped)
+    assert "not built into promptctl" in plan.skipped[1].why
+    assert "run code" in plan.skipped[2].why
+
+
+def test_default_test_merges_into_every_suite(plan) -> None:
+    suites = [yaml.safe_load(f.text) for f in plan.files if f.kind == "suite"]
+    assert len(suites) == 20  # 4 prompt files x 5 shapes of asserts
+    for suite in suites:
+        first_two = suite["scorers"][:2]
+        assert first_two == [
+            {"id": "not-icontains", "type": "not-icontains", "value": "as an ai language model"},
+            {"id": "latency", "type": "latency", "value": 5.0},  # 5000 ms -> seconds
+        ]
+        assert suite["gate"] == {"max_drop": 0.05, "alpha": 0.05}
+    data = files_of(plan)["evals/data/support-reply-drafts.jsonl"]
+    rows = [json.loads(line) for line in data.splitlines()]
+    ticket = "I was charged twice for my March invoice."
+    assert rows[0]["vars"] == {"company": "Acme", "ticket": ticket}
+
+
+def test_varying_assert_values_move_into_expected(plan) -> None:
+    suite = yaml.safe_load(files_of(plan)["evals/reply-gpt-4o-mini.yaml"])
+    assert suite["dataset"] == "data/support-reply-drafts.jsonl"
+    by_id = {s["id"]: s for s in suite["scorers"]}
+    assert by_id["icontains"]["value"] == "{{ expected }}"
+    assert by_id["llm-judge"] == {
+        "id": "llm-judge",
+        "type": "llm-judge",
+        "rubric": "Apologises and promises a refund within 5 business days.",
+        "model": "openai/gpt-4o",  # defaultTest.options.provider
+        "scale": [0, 1],
+        "pass": 0.7,
+    }
+    rows = files_of(plan)["evals/data/support-reply-drafts.jsonl"].splitlines()
+    assert [json.loads(r)["expected"] for r in rows] == ["refund", "update"]
+    assert [json.loads(r)["id"] for r in rows] == ["refund-request", "crash-report"]
+
+
+def test_is_json_with_schema_cost_arrays_and_csv(plan) -> None:
+    files = files_of(plan)
+    shape = yaml.safe_load(files["evals/reply-gpt-4o-mini-2.yaml"])
+    types = {s["type"]: s.get("value") for s in shape["scorers"]}
+    assert types["json-schema"] == {"type": "object", "required": ["reply"]}
+    assert types["cost"] == 0.002
+    greeting = rows_of(files["evals/data/support-reply-drafts-3.jsonl"])
+    assert [r["vars"]["company"] for r in greeting] == ["Acme", "Globex"]  # array var expanded
+    csv_rows = rows_of(files["evals/data/support-reply-drafts-4.jsonl"])
+    assert csv_rows == [
+        {"id": "order-status", "vars": {"company": "Acme", "ticket": "Where is my order?"}}
+    ]
+    negated = yaml.safe_load(files["evals/reply-gpt-4o-mini-5.yaml"])
+    assert {"id": "not-contains", "type": "not-contains", "value": "sorry"} in negated["scorers"]
+
+
+@pytest.mark.parametrize(
+    ("pid", "model"),
+    [
+        ("openai:gpt-4o-mini", "openai/gpt-4o-mini"),
+        ("openai:chat:gpt-4o", "openai/gpt-4o"),
+        ("openai:chat:ft:gpt-4o-mini:acme::abc", "openai/ft:gpt-4o-mini:acme::abc"),
+        ("anthropic:messages:claude-3-5-haiku-latest", "anthropic/claude-3-5-haiku-latest"),
+        ("anthropic:claude-3-opus", "anthropic/claude-3-opus"),
+        ("echo", "mock/echo"),
+        ("openai:completion:gpt-3.5-turbo-instruct", None),
+        ("openai:embedding:text-embedding-3-small", None),
+        ("vertex:gemini-pro", None),
+        ("ollama:chat:llama3", None),
+    ],
+)
+def test_provider_ids_map_to_model_ids(pid: str, model: str | None) -> None:
+    assert provider_model(pid)[0] == model
+
+
+def write(tmp_path: Path, text: str, name: str = "promptfooconfig.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_any_and_all_asserts_become_working_regexes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+prompts: ['Say {{ x }}']
+providers: [echo]
+tests:
+  - vars: {x: a}
+    assert:
+      - {type: icontains-any, value: [Foo, "b.r"]}
+      - {type: contains-all, value: "x, y"}
+""",
+    )
+    plan = plan_import(path, "c.yaml")
+    suite = yaml.safe_load(next(f.text for f in plan.files if f.kind == "suite"))
+    any_re, all_re = (s["value"] for s in suite["scorers"])
+    assert search_bounded(any_re, "say FOO") and search_bounded(any_re, "B.R")
+    assert not search_bounded(any_re, "bar")  # the dot is literal
+    assert search_bounded(all_re, "y then\nx") and not search_bounded(all_re, "just x")
+    assert len(plan.notes) == 2
+
+
+def test_text_file_prompts_split_at_separator_lines(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("One {{ a }}\n---\nTwo {{ a }}\n", encoding="utf-8")
+    path = write(tmp_path, "prompts: [file://p.txt]\nproviders: [openai:gpt-4o]\n")
+    plan = plan_import(path, "c.yaml")
+    assert [f.path for f in plan.prompts] == ["prompts/p-1.yaml", "prompts/p-2.yaml"]
+    first = yaml.safe_load(plan.prompts[0].text)
+    assert first["template"] == "One {{ a }}"
+    assert first["input"] == {"a": {"type": "string", "default": ""}}  # no test sets it
+
+
+def test_code_and_transforms_are_skipped_not_dropped(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+prompts: [file://prompt.py, 'Hi {{ n }}']
+providers: [{id: 'openai:gpt-4o', config: {apiBaseUrl: 'http://x', frobnicate: 1}}]
+outputPath: out.json
+tests:
+  - vars: {n: file://n.js}
+  - vars: {n: x}
+    threshold: 0.5
+    assert:
+      - {type: contains, value: x, transform: output.trim()}
+      - {type: levenshtein, value: x}
+""",
+    )
+    plan = plan_import(path, "c.yaml")
+    got = [(s.where.line, s.what) for s in plan.skipped]
+    assert got == [
+        (3, "key 'outputPath'"),
+        (1, "prompt file://prompt.py"),
+        (2, "provider openai:gpt-4o config.apiBaseUrl"),
+        (2, "provider openai:gpt-4o config.frobnicate"),
+        (5, "var file://n.js"),
+        (5, "test 1"),
+        (7, "test 2: threshold"),
+        (9, "assert contains: transform"),
+        (10, "assert levenshtein"),
+    ]
+
+
+def test_nothing_importable_gives_an_empty_plan(tmp_path: Path) -> None:
+    path = write(tmp_path, "prompts: ['hi']\nproviders: ['bedrock:x', 'file://p.js']\n")
+    plan = plan_import(path, "c.yaml")
+    assert plan.files == ()
+    assert [s.where.line for s in plan.skipped] == [2, 2, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        ("prompts: [hi]\nproviders: [echo]\n", "promptfooconfig.yaml", "promptfoo"),
+        ("providers: [echo]\ntests: []\n", "x.yaml", "promptfoo"),
+        ("model: openai/a\nmessages: []\n", "x.yaml", "prompt-yml"),
+        ("messages: []\n", "x.prompt.yml", "prompt-yml"),
+        ("model: openai/a\ntemplate: hi\n", "x.yaml", None),
+        ("- a\n- b\n", "x.yaml", None),
+    ],
+)
+def test_format_detection(tmp_path: Path, text: str, name: str, expected: str | None) -> None:
+    path = write(tmp_path, text, name)
+    assert detect(yaml.safe_load(text), path) == expected
+
+
+def test_neither_format_is_a_usage_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "just: a\nrandom: mapping\n", "x.yaml")
+    with pytest.raises(UsageError, match=r"neither a GitHub Models \.prompt\.yml nor a promptfoo"):
+        plan_import(path, "x.yaml")
