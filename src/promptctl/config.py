@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,11 @@ BUILTIN_PROVIDERS = ("openai", "anthropic", "mock")
 PROVIDER_TYPES = ("openai", "anthropic", "mock")
 # A changed promptctl.yaml in a PR must not be able to point a secret somewhere new (issue 9).
 _KEY_VAR = re.compile(r"^[A-Z][A-Z0-9_]*(_API_KEY|_KEY)$")
-_FORBIDDEN_KEY_VARS = re.compile(r"^(GITHUB_TOKEN|ACTIONS_.*|GITHUB_.*|RUNNER_.*)$")
+# CI runners hold other *_KEY secrets (cloud, signing, deploy keys): none is an LLM API key.
+_FORBIDDEN_KEY_VARS = re.compile(
+    r"^(GITHUB_TOKEN|ACTIONS_.*|GITHUB_.*|RUNNER_.*"
+    r"|AWS_.*|.*_SECRET_.*|.*PRIVATE_KEY|SSH_.*|GPG_.*|.*SIGNING_KEY|.*DEPLOY_KEY)$"
+)
 
 _TOP = ("paths", "providers", "prices", "defaults")
 _PATHS = ("prompts", "partials", "evals", "baselines", "labels", "state")
@@ -83,6 +87,9 @@ class Project:
 
     root: Path
     config: Config
+    # Set when providers, prices and the judge model come from promptctl.yaml at this git
+    # revision rather than the working tree (`--trusted-config-ref`, issue 9).
+    trusted_ref: str | None = None
 
     def path(self, kind: str) -> Path:
         rel = self.config.paths.get(kind, _DEFAULT_PATHS[kind])
@@ -138,12 +145,62 @@ def find_root(start: Path | None = None) -> Path:
     return here
 
 
-def load_project(start: Path | None = None, *, root: Path | None = None) -> Project:
+TRUSTED_REF_ENV = "PROMPTCTL_TRUSTED_CONFIG_REF"
+
+
+def load_project(
+    start: Path | None = None, *, root: Path | None = None, trusted_ref: str | None = None
+) -> Project:
+    """The project at (or above) `start`.
+
+    With `trusted_ref` (or $PROMPTCTL_TRUSTED_CONFIG_REF), everything that decides where an
+    API key is sent or what a verdict costs (providers: type, base_url, api_key_env, headers,
+    ...; prices; defaults.judge_model) comes from promptctl.yaml as committed at that revision,
+    e.g. the PR's base branch; paths and the other defaults come from the working tree. A pull
+    request that edits promptctl.yaml can then neither point `base_url` at its own server nor
+    `api_key_env` at another secret of the CI job.
+    """
     root = (root or find_root(start)).resolve()
     checker = Checker(CONFIG_FILE)
     config = read_config(root, checker)
     checker.raise_first()
-    return Project(root=root, config=config)
+    if trusted_ref is None:
+        trusted_ref = os.environ.get(TRUSTED_REF_ENV, "").strip() or None
+    if trusted_ref is None:
+        return Project(root=root, config=config)
+    return Project(
+        root=root,
+        config=with_trusted(config, read_trusted(root, trusted_ref)),
+        trusted_ref=trusted_ref,
+    )
+
+
+def read_trusted(root: Path, ref: str) -> Config:
+    """promptctl.yaml as committed at `ref`; an empty Config when it has none then (only the
+    built-in providers, with their own key variables, are usable)."""
+    from promptctl import gitrepo
+
+    data = gitrepo.read_file(root, ref, root / CONFIG_FILE)
+    if data is None:
+        return Config()
+    shown = f"{CONFIG_FILE}@{ref}"
+    checker = Checker(shown)
+    text = yamlio.decode(data, shown)
+    config = parse_config(
+        yamlio.expect_mapping(yamlio.loads(text, shown), shown, what="promptctl.yaml"), checker
+    )
+    checker.raise_first()
+    return config
+
+
+def with_trusted(working: Config, trusted: Config) -> Config:
+    """`working` with its key-routing and pricing fields replaced by `trusted`'s."""
+    return replace(
+        working,
+        providers=trusted.providers,
+        prices=trusted.prices,
+        defaults=replace(working.defaults, judge_model=trusted.defaults.judge_model),
+    )
 
 
 def read_config(root: Path, checker: Checker, text: str | None = None) -> Config:

@@ -16,6 +16,17 @@ VarsFile = Annotated[
     str | None, typer.Option("--vars-file", help="A YAML or JSON file of variables.")
 ]
 Format = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
+TrustedRef = Annotated[
+    str | None,
+    typer.Option(
+        "--trusted-config-ref",
+        envvar="PROMPTCTL_TRUSTED_CONFIG_REF",
+        metavar="REF",
+        help="Take providers, base URLs, key variables, prices and the judge model from "
+        "promptctl.yaml at REF (e.g. origin/main), not the working tree: for CI jobs that hold "
+        "API keys and run on pull requests.",
+    ),
+]
 
 
 def parse_vars(items: list[str] | None, vars_file: str | None = None) -> dict[str, Any]:

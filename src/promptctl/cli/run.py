@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from promptctl.cli._options import Format, Vars, VarsFile, check_format, parse_vars
+from promptctl.cli._options import Format, TrustedRef, Vars, VarsFile, check_format, parse_vars
 
 if TYPE_CHECKING:
     from promptctl.model import Reply
@@ -23,6 +23,7 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Call the model even if a reply is cached.")
     ] = False,
+    trusted_config_ref: TrustedRef = None,
 ) -> None:
     """Call the model once with NAME[@REF] and print the reply.
 
@@ -33,7 +34,7 @@ def run(
     from promptctl.reporters import plain
 
     check_format(fmt, ("text", "json"))
-    project = config.load_project()
+    project = config.load_project(trusted_ref=trusted_config_ref)
     prompt = loader.resolve(ref, project)
     messages = rendering.render_messages(prompt, parse_vars(var, vars_file))
     reply, _ = engine.run_once(project, prompt, messages, model=model, use_cache=not no_cache)
