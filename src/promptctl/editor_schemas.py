@@ -123,7 +123,7 @@ def _merged_settings(path: Path, mapping: dict[str, list[str]]) -> str | None:
         ) from None
     if not isinstance(data, dict):
         raise UsageError("settings.json is not a JSON object", where=Location(shown, 1, 1))
-    entry = json.dumps(mapping, indent=4).replace("\n", "\n  ")
+    entry = json.dumps(mapping, indent=2).replace("\n", "\n  ")
     if "yaml.schemas" in data:
         if all(data["yaml.schemas"].get(k) == v for k, v in mapping.items()):
             return None
