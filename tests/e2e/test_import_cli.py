@@ -38,8 +38,9 @@ def test_prompt_yml_import_writes_a_project_that_lints_and_renders(project) -> N
     assert lint.code == 0, lint.out + lint.err
     listed = project.run("list", "--format", "json")
     assert [p["name"] for p in json.loads(listed.out)] == ["ticket-triage"]
-    rendered = project.run("render", "ticket-triage", "--var", "product=Acme", "--var",
-                           "ticket=Help")
+    rendered = project.run(
+        "render", "ticket-triage", "--var", "product=Acme", "--var", "ticket=Help"
+    )
     assert rendered.code == 0 and "You triage support tickets for Acme." in rendered.out
 
 
@@ -99,7 +100,9 @@ def test_missing_file_exits_2(project) -> None:
 
 
 def test_nothing_importable_exits_2_and_lists_why(project) -> None:
-    project.write("promptfooconfig.yaml", """\
+    project.write(
+        "promptfooconfig.yaml",
+        """\
         prompts: ['Hi {{ name }}']
         providers:
           - bedrock:anthropic.claude-3-haiku
@@ -107,7 +110,8 @@ def test_nothing_importable_exits_2_and_lists_why(project) -> None:
         tests:
           - vars: {name: Bo}
             assert: [{type: javascript, value: 'output.length > 0'}]
-        """)
+        """,
+    )
     r = project.run("import", "promptfooconfig.yaml")
     assert r.code == 2
     assert "promptfooconfig.yaml:3:5: provider bedrock:anthropic.claude-3-haiku" in r.err
