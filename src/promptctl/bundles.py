@@ -78,6 +78,47 @@ def write(project: Project, label: str, path: Path) -> dict[str, Any]:
     return bundle
 
 
+def write_prompt_yml(project: Project, label: str, output: Path) -> list[Path]:
+    """Each prompt with `label` as a GitHub Models `.prompt.yml` (with its suite's cases when
+    exactly one suite evaluates it): to `output`, or into `output` when it is a directory."""
+    import importlib
+
+    try:
+        module = importlib.import_module("promptctl.interop.prompt_yml")
+    except ModuleNotFoundError:
+        module = None
+    export_prompt = getattr(module, "export_prompt", None)
+    if export_prompt is None:
+        raise UsageError(
+            "--format prompt-yml is not available in this build", hint="use --format bundle"
+        )
+    bundle = build(project, label)
+    prompts = [prompt_from_bundle(bundle, name, output) for name in sorted(bundle["prompts"])]
+    if len(prompts) > 1 and not output.is_dir():
+        raise UsageError(
+            f"{len(prompts)} prompts have the label {label!r}; a .prompt.yml holds one",
+            hint="pass an existing directory as -o: each prompt becomes NAME.prompt.yml",
+        )
+    written = []
+    for prompt in prompts:
+        rel = project.rel(project.prompts_dir / f"{prompt.name}.yaml")
+        object.__setattr__(prompt, "source", Location(f"{rel}@{(prompt.commit or '')[:12]}"))
+        suite = _only_suite(project, prompt.name)
+        path = output / f"{prompt.name.replace('/', '-')}.prompt.yml" if output.is_dir() else output
+        labels.write_atomic(path, export_prompt(project, prompt, suite))
+        written.append(path)
+    return written
+
+
+def _only_suite(project: Project, name: str) -> Any:
+    from promptctl import promotion, suites
+
+    names = promotion.suites_of(project, name)
+    if len(names) != 1:
+        return None
+    return suites.load_suite(project, suites.suite_files(project)[names[0]])
+
+
 def _read(path: Path) -> dict[str, Any]:
     shown = str(path)
     try:

@@ -119,8 +119,7 @@ def gate_verdict(project: Project, run_dir: Path) -> tuple[str, str]:
     base = None
     if data is not None:
         shown = f"{project.rel(path)}@{head[:12]}"
-        base = replace(baselines.parse(data, shown, run.suite), path=project.rel(path),
-                       commit=head)
+        base = replace(baselines.parse(data, shown, run.suite), path=project.rel(path), commit=head)
     result = gate.evaluate(run, base)
     why = "; ".join(result.failures) or "; ".join(
         f"{s.scorer_id}: {s.verdict.value}"

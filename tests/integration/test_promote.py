@@ -279,7 +279,7 @@ def test_two_promote_processes_at_once_both_land(git_project):
     p = git_project
     seed(p)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    names = [f"canary-{i}" for i in range(6)]
+    names = [f"canary-{i}" for i in range(4)]
     procs = [
         subprocess.Popen(
             [

@@ -101,7 +101,7 @@ def export(
     check_format(fmt, ("bundle", "prompt-yml"))
     project = config.load_project()
     if fmt == "prompt-yml":
-        written = _export_prompt_yml(project, label, Path(output))
+        written = [str(p) for p in bundles.write_prompt_yml(project, label, Path(output))]
     else:
         bundle = bundles.write(project, label, Path(output))
         written = [output]
@@ -124,38 +124,6 @@ def _eval_now() -> promotion.EvalNow:
         return promotion.eval_suites_now(project, prompt, suites)
 
     return run
-
-
-def _export_prompt_yml(project: object, label: str, output: Path) -> list[str]:
-    import importlib
-
-    from promptctl import bundles, labels
-    from promptctl.errors import UsageError
-
-    try:
-        module = importlib.import_module("promptctl.interop.prompt_yml")
-    except ModuleNotFoundError:
-        module = None
-    export_prompt = getattr(module, "export_prompt", None)
-    if export_prompt is None:
-        raise UsageError(
-            "--format prompt-yml is not available in this build", hint="use --format bundle"
-        )
-    labels.check_label_name(label)
-    bundle = bundles.build(project, label)  # type: ignore[arg-type]
-    names = sorted(bundle["prompts"])
-    prompts = [bundles.prompt_from_bundle(bundle, name, output) for name in names]
-    if len(prompts) > 1 and not output.is_dir():
-        raise UsageError(
-            f"{len(prompts)} prompts have the label {label!r}; a .prompt.yml holds one",
-            hint="pass a directory as -o: each prompt becomes NAME.prompt.yml",
-        )
-    written = []
-    for prompt in prompts:
-        path = output / f"{prompt.name.replace('/', '-')}.prompt.yml" if output.is_dir() else output
-        labels.write_atomic(path, export_prompt(prompt))
-        written.append(str(path))
-    return written
 
 
 def register(app: typer.Typer) -> None:
