@@ -149,7 +149,9 @@ def run_dirs(project: Project) -> list[Path]:
     root = project.runs_dir
     if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if (p / META).is_file()), key=lambda p: p.name)
+    # Ids sort by second; two runs in the same second are ordered by when run.json was written.
+    found = [p for p in root.iterdir() if (p / META).is_file()]
+    return sorted(found, key=lambda p: (p.name[:16], (p / META).stat().st_mtime_ns, p.name))
 
 
 def latest_run(project: Project, suite: str | None = None,
