@@ -546,6 +546,9 @@ def _tests(data: yamlio.YamlMap, ctx: _Ctx) -> list[Test]:
                 f"defaultTest.options.{key}",
                 "promptctl has no counterpart",
             )
+    _check_list(
+        default, "assert", data.value_loc("defaultTest") or Location(ctx.shown), "defaultTest", ctx
+    )
     default_scorers = [
         s
         for s in (
@@ -566,6 +569,11 @@ def _tests(data: yamlio.YamlMap, ctx: _Ctx) -> list[Test]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _check_list(item: Any, key: str, loc: Location, what: str, ctx: _Ctx) -> None:
+    if key in item and not isinstance(item[key], list):
+        ctx.skip(_value_loc(item, key, loc), f"{what}: {key}", "must be a list; left out")
 
 
 def _loc(seq: Any, i: int, ctx: _Ctx) -> Location:
@@ -618,6 +626,7 @@ def _test(
     if own is None:
         ctx.skip(loc, what, "its vars could not be imported, so the whole test was left out")
         return []
+    _check_list(item, "assert", loc, what, ctx)
     asserts = _list(item.get("assert"))
     scorers = list(default_scorers)
     for i, a in enumerate(asserts):
@@ -696,10 +705,14 @@ def _var_file(ref: str, loc: Location, ctx: _Ctx) -> Any:
     except (OSError, UnicodeDecodeError) as e:
         ctx.skip(loc, f"var {ref}", f"cannot read it: {getattr(e, 'strerror', e)}")
         return None
-    if suffix == ".json":
-        return json.loads(text)
-    if suffix in (".yaml", ".yml"):
-        return yamlio.plain(yamlio.loads(text, ref))
+    try:
+        if suffix == ".json":
+            return json.loads(text)
+        if suffix in (".yaml", ".yml"):
+            return yamlio.plain(yamlio.loads(text, ref))
+    except (json.JSONDecodeError, UsageError) as e:
+        ctx.skip(loc, f"var {ref}", f"not valid {suffix[1:].upper()}: {e}")
+        return None
     return text
 
 
@@ -725,13 +738,26 @@ _CSV_ASSERT = re.compile(r"^(not-)?([a-z][a-z-]*):\s?(.*)$", re.S)
 def _csv_tests(path: Path, shown: str, ctx: _Ctx) -> list[tuple[Any, Location]]:
     """promptfoo's CSV: one column per var, `__expected` holds an assertion, `__description`."""
     out: list[tuple[Any, Location]] = []
+    try:
+        return _csv_rows(path, shown, ctx, out)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        ctx.skip(Location(shown), f"tests file {shown}", f"cannot read it as CSV: {e}")
+        return []
+
+
+def _csv_rows(
+    path: Path, shown: str, ctx: _Ctx, out: list[tuple[Any, Location]]
+) -> list[tuple[Any, Location]]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         for row in reader:
             loc = Location(shown, reader.line_num, 1)
             test: dict[str, Any] = {"vars": {}, "assert": []}
             for col, cell in row.items():
-                if col is None or cell is None:
+                if col is None:
+                    ctx.skip(loc, "extra cells", "the row has more cells than the header")
+                    continue
+                if cell is None:
                     continue
                 if col.startswith("__expected"):
                     if cell.strip():
