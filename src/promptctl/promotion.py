@@ -104,15 +104,10 @@ def baseline_evidence(project: Project, suite: str, version: str) -> Evidence | 
 def gate_verdict(project: Project, run_dir: Path) -> tuple[str, str]:
     """(verdict, why) of a complete run, gated as `eval` gates it, against the suite's baseline
     as committed at HEAD: an uncommitted, loosened baseline cannot vouch for a promotion."""
-    from promptctl import runs
+    from promptctl import baseline as baselines
+    from promptctl import gate, runs
 
     run = runs.load_run(run_dir)
-    try:
-        from promptctl import baseline as baselines
-        from promptctl import gate
-    except ImportError:  # pragma: no cover - the gate ships with eval; floors are the fallback
-        failures = (runs.read_summary(run_dir) or {}).get("floor_failures") or []
-        return ("failed", "; ".join(map(str, failures))) if failures else ("new", "floors held")
     head = gitrepo.head_commit(project.root) if gitrepo.is_repo(project.root) else None
     path = baselines.path_for(project, run.suite)
     data = gitrepo.read_file(project.root, head, path) if head else None
@@ -121,11 +116,12 @@ def gate_verdict(project: Project, run_dir: Path) -> tuple[str, str]:
         shown = f"{project.rel(path)}@{head[:12]}"
         base = replace(baselines.parse(data, shown, run.suite), path=project.rel(path), commit=head)
     result = gate.evaluate(run, base)
-    why = "; ".join(result.failures) or "; ".join(
-        f"{s.scorer_id}: {s.verdict.value}"
-        for s in result.scorers
-        if s.verdict.value not in PASSING
-    )
+    reasons = list(result.failures) + [
+        f"{sg.scorer_id}: {gate.describe(sg, result.gate)}"
+        for sg in result.scorers
+        if sg.verdict.value not in PASSING
+    ]
+    why = "; ".join(reasons)
     if base is None:
         why = (why + "; " if why else "") + "no committed baseline: floors only"
     return result.verdict.value, why

@@ -177,15 +177,17 @@ def test_newcomer_story_eval_baseline_promote_degrade_refuse_force_rollback(git_
         """,
     )
     bad = version_of(p)
-    d = p.run("diff")
+    p.commit("shorter summaries")
+    assert p.run("eval").code == 1  # regressed: a local run of the bad version
+    d = p.run("diff", "HEAD~1")
     assert d.code == 0 and f"summarize: {good} -> {bad}" in d.out
     assert "+Summary: {{ ticket[:6] }}" in d.out
-    p.commit("shorter summaries")
+    assert "summarize/topic: 100.0% -> 0.0% (-100.0 pts; baseline@HEAD~1" in d.out
 
     before = Path(p.root / "labels.yaml").read_bytes()
     r = p.run("promote", "summarize", "--to", "production")
     assert r.code == 1, r.out + r.err
-    assert "promotion refused" in r.err
+    assert "promotion refused" in r.err and "local run" in r.err and "gate failed (topic: " in r.err
     assert Path(p.root / "labels.yaml").read_bytes() == before
     assert promptctl.load("summarize", label="production").version == good
 

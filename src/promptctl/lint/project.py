@@ -56,7 +56,10 @@ def check_labels(project: Project, path: Path) -> list[Finding]:
         for label, entry in entries.items():
             if entry.version == current:
                 continue
-            found = in_git and history.find_version(project, name, entry.version) is not None
+            found = in_git and (
+                _at_commit(project, name, entry.commit) == entry.version
+                or history.find_version(project, name, entry.version) is not None
+            )
             if not found:
                 where = data[name].value_loc(label) if isinstance(data[name], dict) else None
                 checker.add(
@@ -71,3 +74,16 @@ def check_labels(project: Project, path: Path) -> list[Finding]:
                     f"promote a committed version: promptctl promote {name} --to {label}",
                 )
     return checker.findings
+
+
+def _at_commit(project: Project, name: str, commit: str | None) -> str | None:
+    """The version of `name` at `commit` (a label's commit may be on another branch)."""
+    from promptctl import history
+
+    if not commit:
+        return None
+    try:
+        prompt = history.load_at(project, name, commit)
+    except UsageError:
+        return None
+    return prompt.version if prompt else None
