@@ -100,8 +100,9 @@ def test_unknown_git_rev_is_a_usage_error(git_project: Project) -> None:
     git_project.commit("add a")
     result = git_project.run("render", "a@no-such-branch", "--var", "ticket=x")
     assert result.code == 2
-    assert "does not know the revision 'no-such-branch'" in result.err
-    assert "fetch" in result.err and "Traceback" not in result.err
+    assert "'no-such-branch' is no label, version or git revision of 'a'" in result.err
+    assert "promptctl log a" in result.err
+    assert "Traceback" not in result.err
 
 
 def test_missing_variable_points_at_input_and_says_how(project: Project) -> None:
