@@ -244,3 +244,30 @@ def test_neither_format_is_a_usage_error(tmp_path: Path) -> None:
     path = write(tmp_path, "just: a\nrandom: mapping\n", "x.yaml")
     with pytest.raises(UsageError, match=r"neither a GitHub Models \.prompt\.yml nor a promptfoo"):
         plan_import(path, "x.yaml")
+
+
+def test_suite_names_never_collide(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+prompts:
+  - {raw: 'A {{ x }}', label: a}
+  - {raw: 'B {{ x }}', label: a-2}
+providers: [echo]
+tests:
+  - vars: {x: one}
+    assert: [{type: contains, value: one}]
+  - vars: {x: two}
+    assert: [{type: is-json}]
+""",
+    )
+    plan = plan_import(path, "c.yaml")
+    suites = [f.path for f in plan.files if f.kind == "suite"]
+    assert len(suites) == len(set(suites)) == 4
+    # a -> a, a-2; then prompt a-2 -> a-2-2 (a-2 is taken), a-2-2-2
+    assert sorted(suites) == [
+        "evals/a-2-2-2.yaml",
+        "evals/a-2-2.yaml",
+        "evals/a-2.yaml",
+        "evals/a.yaml",
+    ]

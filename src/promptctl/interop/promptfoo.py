@@ -166,6 +166,7 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
     all_vars = [t.vars for t in tests]
     prompt_files: list[PlannedFile] = []
     suite_files: list[PlannedFile] = []
+    suite_names: set[str] = set()
     for p_index, prompt in enumerate(prompts):
         for target in targets:
             parts = [prompt.label if len(prompts) > 1 else base]
@@ -188,7 +189,7 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
                     scorers=[dict(s) for s in specs],
                     gate=default_gate(),
                 )
-                suite_name = name if k == 0 else f"{name}-{k + 1}"
+                suite_name = unique(name if k == 0 else f"{name}-{k + 1}", suite_names)
                 suite_files.append(
                     PlannedFile(f"evals/{suite_name}.yaml", yaml_text(suite, header), "suite")
                 )
