@@ -72,20 +72,44 @@ def iter_file(path: Path, shown: str) -> Iterator[Case]:
         yield from _yaml(path, shown)
 
 
+# One JSONL case past this is an attack or an accident (issue 9): read no more of it. A prompt
+# renders at most 2,000,000 characters (rendering.MAX_OUTPUT_CHARS).
+MAX_LINE_CHARS = 8_000_000
+
+
 def _jsonl(path: Path, shown: str) -> Iterator[Case]:
     with _open(path, shown) as fh:
-        for lineno, raw in enumerate(fh, 1):
+        lineno = 0
+        while raw := fh.readline(MAX_LINE_CHARS + 1):
+            lineno += 1
+            if len(raw) > MAX_LINE_CHARS:
+                raise UsageError(f"line longer than {MAX_LINE_CHARS:,} characters",
+                                 where=Location(shown, lineno, 1),
+                                 hint="one case per line; keep large documents out of datasets")
             line = raw.strip()
             if not line or line.startswith("//"):
                 continue
             try:
                 item = json.loads(line)
-            except ValueError as e:
+            except (ValueError, RecursionError) as e:  # RecursionError: '[' * 100000
                 col = getattr(e, "colno", None)
-                raise UsageError(f"not valid JSON: {getattr(e, 'msg', e)}",
-                                 where=Location(shown, lineno, col),
+                msg = getattr(e, "msg", "nested too deeply")
+                raise UsageError(f"not valid JSON: {msg}", where=Location(shown, lineno, col),
                                  hint="one JSON object per line") from None
+            if "\\u" in line and _lone_surrogate(item):
+                raise UsageError("a lone UTF-16 surrogate escape (\\ud800-\\udfff)",
+                                 where=Location(shown, lineno, 1),
+                                 hint="write the character itself, or a valid pair")
             yield case_from_mapping(item, Location(shown, lineno, 1))
+
+
+def _lone_surrogate(item: Any) -> bool:
+    """json.loads turns "\\ud800" into a str that cannot be written as UTF-8 (hash, results)."""
+    try:
+        json.dumps(item, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _csv(path: Path, shown: str) -> Iterator[Case]:

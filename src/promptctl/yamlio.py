@@ -160,7 +160,12 @@ def decode(data: bytes, path: str) -> str:
 
 def loads(text: str, path: str) -> Any:
     """Parse one YAML document; every problem is a UsageError with file:line:col."""
-    loader = _Loader(text, path)
+    try:
+        # the Reader checks every character up front, in the constructor (issue 9: found by
+        # the property tests; a stray control byte was a traceback)
+        loader = _Loader(text, path)
+    except yaml.reader.ReaderError as e:
+        raise _reader_error(e, text, path) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -180,6 +185,8 @@ def loads(text: str, path: str) -> Any:
         if "\t" in problem or "'\\t'" in problem:
             problem, hint = "tab character used for indentation", "indent with spaces, not tabs"
         raise UsageError(f"YAML syntax error: {problem}", where=where, hint=hint) from None
+    except yaml.reader.ReaderError as e:
+        raise _reader_error(e, text, path) from None
     except yaml.YAMLError as e:
         raise UsageError(f"YAML error: {e}", where=Location(path)) from None
     except RecursionError:
@@ -188,6 +195,18 @@ def loads(text: str, path: str) -> Any:
         ) from None
     finally:
         loader.dispose()
+
+
+def _reader_error(e: yaml.reader.ReaderError, text: str, path: str) -> UsageError:
+    """YAML allows no C0/C1 control characters but tab, LF, CR and NEL, nor U+FFFE/U+FFFF."""
+    pos = max(0, min(int(e.position), len(text)))
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return UsageError(
+        f"character U+{int(e.character):04X} is not allowed in YAML",
+        where=Location(path, line, col),
+        hint="remove the control character (or write it as an escape in a double-quoted string)",
+    )
 
 
 def load_file(path: Path, display: str | None = None) -> Any:
