@@ -202,3 +202,12 @@ def test_well_shaped_documents_convert_or_fail_cleanly(tmp_path: Path, doc: tupl
     for planned in plan.files:
         if planned.kind != "dataset":
             assert isinstance(yamlio.loads(planned.text, planned.path), dict)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from([*"ab {}%#:-|>'\"\n\t\r\\", "\u2028", "é"])))
+def test_written_yaml_reads_back_exactly(text: str) -> None:
+    from promptctl.interop import yaml_text
+
+    data = {"content": text, "nested": [{"role": "user", "content": text}]}
+    assert yamlio.plain(yamlio.loads(yaml_text(data), "t.yaml")) == data

@@ -218,10 +218,10 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # Trailing spaces on a line or a leading space force PyYAML back to quotes anyway.
-    if "\n" in value and not re.search(r" \n|\n |\t", value) and not value.startswith(" "):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+    # PyYAML falls back to quotes by itself when a block scalar cannot hold the text exactly
+    # (trailing spaces, for one), so asking for `|` is always safe.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 _Dumper.add_representer(str, _str)
@@ -230,7 +230,8 @@ _Dumper.add_representer(str, _str)
 def _short_flow(dumper: yaml.SafeDumper, value: Mapping[str, Any]) -> yaml.MappingNode:
     # {type: string} on one line, like the SPEC's examples; longer mappings stay in block style.
     simple = len(value) <= 2 and all(
-        isinstance(v, str | int | float | bool) and (not isinstance(v, str) or len(v) < 30)
+        isinstance(v, str | int | float | bool)
+        and (not isinstance(v, str) or (len(v) < 30 and "\n" not in v))
         for v in value.values()
     )
     return dumper.represent_mapping("tag:yaml.org,2002:map", value.items(), flow_style=simple)
