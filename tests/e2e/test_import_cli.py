@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import yaml
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "interop"
 GH = DATA / "ghmodels"
 
@@ -166,3 +168,29 @@ def test_schema_prints_each_kind(project) -> None:
     r = project.run("schema", "sutie")
     assert r.code == 2
     assert "error: unknown schema 'sutie'" in r.err and "did you mean 'suite'" in r.err
+
+
+def test_round_trip_through_promote_and_export(git_project) -> None:
+    original = (GH / "ticket-triage.prompt.yml").read_text(encoding="utf-8")
+    git_project.write("promptctl.yaml", "providers:\n  openai: {type: mock}\n")
+    src = copy(git_project, GH / "ticket-triage.prompt.yml", "ticket-triage.prompt.yml")
+    assert git_project.run("import", src).code == 0
+    git_project.commit("import")
+    r = git_project.run("promote", "ticket-triage", "--to", "staging", "--force", "--reason", "t")
+    assert r.code == 0, r.err
+    r = git_project.run("export", "--label", "staging", "--format", "prompt-yml", "-o", "out.yml")
+    assert r.code == 0, r.err
+    before, after = yaml.safe_load(original), yaml.safe_load(git_project.read("out.yml"))
+    for key in (
+        "description",
+        "model",
+        "modelParameters",
+        "responseFormat",
+        "messages",
+        "testData",
+    ):
+        assert after[key] == before[key], key
+    assert json.loads(after["jsonSchema"]) == json.loads(before["jsonSchema"])
+    assert [e.get("string") or e.get("llm") for e in after["evaluators"]] == [
+        e.get("string") or e.get("llm") for e in before["evaluators"] if "uses" not in e
+    ]
