@@ -47,8 +47,8 @@ class Baseline:
     scorer_hashes: Mapping[str, str]
     outcomes: tuple[ScorerOutcome, ...]
     outputs: tuple[RecordedOutput, ...] = ()
-    cost_usd: float | None = None
-    run_id: str | None = None
+    cost_usd: float | None = None  # of the recorded outputs when they were made
+    run_id: str | None = None  # the run it was made from (not written: it would churn the file)
     path: str = ""  # as users see it (project-relative)
     commit: str | None = None  # full sha when read from git (--baseline-ref)
     case_hashes: Mapping[str, str] = field(default_factory=dict)
@@ -76,8 +76,17 @@ def from_run(run: RunData, *, record_outputs: bool = True) -> Baseline:
         outcomes=tuple(sorted(run.outcomes, key=lambda o: (o.case_id, o.scorer_id))),
         outputs=tuple(sorted(run.outputs, key=lambda o: (o.case_id, o.repeat)))
         if record_outputs else (),
-        cost_usd=run.cost_usd, run_id=run.run_id, case_hashes=case_hashes,
+        # What the recorded outputs cost when first made: a replayed re-run spends nothing, and
+        # neither the run id nor its spend may change the bytes of an unchanged baseline.
+        cost_usd=_recorded_cost(run.outputs), run_id=run.run_id, case_hashes=case_hashes,
     )
+
+
+def _recorded_cost(outputs: tuple[RecordedOutput, ...]) -> float | None:
+    costs = [o.cost_usd for o in outputs]
+    if not costs or any(c is None for c in costs):
+        return None
+    return float(sum(c for c in costs if c is not None))
 
 
 def replay_index(baseline: Baseline | None) -> dict[str, RecordedOutput]:
@@ -148,7 +157,6 @@ def dumps(baseline: Baseline) -> str:
         "gate_hash": baseline.gate_hash,
         "scorers": dict(baseline.scorer_hashes),
         "cost_usd": baseline.cost_usd,
-        "run_id": baseline.run_id,
     }
     lines = ["{"]
     cases = _case_lines(baseline)
@@ -223,6 +231,7 @@ def read(project: Project, suite: str, *, ref: str | None = None) -> Baseline | 
         blob = gitrepo.read_file(project.root, commit, path)
         if blob is None:
             return None
+        raw = blob
         shown = f"{shown}@{commit[:12]}"
     parsed = parse(raw, shown, suite)
     return _replace(parsed, path=project.rel(path), commit=commit)
@@ -308,7 +317,6 @@ def _build(data: Any, text: str) -> Baseline:
     gate_hash = field_("gate_hash", str)
     scorers = field_("scorers", dict)
     cost = field_("cost_usd", (int, float), optional=True)
-    run_id = field_("run_id", str, optional=True)
     cases = field_("cases", list)
     if not all(isinstance(v, str) for v in scorers.values()):
         raise _Bad("`scorers` must map scorer ids to hashes", _line_of_key(text, "scorers"))
@@ -331,7 +339,7 @@ def _build(data: Any, text: str) -> Baseline:
         suite=suite, prompt=prompt, prompt_version=version, model=model, params=params,
         gate=gate, gate_hash=gate_hash, scorer_hashes=dict(scorers), outcomes=tuple(outcomes),
         outputs=tuple(outputs), cost_usd=float(cost) if cost is not None else None,
-        run_id=run_id, case_hashes=case_hashes,
+        case_hashes=case_hashes,
     )
 
 
@@ -393,3 +401,88 @@ def _case(case: Any, scorers: Mapping[str, str], line: int
             cost_usd=rec.get("cost_usd"),
         ))
     return outcomes, recorded
+
+
+# ----------------------------------------------------------------------------- update
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Updated:
+    suite: str
+    path: str  # project-relative
+    changed: bool  # False: the file already held exactly these bytes
+    cases: int
+    outputs: int
+    run_id: str
+
+
+def update_from_runs(project: Project, suites: list[str] | None,
+                     from_run: str | None = None) -> list[Updated]:
+    """Write the baselines of `suites` (None: every suite that has a complete run) from their
+    latest complete runs, or from the run `from_run`. Refuses incomplete, sharded, filtered and
+    stale runs: a baseline must describe the whole suite as it is now."""
+    from promptctl import runs
+    from promptctl import suites as suite_files
+
+    files = suite_files.suite_files(project)
+    chosen: list[Path] = []
+    if from_run is not None:
+        path = runs.find_run(project, from_run)
+        suite = str(runs.read_meta(path).get("suite"))
+        if suites and suite not in suites:
+            raise UsageError(f"run {path.name} is of suite {suite!r}, not {', '.join(suites)}",
+                             hint=f"promptctl baseline update {suite} --from-run {path.name}")
+        chosen.append(path)
+    else:
+        explicit = suites is not None
+        for name in suites if suites is not None else list(files):
+            if name not in files:
+                from promptctl.checks import did_you_mean
+
+                hint = did_you_mean(name, list(files))
+                raise UsageError(f"unknown suite {name!r}",
+                                 hint=(hint + " " if hint else "") + "suites: "
+                                 + (", ".join(files) or "none under evals/"))
+            path = runs.latest_run(project, name, complete=True)
+            if path is None:
+                if explicit:
+                    raise UsageError(f"suite {name!r} has no complete run to record",
+                                     hint=f"run `promptctl eval {name}` first")
+                continue
+            chosen.append(path)
+        if not chosen:
+            raise UsageError("no suite has a complete run to record",
+                             hint="run `promptctl eval` first")
+    return [_update_one(project, path, files) for path in chosen]
+
+
+def _update_one(project: Project, path: Path, files: Mapping[str, Path]) -> Updated:
+    from promptctl import loader, runs
+    from promptctl import suites as suite_files
+
+    meta = runs.read_meta(path)
+    run = runs.load_run(path)
+    if not run.complete:
+        raise UsageError(f"run {run.run_id} is not complete",
+                         hint=f"finish it with `promptctl eval --resume {run.run_id}`")
+    if run.shard:
+        raise UsageError(f"run {run.run_id} is shard {run.shard} of the suite",
+                         hint="merge the shards first: `promptctl merge RUN...`")
+    if meta.get("filter"):
+        raise UsageError(f"run {run.run_id} ran only the cases matching --filter "
+                         f"{meta['filter']!r}",
+                         hint=f"run the whole suite: `promptctl eval {run.suite}`")
+    record = True
+    if run.suite in files:
+        suite = suite_files.load_suite(project, files[run.suite])
+        record = suite.record_outputs
+        current = loader.resolve(suite.prompt_ref, project).version
+        if current != run.prompt_version:
+            raise UsageError(
+                f"prompt {run.prompt} changed since run {run.run_id} "
+                f"({run.prompt_version} -> {current})",
+                hint=f"run `promptctl eval {run.suite}`, then update the baseline")
+    new = from_run(run, record_outputs=record)
+    written, changed = write(project, new)
+    return Updated(suite=run.suite, path=project.rel(written), changed=changed,
+                   cases=len(new.case_hashes), outputs=len(new.outputs), run_id=run.run_id)

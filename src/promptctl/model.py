@@ -144,6 +144,7 @@ class Suite:
     scorers: tuple[ScorerSpec, ...] = ()
     gate: Gate = field(default_factory=Gate)
     judge_template: str | None = None  # absolute path of an overriding judge template
+    record_outputs: bool = True  # keep model outputs in the baseline (replay); off for secrets
     source: Location
 
 

@@ -62,6 +62,8 @@ class EvalOptions:
     fresh: bool = False
     offline: bool = False
     max_cost_usd: float | None = None
+    baseline_ref: str | None = None  # gate against (and replay from) the baseline at this rev
+    gate: bool = True  # compare with the committed baseline (issue 6)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,11 +82,15 @@ class SuiteResult:
     failing: Mapping[str, list[str]] = field(default_factory=dict)  # case id -> reasons
     floor_failures: tuple[FloorFailure, ...] = ()
     error: str | None = None
+    gate: Any = None  # gate.GateResult once the run completes (floors included)
+    replayed: int = 0  # outputs reused from the baseline instead of calling the model
 
     @property
     def exit_code(self) -> int:
         if self.status != "complete":
             return 3
+        if self.gate is not None:
+            return int(self.gate.exit_code)
         return 1 if self.floor_failures else 0
 
 
@@ -119,6 +125,7 @@ class _Plan:
     selector: datasets.Selector
     total_pairs: int
     cases: int
+    baseline: Any = None  # baseline.Baseline read before any call: a damaged one stops here
 
 
 def resolve_prompt(project: Project, suite: Suite) -> Prompt:
@@ -155,7 +162,11 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
         what = "the filter matches no case" if options.filter or options.shard else "no cases"
         raise UsageError(f"suite {suite.name!r}: {what}", where=suite.source,
                          hint="check --filter/--shard, or add cases to the dataset")
-    return _Plan(suite, prompt, repeat, selector, count * repeat, count)
+    from promptctl import baseline
+
+    committed = baseline.read(project, suite.name, ref=options.baseline_ref) \
+        if options.gate else None
+    return _Plan(suite, prompt, repeat, selector, count * repeat, count, committed)
 
 
 def _meta(plan: _Plan, options: EvalOptions, invocation: str) -> dict[str, Any]:
@@ -237,11 +248,16 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
                                      judge_model=project.config.defaults.judge_model,
                                      partials_dir=prompt.partials_dir)
         scorers = [(spec.id, registry.build(spec, ctx)) for spec in suite.scorers]
+        # Replay (issue 6): a request identical to one the baseline recorded reuses its output.
+        from promptctl import baseline as baseline_mod
+
+        replay = {} if options.fresh else baseline_mod.replay_index(plan.baseline)
+        replayed = [0]
 
         async def work(item: tuple[Case, int]) -> dict[str, Any] | None:
             case, repeat = item
             try:
-                return await _one(engine, prompt, scorers, suite.name, case, repeat)
+                return await _one(engine, prompt, scorers, suite.name, case, repeat, replay)
             except PromptctlError as e:
                 if e.where is None:
                     e.where = case.source
@@ -260,6 +276,7 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
                 tally.add(record)
                 if not record.get("cached"):
                     new_cost += float(record.get("cost_usd") or 0.0)
+                replayed[0] += 1 if record.get("replayed") else 0
                 progress.advance(suite.name, record)
         except asyncio.CancelledError:
             interrupt.requested = True  # a second Ctrl-C: calls in flight were cancelled
@@ -294,23 +311,59 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
         judge_cost + prior_judge_cost, 8)
     summary["cost_usd"] = None if judge_cost is None else round(
         tally.cost_usd + summary["judge_cost_usd"], 8)
+    gated = _gate(plan, meta, writer, outcomes, summary, options) if status == "complete" \
+        else None
+    if gated is not None:
+        from promptctl import gate as gate_mod
+
+        summary["gate"] = gate_mod.as_dict(gated)
+    summary["replayed"] = replayed[0]
     writer.write_summary(summary)
     return SuiteResult(suite=suite, run_id=writer.run_id, run_dir=str(writer.path),
                        prompt=prompt.name, prompt_version=prompt.version, model=prompt.model,
                        status=status, summary=summary, outcomes=outcomes,
-                       failing=tally.failing_cases(), floor_failures=floors, error=error)
+                       failing=tally.failing_cases(), floor_failures=floors, error=error,
+                       gate=gated, replayed=replayed[0])
+
+
+def _gate(plan: _Plan, meta: Mapping[str, Any], writer: runs.RunWriter,
+          outcomes: tuple[ScorerOutcome, ...], summary: Mapping[str, Any],
+          options: EvalOptions) -> Any:
+    """The gate's verdict on a complete run (issue 6); floors only without a baseline."""
+    if not options.gate:
+        return None
+    from promptctl import gate as gate_mod
+    from promptctl.model import RunData
+
+    suite, prompt = plan.suite, plan.prompt
+    run = RunData(run_id=writer.run_id, path=str(writer.path), suite=suite.name,
+                  prompt=prompt.name, prompt_version=prompt.version, model=prompt.model,
+                  params=dict(prompt.params), gate=suite.gate,
+                  scorer_hashes=dict(meta["scorer_hashes"]), outcomes=outcomes,
+                  cost_usd=summary.get("cost_usd"), shard=meta.get("shard"))
+    return gate_mod.evaluate(run, plan.baseline)
 
 
 async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suite: str,
-               case: Case, repeat: int) -> dict[str, Any]:
+               case: Case, repeat: int, replay: Mapping[str, Any] | None = None
+               ) -> dict[str, Any]:
     messages = rendering.render_messages(prompt, case.vars)
     request = engine.build_request(prompt, messages, repeat=repeat)
     record: dict[str, Any] = {
         "suite": suite, "case_id": case.id, "case_hash": case.hash, "repeat": repeat,
         "request_key": request.key, "critical": case.critical,
     }
+    recorded = replay.get(request.key) if replay else None
     try:
-        reply: Reply = await engine.complete(request)
+        if recorded is not None:
+            # Same key = same provider, model, params, messages, format and repeat index.
+            record["replayed"] = True
+            reply: Reply = Reply(text=recorded.output, model=request.model,
+                                 input_tokens=recorded.input_tokens,
+                                 output_tokens=recorded.output_tokens,
+                                 cost_usd=recorded.cost_usd, cached=True)
+        else:
+            reply = await engine.complete(request)
     except ProviderError as e:
         if _fatal(e):
             raise
@@ -359,7 +412,8 @@ def run_eval(project: Project, suites: list[Suite], options: EvalOptions,
             shard = datasets.parse_shard(meta.get("shard"))
             opts = EvalOptions(filter=meta.get("filter"), shard=shard, repeat=meta.get("repeat"),
                                concurrency=options.concurrency, fresh=options.fresh,
-                               offline=options.offline, max_cost_usd=options.max_cost_usd)
+                               offline=options.offline, max_cost_usd=options.max_cost_usd,
+                               baseline_ref=options.baseline_ref, gate=options.gate)
             p = plan(project, suite, opts)
             if p.prompt.version != meta.get("prompt_version"):
                 raise UsageError(

@@ -10,7 +10,8 @@ from promptctl.config import Project
 from promptctl.errors import Location, UsageError
 from promptctl.model import Case, Gate, ScorerSpec, Suite
 
-SUITE_KEYS = ("description", "prompt", "dataset", "cases", "repeat", "scorers", "gate")
+SUITE_KEYS = ("description", "prompt", "dataset", "cases", "repeat", "scorers", "gate",
+              "record_outputs")
 SCORER_KEYS = ("id", "type", "value", "model", "rubric", "scale", "pass", "template")
 GATE_KEYS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
 DATASET_SUFFIXES = (".jsonl", ".yaml", ".yml", ".csv")
@@ -59,6 +60,7 @@ def parse_suite(
     scorers = _scorers(data, path, project, checker)
     gate = _gate(data, checker)
     checker.typed(data, "description", str, what="suite file")
+    record_outputs = checker.typed(data, "record_outputs", bool, what="suite file")
     if checker.errors or prompt_ref is None or scorers is None:
         return None
     if repeat is None:
@@ -74,6 +76,7 @@ def parse_suite(
         scorers=tuple(scorers),
         gate=gate,
         judge_template=judge_templates[0] if judge_templates else None,
+        record_outputs=record_outputs is not False,
         source=Location(shown, 1, 1),
     )
 

@@ -26,7 +26,8 @@ def _setup(p) -> str:  # type: ignore[no-untyped-def]
         dataset: data/greet.jsonl
         scorers:
           - {id: hi, type: contains, value: Hi}
-          - {id: judge, type: llm-judge, model: mock/judge, rubric: Fine, template: judges/strict.yaml}
+          - {id: judge, type: llm-judge, model: mock/judge, rubric: Fine,
+             template: judges/strict.yaml}
         """)
     p.write("evals/judges/strict.yaml", "system: s {{ rubric }}\nuser: u {{ output }}\n")
     p.write("evals/data/greet.jsonl", '{"id": "a", "vars": {"name": "Ann"}}\n')

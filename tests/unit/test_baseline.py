@@ -28,7 +28,8 @@ def _run(order: int = 1) -> RunData:
         RecordedOutput(case_id="t-001", repeat=r, request_key=f"k1{r}", output=f"Summary: {r}",
                        input_tokens=10, output_tokens=5, cost_usd=1e-7)
         for r in (2, 0, 1)
-    ] + [RecordedOutput(case_id="t-002", repeat=0, request_key="k20", output="ünïcode \"q\"\n")]
+    ] + [RecordedOutput(case_id="t-002", repeat=0, request_key="k20", output="ünïcode \"q\"\n",
+                        cost_usd=0.1 + 0.2 - 3e-7)]
     return RunData(
         run_id="20261125T120000Z-demo-abcd", path="/x", suite="demo", prompt="summarize",
         prompt_version="0123456789ab", model="mock/echo", params={"temperature": 0.2},
@@ -51,7 +52,8 @@ def test_file_is_compact_sorted_one_case_per_line(proj: Project) -> None:
     assert lines[2].startswith('{"hash":"h-t-001","id":"t-001","outputs":[')
     assert lines[3].startswith('{"hash":"h-t-002","id":"t-002"')
     assert lines[4] == "],"
-    assert '"cost_usd": 0.3,' in lines  # 0.30000000000000004 rounded to 6 places
+    assert '"cost_usd": 0.3,' in lines  # the outputs' cost, 0.30000000000000004 -> 6 places
+    assert "run_id" not in path.read_text(encoding="utf-8")  # it would churn the file
     assert '"format": 1,' in lines
     assert lines[-1] == "}"
     data = json.loads(path.read_text(encoding="utf-8"))

@@ -74,12 +74,18 @@ def eval_cmd(
     check_format(fmt, ("table", "json"))
     options = runner.EvalOptions(
         filter=filter_expr, shard=datasets.parse_shard(shard), repeat=repeat,
-        concurrency=concurrency, fresh=fresh, offline=offline, max_cost_usd=max_cost)
-    if any((update_baseline, baseline_ref, changed_since)):
-        # TODO(issue 6): baselines, --baseline-ref and --changed-since arrive with the gate.
-        terminal.warn("--update-baseline, --baseline-ref and --changed-since need the gate "
-                      "(not built yet); running floors only")
+        concurrency=concurrency, fresh=fresh, offline=offline, max_cost_usd=max_cost,
+        baseline_ref=baseline_ref)
     project = config.load_project()
+    if changed_since is not None and not resume:
+        from promptctl import changes
+
+        affected = changes.suites_changed_since(project, changed_since)
+        suites = [s for s in suites if s in affected] if suites else affected
+        if not suites:
+            # Not the same as a filter selecting zero cases (exit 2): nothing to do is success.
+            terminal.warn(f"nothing to evaluate: no suite's inputs changed since {changed_since}")
+            raise typer.Exit(0)
     if resume:
         paths = [p for ref in (suites or [RESUME_LATEST]) for p in _resume_paths(project, ref)]
         selected = []
@@ -101,6 +107,8 @@ def eval_cmd(
         raise typer.Exit(0)
     progress = terminal.progress_for(quiet=quiet or fmt == "json")
     result = runner.run_eval(project, selected, options, progress, resume=paths)
+    if update_baseline:
+        result = _update_baselines(project, result)
     _write_reports(result, output=output, junit=junit, markdown=markdown)
     if fmt == "json":
         from promptctl.reporters import json_out, plain
@@ -113,6 +121,25 @@ def eval_cmd(
             terminal.warn(f"{s.suite.name}: incomplete: {s.error}\n  hint: promptctl eval "
                           f"--resume {s.run_id}")
     raise typer.Exit(result.exit_code)
+
+
+def _update_baselines(project: Project, result: EvalResult) -> EvalResult:
+    """--update-baseline: record each complete run; the gate then compares with what it wrote."""
+    from dataclasses import replace
+
+    from promptctl import baseline
+    from promptctl.reporters import terminal
+
+    suites = []
+    for s in result.suites:
+        if s.status != "complete":
+            suites.append(s)
+            continue
+        (u,) = baseline.update_from_runs(project, None, s.run_id)
+        terminal.warn(f"{'wrote' if u.changed else 'unchanged'} {u.path}: {u.cases} cases, "
+                      f"{u.outputs} recorded outputs")
+        suites.append(replace(s, gate=None))  # floors only: the run is the new reference
+    return replace(result, suites=tuple(suites))
 
 
 def _resume_paths(project: Project, ref: str) -> list[Path]:

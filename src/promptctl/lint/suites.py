@@ -7,7 +7,7 @@ from pathlib import Path
 from promptctl import datasets, loader, suites
 from promptctl.checks import Checker, did_you_mean
 from promptctl.config import Project
-from promptctl.errors import UsageError
+from promptctl.errors import Location, UsageError
 from promptctl.lint.findings import Finding
 from promptctl.lint.prompts import load_yaml
 from promptctl.model import Prompt, Suite
@@ -88,5 +88,15 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
 
 
 def check_baseline(project: Project, path: Path) -> list[Finding]:
-    """Baseline files are checked by the gate (issue 6)."""
+    """A baseline must parse and have the shape the gate reads (PC501), else `eval` exits 2."""
+    from promptctl import baseline
+    from promptctl.lint.findings import Severity
+
+    try:
+        baseline.parse(path.read_bytes(), project.rel(path), path.stem)
+    except UsageError as e:
+        return [Finding("PC501", Severity.ERROR, e.message, e.where, e.hint)]
+    except OSError as e:
+        return [Finding("PC501", Severity.ERROR, f"cannot read the baseline: {e.strerror}",
+                        Location(project.rel(path)), baseline.regenerate_hint(path.stem))]
     return []

@@ -15,7 +15,17 @@ def suite_json(s: SuiteResult) -> dict[str, Any]:
         "floor_failures": [{"kind": f.kind, "scorer": f.scorer_id, "case_id": f.case_id,
                             "message": f.message} for f in s.floor_failures],
         "summary": dict(s.summary),
+        "replayed": s.replayed,
+        "gate": _gate(s),
     }
+
+
+def _gate(s: SuiteResult) -> dict[str, Any] | None:
+    if s.gate is None:
+        return None
+    from promptctl.gate import as_dict
+
+    return as_dict(s.gate)
 
 
 def eval_json(result: EvalResult) -> dict[str, Any]:

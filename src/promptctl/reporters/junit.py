@@ -33,6 +33,11 @@ def render_junit(result: EvalResult) -> str:
                                    name=f"min_pass_rate[{f.scorer_id}]")
                 ET.SubElement(tc, "failure", message=f.message).text = f.message
                 failures += 1
+        if s.gate is not None:
+            from promptctl.reporters import gate_report
+
+            failures += gate_report.junit(s.gate, node, s.suite.name)
+            total += len(s.gate.scorers)
         total += len(cases)
         failures += len(s.failing)
     root.set("tests", str(total))

@@ -43,6 +43,10 @@ def suite_markdown(s: SuiteResult) -> list[str]:
             lines.append(f"| `{w['case_id']}`{crit} | {w['mean_score']:.2f} | "
                          f"{_cell('; '.join(w.get('reasons') or []))} |")
         lines += ["", "</details>"]
+    if s.gate is not None:
+        from promptctl.reporters import gate_report
+
+        lines += ["", *gate_report.markdown(s.gate)]
     if s.error and s.status != "complete":
         lines += ["", f"> {_cell(s.error)}"]
     return lines

@@ -147,6 +147,8 @@ def _secs(x: float | None) -> str:
 def suite_text(s: SuiteResult, *, quiet: bool = False) -> str:
     sm = s.summary
     verdict = {0: "PASSED", 1: "FAILED"}.get(s.exit_code, s.status.upper())
+    if s.gate is not None and s.gate.verdict.value in ("regressed", "inconclusive"):
+        verdict = s.gate.verdict.value.upper()
     cost = sm.get("cost_usd")
     head = (f"{s.suite.name}: {verdict}  prompt {s.prompt}@{s.prompt_version}  model {s.model}  "
             f"run {s.run_id}\n")
@@ -171,8 +173,15 @@ def suite_text(s: SuiteResult, *, quiet: bool = False) -> str:
             crit = " [critical]" if w.get("critical") else ""
             why = "; ".join(w.get("reasons") or [])
             out.append(f"  {w['case_id']}{crit} {w['mean_score']:.2f}  {why[:160]}\n")
-    for f in s.floor_failures:
-        out.append(f"FAILED: {f.message}\n")
+    if s.replayed:
+        out.append(f"replayed {s.replayed} recorded output(s) from the baseline\n")
+    if s.gate is not None:
+        from promptctl.reporters import gate_report
+
+        out.append(gate_report.text(s.gate))  # floors are part of the gate's verdict
+    else:
+        for f in s.floor_failures:
+            out.append(f"FAILED: {f.message}\n")
     if s.status != "complete" and s.error:
         out.append(f"INCOMPLETE: {s.error} (resume: promptctl eval --resume {s.run_id})\n")
     return printable("".join(out)) + "\n"

@@ -1,0 +1,120 @@
+"""The gate's part of every report: per scorer base rate, current rate, delta with CI, p,
+verdict, minimum detectable drop and flipped cases; notes said loudly."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from promptctl.gate import GateResult, ScorerGate, describe
+from promptctl.model import Verdict
+
+MAX_FLIPS = 10  # a report lists this many flipped cases per direction; JSON has them all
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _delta(s: ScorerGate) -> str:
+    c = s.comparison
+    if c is None:
+        return "-"
+    return f"{c.delta * 100:+.1f} [{c.ci_low * 100:+.1f}, {c.ci_high * 100:+.1f}]"
+
+
+def _p(s: ScorerGate) -> str:
+    c = s.comparison
+    return "-" if c is None else f"{c.p_value:.3g}"
+
+
+def _flips(flips: Any) -> str:
+    shown = [f"{f.case_id} ({f.base:.2g}->{f.current:.2g})" for f in flips[:MAX_FLIPS]]
+    more = len(flips) - MAX_FLIPS
+    return ", ".join(shown) + (f", +{more} more" if more > 0 else "")
+
+
+def baseline_line(g: GateResult) -> str:
+    if g.baseline_path is None:
+        return "baseline: none"
+    where = f"{g.baseline_path} at {g.baseline_commit[:12]}" if g.baseline_commit \
+        else f"{g.baseline_path} (working tree)"
+    return (f"baseline: {where}, prompt version {g.baseline_version}; "
+            f"now {g.prompt_version}")
+
+
+def rows(g: GateResult) -> list[list[str]]:
+    out = []
+    for s in g.scorers:
+        c = s.comparison
+        out.append([s.scorer_id, s.verdict.value.upper(), _pct(c.base_rate) if c else "-",
+                    _pct(c.current_rate) if c else _pct(s.pass_rate), _delta(s), _p(s),
+                    _pct(c.min_detectable_drop) if c else "-", str(c.n) if c else "0",
+                    f"{len(s.worse)}/{len(s.better)}"])
+    return out
+
+
+HEADERS = ["SCORER", "VERDICT", "BASE", "NOW", "DELTA PTS [95% CI]", "P", "MIN DROP", "PAIRED",
+           "FLIPS -/+"]
+
+
+def text(g: GateResult) -> str:
+    """The gate section of the terminal report."""
+    from promptctl.reporters.plain import table
+
+    lines = [f"gate: {g.verdict.value.upper()}  ({baseline_line(g)})\n"]
+    if g.baseline_path is None:  # nothing to tabulate: the floors and the hint say it all
+        for s in g.scorers:
+            if s.failures:
+                lines.append(f"  {s.scorer_id}: {describe(s, g.gate)}\n")
+        return "".join(lines + [f"FAILED: {f}\n" for f in g.failures]
+                       + [f"WARNING: {n}\n" for n in g.notes])
+    lines.append(table(HEADERS, rows(g)))
+    for s in g.scorers:
+        lines.append(f"  {s.scorer_id}: {describe(s, g.gate)}\n")
+        if s.worse:
+            lines.append(f"    pass->fail: {_flips(s.worse)}\n")
+        if s.better:
+            lines.append(f"    fail->pass: {_flips(s.better)}\n")
+    for f in g.failures:
+        lines.append(f"FAILED: {f}\n")
+    for n in g.notes:
+        lines.append(f"WARNING: {n}\n")
+    if g.missing_cases:
+        lines.append(f"note: {g.missing_cases} baseline case(s) not in this run\n")
+    return "".join(lines)
+
+
+def markdown(g: GateResult) -> list[str]:
+    icon = {Verdict.PASSED: "✅", Verdict.NEW: "🆕", Verdict.INCONCLUSIVE: "⚠️",
+            Verdict.REGRESSED: "❌", Verdict.FAILED: "❌"}[g.verdict]
+    out = [f"**Gate: {icon} {g.verdict.value}** — {baseline_line(g)}", "",
+           "| scorer | verdict | base | now | Δ pts [95% CI] | p | min detectable drop | paired "
+           "| flips −/+ |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows(g):
+        out.append("| `" + r[0] + "` | " + " | ".join(r[1:]) + " |")
+    out.append("")
+    for s in g.scorers:
+        out.append(f"- `{s.scorer_id}`: {describe(s, g.gate)}")
+        if s.worse:
+            out.append(f"  - pass→fail: {_flips(s.worse)}")
+    for f in g.failures:
+        out.append(f"- **failed:** {f}")
+    for n in g.notes:
+        out.append(f"> **Warning:** {n}")
+    return out
+
+
+def junit(g: GateResult, suite_node: ET.Element, suite: str) -> int:
+    """One testcase per scorer's gate; returns the failures added."""
+    failures = 0
+    for s in g.scorers:
+        tc = ET.SubElement(suite_node, "testcase", classname=f"{suite}.gate", name=s.scorer_id)
+        reason = describe(s, g.gate)
+        if s.verdict in (Verdict.REGRESSED, Verdict.FAILED) or (
+                s.verdict is Verdict.INCONCLUSIVE and g.gate.on_inconclusive == "fail"):
+            ET.SubElement(tc, "failure", message=reason[:200]).text = reason
+            failures += 1
+        else:
+            ET.SubElement(tc, "system-out").text = reason
+    return failures

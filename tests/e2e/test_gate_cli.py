@@ -1,0 +1,209 @@
+"""The newcomer's story through the CLI against the loopback fake server: eval, baseline update,
+commit, change the prompt, eval again; replay makes zero calls; bad baselines and refs exit 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import FAKE_KEY
+from tests.fakes.llm_server import write_config
+
+CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima"),
+            ("Japan", "Tokyo"), ("Egypt", "Cairo"), ("Chile", "Santiago"), ("Kenya", "Nairobi"),
+            ("Norway", "Oslo"), ("Cuba", "Havana"), ("Ghana", "Accra"), ("Nepal", "Kathmandu"),
+            ("Fiji", "Suva"), ("Iran", "Tehran"), ("Iraq", "Baghdad"), ("Mali", "Bamako"),
+            ("Chad", "Ndjamena"), ("Laos", "Vientiane"), ("Oman", "Muscat"), ("Togo", "Lome"),
+            ("Qatar", "Doha"), ("Syria", "Damascus"), ("Yemen", "Sanaa"), ("Niger", "Niamey"),
+            ("Benin", "Porto-Novo"), ("Gabon", "Libreville"), ("Haiti", "Port-au-Prince"),
+            ("Malta", "Valletta"), ("Nauru", "Yaren"), ("Palau", "Ngerulmud")]
+N = len(CAPITALS)
+
+# The fake echoes the last user message, so the prompt decides what "the model" answers.
+GOOD = 'model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n' \
+       'template: "The capital of {{ country }} is {{ capital }}."\n'
+REWORDED = 'model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n' \
+           'template: "{{ capital }} is the capital city of {{ country }}."\n'
+# Degraded: long capital names get lost, about half the cases.
+DEGRADED = 'model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n' \
+           'template: "The capital of {{ country }} is ' \
+           '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n'
+SUITE = """\
+prompt: capitals
+dataset: data/capitals.jsonl
+scorers:
+  - {id: names-capital, type: contains, value: "{{ expected }}"}
+gate:
+  max_drop: 0.05
+  alpha: 0.05
+"""
+
+
+@pytest.fixture
+def story(git_project, llm_server, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
+    write_config(git_project.root, llm_server)
+    git_project.write(".gitignore", ".promptctl/\n")
+    git_project.write("prompts/capitals.yaml", GOOD)
+    git_project.write("evals/capitals.yaml", SUITE)
+    rows = [json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k},
+                        "expected": k}) for i, (c, k) in enumerate(CAPITALS)]
+    git_project.write("evals/data/capitals.jsonl", "\n".join(rows) + "\n")
+    git_project.commit("capitals suite")
+    return git_project, llm_server
+
+
+def _fresh_clone_state(p) -> None:  # type: ignore[no-untyped-def]
+    """Forget the local cache and runs, as a CI checkout would."""
+    shutil.rmtree(p.root / ".promptctl", ignore_errors=True)
+
+
+def _baseline(p, server) -> None:  # type: ignore[no-untyped-def]
+    r = p.run("eval", "capitals")
+    assert r.code == 0, r.err
+    assert server.total == N
+    assert "no baseline" in r.out and "promptctl baseline update capitals" in r.out
+    r = p.run("baseline", "update", "capitals")
+    assert r.code == 0, r.err
+    assert r.out.startswith(f"wrote evals/baselines/capitals.json: {N} cases, {N} recorded")
+    p.commit("baseline")
+
+
+def test_newcomer_story_regressed_then_passed_and_replay_is_free(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    _baseline(p, server)
+    written = (p.root / "evals/baselines/capitals.json").read_bytes()
+
+    # Unchanged prompt, fresh state: every output replays from the baseline, zero calls.
+    _fresh_clone_state(p)
+    server.reset()
+    r = p.run("eval", "capitals")
+    assert r.code == 0, r.err
+    assert server.total == 0
+    assert f"replayed {N} recorded output(s)" in r.out
+    assert "gate: PASSED" in r.out
+
+    # Rewriting the baseline from an identical run changes no byte.
+    assert p.run("baseline", "update", "capitals").out.startswith("unchanged ")
+    assert (p.root / "evals/baselines/capitals.json").read_bytes() == written
+
+    # A degraded prompt: a clear regression with numbers, exit 1; it pays only for itself.
+    p.write("prompts/capitals.yaml", DEGRADED)
+    server.reset()
+    r = p.run("eval", "capitals")
+    assert r.code == 1, r.out + r.err
+    # Short capitals render exactly as before: those requests replay, the rest are called.
+    assert server.total == sum(len(k) >= 6 for _, k in CAPITALS)
+    assert "gate: REGRESSED" in r.out
+    line = next(x for x in r.out.splitlines() if x.startswith("names-capital  REGRESSED"))
+    assert "100.0%" in line and "-" in line  # base rate, then the drop
+    assert "significant: p=" in r.out and "pass->fail: c-" in r.out
+
+    # An equivalent rewording passes.
+    p.write("prompts/capitals.yaml", REWORDED)
+    r = p.run("eval", "capitals")
+    assert r.code == 0, r.out + r.err
+    assert "gate: PASSED" in r.out
+
+
+def test_reports_carry_the_gate_columns(story, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    _baseline(p, server)
+    p.write("prompts/capitals.yaml", DEGRADED)
+    md, junit = tmp_path / "r.md", tmp_path / "j.xml"
+    r = p.run("eval", "capitals", "--format", "json", "--markdown", str(md), "--junit", str(junit))
+    assert r.code == 1
+    doc = json.loads(r.out)
+    gate = doc["suites"][0]["gate"]
+    assert gate["verdict"] == "regressed"
+    assert gate["baseline"]["path"] == "evals/baselines/capitals.json"
+    s = gate["scorers"][0]
+    assert s["base_rate"] == 1.0 and s["current_rate"] < 0.9
+    assert s["p_value"] < 0.001 and s["delta_ci"][1] < 0
+    assert s["min_detectable_drop"] > 0 and s["pass_to_fail"]
+    text = md.read_text(encoding="utf-8")
+    assert "**Gate: ❌ regressed**" in text and "min detectable drop" in text
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(junit).getroot()
+    gate_cases = [tc for tc in root.iter("testcase") if tc.get("classname") == "capitals.gate"]
+    assert len(gate_cases) == 1 and gate_cases[0].find("failure") is not None
+
+
+def test_baseline_ref_ignores_a_loosened_working_tree_baseline(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    _baseline(p, server)
+    p.write("prompts/capitals.yaml", DEGRADED)
+    # The change records its own degraded results as the baseline and loosens its gate...
+    assert p.run("eval", "capitals").code == 1
+    assert p.run("baseline", "update", "capitals").code == 0
+    p.write("evals/capitals.yaml", SUITE.replace("max_drop: 0.05", "max_drop: 0.9"))
+    assert p.run("eval", "capitals").code == 0  # judged by itself, it passes
+    # ... but against the baseline and gate committed at HEAD it regresses.
+    head = p.git("rev-parse", "HEAD").strip()
+    r = p.run("eval", "capitals", "--baseline-ref", "HEAD")
+    assert r.code == 1, r.out + r.err
+    assert f"evals/baselines/capitals.json at {head[:12]}" in r.out
+    assert "the stricter of the two applies" in r.out
+
+
+def test_unknown_baseline_ref_exits_2_with_the_fetch_hint(story) -> None:  # type: ignore[no-untyped-def]
+    p, _ = story
+    r = p.run("eval", "capitals", "--baseline-ref", "origin/main")
+    assert r.code == 2
+    assert "origin/main" in r.err and "fetch-depth: 0" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_changed_since_nothing_changed_is_success_not_zero_cases(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    r = p.run("eval", "--changed-since", "HEAD")
+    assert r.code == 0
+    assert "nothing to evaluate" in r.err
+    assert server.total == 0
+    r = p.run("eval", "capitals", "--filter", "id:nope-*")
+    assert r.code == 2  # a filter that selects zero cases is an input error
+    p.write("prompts/capitals.yaml", REWORDED)
+    r = p.run("eval", "--changed-since", "HEAD", "--format", "json")
+    assert r.code == 0, r.err
+    assert [s["suite"] for s in json.loads(r.out)["suites"]] == ["capitals"]
+
+
+def test_corrupt_baseline_exits_2_naming_file_line_and_fix(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    _baseline(p, server)
+    path = p.root / "evals/baselines/capitals.json"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[4] = lines[4].replace('"pass":1.0', '"pass":"yes"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    server.reset()
+    r = p.run("eval", "capitals")
+    assert r.code == 2
+    assert "evals/baselines/capitals.json:5: error: invalid baseline" in r.err
+    assert "promptctl baseline update capitals" in r.err
+    assert server.total == 0  # refused before any call
+    r = p.run("lint", "evals/baselines/capitals.json")
+    assert r.code == 1 and "PC501" in r.out
+
+
+def test_update_baseline_flag_and_fresh(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    r = p.run("eval", "capitals", "--update-baseline")
+    assert r.code == 0, r.err
+    assert "wrote evals/baselines/capitals.json" in r.err
+    server.reset()
+    r = p.run("eval", "capitals", "--fresh", "--update-baseline")
+    assert r.code == 0, r.err
+    assert server.total == N  # --fresh: no cache, no replay
+    assert "unchanged evals/baselines/capitals.json" in r.err
+
+
+def test_baseline_update_without_a_run_says_what_to_do(story) -> None:  # type: ignore[no-untyped-def]
+    p, _ = story
+    r = p.run("baseline", "update", "capitals")
+    assert r.code == 2
+    assert "no complete run" in r.err and "promptctl eval capitals" in r.err
+    r = p.run("baseline", "update", "nope")
+    assert r.code == 2 and "unknown suite 'nope'" in r.err
