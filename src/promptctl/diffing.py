@@ -11,6 +11,7 @@ import csv
 import difflib
 import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,9 +22,6 @@ from promptctl.checks import Checker
 from promptctl.config import CONFIG_FILE, Config, Project, read_config
 from promptctl.errors import UsageError
 from promptctl.model import Gate, Prompt, content_hash
-
-WORKTREE = None  # a Snapshot of the working tree has rev None
-
 
 # ----------------------------------------------------------------------------- snapshots
 
@@ -743,38 +741,72 @@ def render_text(result: DiffResult) -> str:
     return "\n".join(out) + "\n"
 
 
+# What lets repository text drive a PR comment: HTML, links and images, code spans, mentions
+# and issue references. `_`, `*` and `>` mid-line only change emphasis: left readable.
+_MD_ACTIVE = {
+    "\\": "\\\\",
+    "`": "\\`",
+    "[": "\\[",
+    "]": "\\]",
+    "<": "&lt;",
+    "&": "&amp;",
+    "@": "&#64;",
+    "#": "&#35;",
+}
+_MD_ACTIVE_RE = re.compile("|".join(re.escape(c) for c in _MD_ACTIVE))
+
+
+def _md(text: str) -> str:
+    text = " ".join(text.splitlines())
+    return _MD_ACTIVE_RE.sub(lambda m: _MD_ACTIVE[m.group(0)], text)
+
+
+def _code(text: str) -> str:
+    """An inline code span, or escaped text when a backtick would end the span early."""
+    return f"`{text}`" if "`" not in text and "\n" not in text else _md(text)
+
+
+def _fenced(text: str, lang: str) -> list[str]:
+    """A code block whose fence is longer than any backtick run inside: prompt text cannot
+    close it and inject markdown into the comment."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + lang, text, fence]
+
+
 def render_markdown(result: DiffResult) -> str:
-    """A PR comment: a heading per changed prompt, the text diff folded, warnings first."""
-    out = [f"## promptctl diff: `{result.rev_a}` -> `{result.rev_b}`", ""]
+    """A PR comment: warnings first, a heading per changed prompt, the text diff folded. Text
+    from the repository (names, case ids, values) is escaped: it must not drive the comment."""
+    from promptctl.escaping import markdown_cell
+
+    md = _md
+    out = [f"## promptctl diff: {_code(result.rev_a)} -> {_code(result.rev_b)}", ""]
     if result.empty:
         out.append("No prompt, suite or config changes.")
         return "\n".join(out) + "\n"
     if result.loosened:
         out += ["> [!WARNING]", "> **Gates loosened** by this change:"]
-        out += [f"> - `{f.subject}`: {f.kind}: {f.detail}" for f in result.loosened]
+        out += [f"> - {_code(f.subject)}: {f.kind}: {md(f.detail)}" for f in result.loosened]
         out.append("")
     if result.security:
         out += ["> [!CAUTION]", "> **Security-relevant config changes** (where API keys are sent):"]
-        out += [f"> - provider `{f.subject}`: {f.detail}" for f in result.security]
+        out += [f"> - provider {_code(f.subject)}: {md(f.detail)}" for f in result.security]
         out.append("")
     for c in result.prompts:
         if c.status == "modified":
-            out.append(f"### `{c.name}` `{c.old_version}` -> `{c.new_version}`")
+            out.append(f"### {_code(c.name)} `{c.old_version}` -> `{c.new_version}`")
+        elif c.status == "added":
+            out.append(f"### {_code(c.name)} added at `{c.new_version}`")
+        elif c.status == "removed":
+            out.append(f"### {_code(c.name)} removed (was `{c.old_version}`)")
         else:
-            out.append(f"### {_heading(c).replace(c.name, f'`{c.name}`', 1)}")
+            out.append(f"### {_code(c.name)} does not load: {md(c.error or '')}")
         out.append("")
-        out += [f"- {line}" for line in _details(c)]
+        out += [f"- {md(line)}" for line in _details(c)]
         if c.text_diff:
-            out += [
-                "",
-                "<details><summary>text diff</summary>",
-                "",
-                "```diff",
-                c.text_diff.rstrip("\n"),
-                "```",
-                "",
-                "</details>",
-            ]
+            out += ["", "<details><summary>text diff</summary>", ""]
+            out += _fenced(c.text_diff.rstrip("\n"), "diff")
+            out += ["", "</details>"]
         out.append("")
     if result.deltas:
         out += [
@@ -784,11 +816,11 @@ def render_markdown(result: DiffResult) -> str:
             "|---|---|---|---|---|",
         ]
         out += [
-            f"| {d.suite} | {d.scorer} | {_pct(d.old_rate)} | {_pct(d.new_rate)} | "
-            f"{d.delta * 100:+.1f} pts |"
+            f"| {markdown_cell(d.suite)} | {markdown_cell(d.scorer)} | {_pct(d.old_rate)} | "
+            f"{_pct(d.new_rate)} | {d.delta * 100:+.1f} pts |"
             for d in result.deltas
         ]
         out.append("")
     if result.suites_changed:
-        out += ["Suites changed: " + ", ".join(f"`{s}`" for s in result.suites_changed), ""]
+        out += ["Suites changed: " + ", ".join(_code(s) for s in result.suites_changed), ""]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ class CommitInfo:
     subject: str
 
 
-@cache
+# Bounded: each Repo keeps `git cat-file` processes alive; an evicted one is closed when
+# collected, so a test session or a long-lived service does not pile up child processes.
+@lru_cache(maxsize=8)
 def _repo(root: str) -> Any:
     import git
 

@@ -396,3 +396,30 @@ def test_shallow_clone_says_to_fetch_history(git_project, tmp_path: Path, monkey
     assert r.code == 2
     assert "shallow clone does not have" in r.err and "git fetch --unshallow" in r.err
     assert p.run("render", "summarize", "--var", "ticket=x").code == 0
+
+
+def test_diff_markdown_cannot_be_driven_by_repository_text(git_project) -> None:
+    p = git_project
+    hostile = PROMPT.replace(
+        'template: "Summarize: {{ ticket }}"',
+        'template: "```\\n<img src=x onerror=alert(1)> @org/team"',
+    )
+    seed(p, prompt=hostile)
+    p.write(
+        "evals/summarize.yaml",
+        SUITE.replace("id: b,", "id: '<img src=x> @org/admins',"),
+        dedent=False,
+    )
+    p.commit("hostile")
+    p.write("prompts/summarize.yaml", hostile.replace("x onerror", "y onerror"), dedent=False)
+    p.write(
+        "evals/summarize.yaml",
+        SUITE.replace("  - {id: b, vars: {ticket: mouse missing}}\n", ""),
+        dedent=False,
+    )
+    out = p.run("diff", "--format", "markdown").out
+    fence = out.index("````diff")  # longer than the ``` inside the prompt
+    assert "\n````\n" in out[fence:]
+    outside = out[:fence]
+    assert "<img" not in outside and "@org" not in outside
+    assert "cases-removed: 1 case(s) removed: &lt;img src=x> &#64;org/admins" in outside

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -111,18 +112,20 @@ def diff(
     Example: promptctl diff origin/main --format markdown > comment.md
     """
     from promptctl import config, diffing
-    from promptctl.redaction import printable
+    from promptctl.redaction import printable, redact
     from promptctl.reporters import plain
 
     check_format(fmt, ("text", "markdown", "json"))
     project = config.load_project()
     result = diffing.diff(project, rev_a or "HEAD", rev_b)
     if fmt == "json":
-        plain.write_json(result.to_json())
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "markdown":
-        plain.write(printable(diffing.render_markdown(result)))
+        text = diffing.render_markdown(result)
     else:
-        plain.write(printable(diffing.render_text(result)))
+        text = diffing.render_text(result)
+    # Prompt text and URLs come from the repository: no terminal escapes, no credentials.
+    plain.write(redact(printable(text)))
     if fail_on_loosened and result.loosened:
         plain.warn(f"gate loosened in {len(result.loosened)} place(s) (--fail-on-loosened)")
         raise typer.Exit(1)
