@@ -107,9 +107,23 @@ class ScorerSpec:
 
     @property
     def hash(self) -> str:
+        options = dict(self.options)
+        template = options.get("template")
+        if isinstance(template, str):
+            # The suite loader stores the judge template's absolute path, which differs between
+            # checkouts; its content is what the gate must compare (issue 6: scorer hashes).
+            options["template"] = _file_digest(template)
         return content_hash(
-            {"type": self.type, "negate": self.negate, "value": self.value, "options": self.options}
+            {"type": self.type, "negate": self.negate, "value": self.value, "options": options}
         )
+
+
+def _file_digest(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return "sha256:" + hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return "missing:" + path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -143,3 +143,19 @@ def test_wrong_top_level_type_is_refused(proj: Project) -> None:
 def test_score_for_unknown_scorer_is_refused(proj: Project) -> None:
     err = _damage(proj, lambda t: t.replace('"shape":"sh-shape"', '"other":"sh-shape"'))
     assert "unknown scorer 'shape'" in err.message
+
+
+def test_scorer_hash_follows_judge_template_content_not_its_path(tmp_path: Path) -> None:
+    from promptctl.model import ScorerSpec
+
+    def spec(where: Path, text: str) -> ScorerSpec:
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "judge.yaml").write_text(text, encoding="utf-8")
+        return ScorerSpec(id="j", type="llm-judge", options={"rubric": "r",
+                                                             "template": str(where / "judge.yaml")})
+
+    a = spec(tmp_path / "checkout-a", "system: s\nuser: u\n")
+    b = spec(tmp_path / "checkout-b", "system: s\nuser: u\n")
+    c = spec(tmp_path / "checkout-c", "system: s\nuser: changed\n")
+    assert a.hash == b.hash  # another clone, same template: comparable with its baseline
+    assert a.hash != c.hash  # an edited judge template is a different scorer
