@@ -301,7 +301,6 @@ def promote(
     reason: str | None = None,
     commit: bool = False,
     eval_now: EvalNow | None = None,
-    who: str | None = None,
 ) -> LabelChange:
     """Point `label` of the prompt at NAME[@REF]'s version, behind evidence (or --force with a
     reason). A refusal is a LabelChange with refused=True and labels.yaml untouched."""
@@ -337,7 +336,6 @@ def promote(
         commit=at[:12],
         previous=old.version if old else None,
         promoted_at=_now(),
-        promoted_by=who,
         reason=reason if force else None,
     )
     change = replace(base, changed=True, evidence=evidence, reason=entry.reason)
@@ -384,7 +382,6 @@ def rollback(
     *,
     to: str | None = None,
     commit: bool = False,
-    who: str | None = None,
 ) -> LabelChange:
     """Move `label` back: to `to`, or to the version it held before, from labels.yaml's history."""
     labels.check_label_name(label)
@@ -430,7 +427,6 @@ def rollback(
         commit=at[:12] if at else None,
         previous=entry.version,
         promoted_at=_now(),
-        promoted_by=who,
         reason=f"rollback from {entry.version}",
     )
     change = LabelChange(
