@@ -271,3 +271,13 @@ tests:
         "evals/a-2.yaml",
         "evals/a.yaml",
     ]
+
+
+def test_jinja_globals_and_loop_names_are_not_inputs(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "prompts: ['{% for i in range(n) %}{{ i }}{{ loop.index }}{% endfor %} {{ item }}']\n"
+        "providers: [echo]\n",
+    )
+    prompt = yaml.safe_load(plan_import(path, "c.yaml").prompts[0].text)
+    assert list(prompt["input"]) == ["n", "item"]

@@ -192,11 +192,13 @@ def template_variables(text: str) -> list[str] | None:
 
     from promptctl import rendering
 
+    env = rendering.environment(None)
     try:
-        ast = rendering.environment(None).parse(text)
+        ast = env.parse(text)
     except TemplateSyntaxError:
         return None
-    names = meta.find_undeclared_variables(ast)
+    # `range`, `dict`, `namespace`, ... are Jinja globals, not variables a case must set.
+    names = meta.find_undeclared_variables(ast) - set(env.globals)
     return sorted(names, key=lambda n: (_first_use(text, n), n))
 
 
