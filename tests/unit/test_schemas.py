@@ -132,6 +132,11 @@ BAD = [
         "both forms",
         "model: mock/echo\ntemplate: hi\nmessages: [{role: user, content: x}]\n",
     ),
+    (
+        "prompt",
+        "anthropic temperature",
+        "model: anthropic/x\nparams: {temperature: 1.5}\ntemplate: hi\n",
+    ),
     ("prompt", "no messages", "model: mock/echo\n"),
     ("prompt", "empty messages", "model: mock/echo\nmessages: []\n"),
     ("prompt", "bad role", "model: mock/echo\nmessages: [{role: bot, content: x}]\n"),
