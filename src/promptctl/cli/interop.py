@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from promptctl.interop import ImportPlan
 
 
 def import_file(
@@ -66,23 +71,20 @@ def import_file(
     )
 
 
-def _shown(path: object, root: object) -> str:
-    from pathlib import Path
-
+def _shown(path: Path, root: Path) -> str:
     try:
-        return Path(str(path)).relative_to(Path(str(root))).as_posix()
+        return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
 
 
-def _report_skipped(plan: object) -> None:
+def _report_skipped(plan: ImportPlan) -> None:
     from promptctl.reporters import plain
 
-    skipped = getattr(plan, "skipped", ())
-    if not skipped:
+    if not plan.skipped:
         return
-    plain.warn(f"warning: {len(skipped)} item(s) NOT imported (nothing else was left out):")
-    for item in skipped:
+    plain.warn(f"warning: {len(plan.skipped)} item(s) NOT imported (nothing else was left out):")
+    for item in plan.skipped:
         plain.warn(f"  {item}")
 
 
