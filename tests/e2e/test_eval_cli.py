@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,32 @@ def test_resume_with_nothing_interrupted_is_a_usage_error(project: Any) -> None:
     project.write("prompts/p.yaml", ECHO_PROMPT)
     r = project.run("eval", "--resume")
     assert r.code == 2 and "no interrupted run to resume" in r.err
+
+
+def test_csv_dataset_filter_and_shards_through_the_cli(project: Any) -> None:
+    project.write("prompts/p.yaml", ECHO_PROMPT)
+    project.write("evals/data/d.csv", "id,text,tags\n" + "".join(
+        f"c-{i},hello {i},{'even' if i % 2 == 0 else 'odd'}\n" for i in range(10)))
+    project.write("evals/s.yaml", "prompt: p\ndataset: data/d.csv\n"
+                  "scorers: [{id: hi, type: starts-with, value: hello}]\n")
+    assert project.run("eval", "--filter", "tag:even,c-1").code == 0
+    assert sorted(x["case_id"] for x in results(project)) == ["c-0", "c-1", "c-2", "c-4", "c-6",
+                                                              "c-8"]
+    seen: list[str] = []
+    for shard in ("1/2", "2/2"):
+        assert project.run("eval", "--shard", shard, "--quiet").code == 0
+        seen += [x["case_id"] for x in results(project)]
+        assert json.loads((latest(project) / "run.json").read_text())["shard"] == shard
+    assert sorted(seen) == sorted(f"c-{i}" for i in range(10))
+
+
+def test_plain_progress_lines_go_to_stderr_and_the_table_to_stdout(project: Any) -> None:
+    project.write("prompts/p.yaml", ECHO_PROMPT)
+    project.write("evals/s.yaml", "prompt: p\ncases:\n  - {id: a, vars: {text: x}}\n"
+                  "scorers: [{id: any, type: regex, value: '.'}]\n")
+    r = project.run("eval")
+    assert r.code == 0
+    assert r.err.startswith("s: 1 to evaluate\ns: 1/1 (100%) pass 100% cost $0.0000")
+    assert re.search(r"(?m)^any +100\.0% \(1/1\) +20\.7%-100\.0% +1\.000 +0$", r.out), r.out
+    q = project.run("eval", "--quiet")
+    assert q.err == "" and q.out.startswith("s: PASSED  prompt p@")
