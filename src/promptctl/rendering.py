@@ -4,7 +4,9 @@ the line inside the YAML file."""
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
+import re
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
@@ -53,6 +55,117 @@ def _guarded(iterable: Iterable[Any]) -> Iterator[Any]:
         yield item
 
 
+def _too_big(what: str) -> SecurityError:
+    return SecurityError(f"{what} exceeds the rendered-size limit ({MAX_OUTPUT_CHARS:,})")
+
+
+def _checked_size(value: Any) -> Any:
+    """A value a call, filter or `~` produced, refused when past the size limit: one oversize
+    allocation can happen, but it can never be doubled again (`ns.s ~ ns.s` in a loop)."""
+    if isinstance(value, str | bytes | list | tuple) and len(value) > MAX_OUTPUT_CHARS:
+        raise _too_big("a value")
+    return value
+
+
+def _checked_concat(parts: Iterable[str]) -> str:
+    """environment.concat: `{% set x %}…{% endset %}`, macro and call-block bodies."""
+    items = list(parts)
+    if sum(len(p) for p in items) > MAX_OUTPUT_CHARS:
+        raise _too_big("a block")
+    return "".join(items)
+
+
+# A width or precision of a million or more in a format spec: `'{:>999999999}'.format(x)`.
+_HUGE_SPEC = re.compile(r"\d{7,}")
+# The width comes from an argument: `'%*s' % (10**9, x)`, `'{:{}}'.format(x, 10**9)`.
+_ARG_SPEC = re.compile(r"\*|\{[^{}]*\{")
+_WIDTH_METHODS = frozenset(["ljust", "rjust", "center", "zfill"])
+
+
+def _ints(values: Iterable[Any]) -> Iterator[int]:
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool):
+            yield v
+        elif isinstance(v, tuple | list):
+            yield from (i for i in v if isinstance(i, int) and not isinstance(i, bool))
+        elif isinstance(v, Mapping):
+            yield from (i for i in v.values() if isinstance(i, int) and not isinstance(i, bool))
+
+
+def _check_format(fmt: Any, args: Iterable[Any]) -> None:
+    if not isinstance(fmt, str):
+        return
+    if _HUGE_SPEC.search(fmt) or (
+        _ARG_SPEC.search(fmt) and any(abs(i) > MAX_OUTPUT_CHARS for i in _ints(args))
+    ):
+        raise _too_big("a format width")
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
+    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
+        return
+    hits = len(text) + 1 if old == "" else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    if len(text) + hits * (len(new) - len(old)) > MAX_OUTPUT_CHARS:
+        raise _too_big("a replace")
+
+
+def _check_join(sep: Any, items: list[Any]) -> None:
+    if isinstance(sep, str) and len(sep) * max(len(items) - 1, 0) > MAX_OUTPUT_CHARS:
+        raise _too_big("a join")
+
+
+def _check_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Pre-checks for the str methods that allocate more than they are given."""
+    owner = getattr(obj, "__self__", None)
+    if not isinstance(owner, str):
+        return args
+    name = getattr(obj, "__name__", "")
+    if name in _WIDTH_METHODS or name == "expandtabs":
+        width = args[0] if args else kwargs.get("width", kwargs.get("tabsize", 0))
+        if isinstance(width, int) and width * max(1, owner.count("\t")) > MAX_OUTPUT_CHARS:
+            raise _too_big(f"{name}()")
+    elif name == "replace":
+        _check_replace(owner, *args[:3])
+    elif name == "join" and args:
+        items = list(args[0])  # materialised once, here, to size it; bounded by the loop guard
+        _check_join(owner, items)
+        return (items, *args[1:])
+    return args
+
+
+def _guard_filter(name: str, func: Any) -> Any:
+    """A built-in filter with the checks its arguments need and its result size-checked."""
+    skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+
+    @functools.wraps(func)  # keeps jinja_pass_arg (pass_context, pass_eval_context, ...)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _check_deadline()
+        value, rest = (args[skip], args[skip + 1 :]) if len(args) > skip else (None, ())
+        if name in ("center", "indent"):
+            width = rest[0] if rest else kwargs.get("width", 4 if name == "indent" else 80)
+            lines = value.count("\n") + 1 if isinstance(value, str) else 1
+            size = len(width) if isinstance(width, str) else width
+            if isinstance(size, int) and size * lines > MAX_OUTPUT_CHARS:
+                raise _too_big(f"|{name}")
+        elif name == "tojson":
+            indent = rest[0] if rest else kwargs.get("indent")
+            if isinstance(indent, int) and indent > 1000:
+                raise _too_big("|tojson indent")
+        elif name == "replace":
+            _check_replace(value, *rest[:3])
+        elif name == "format":
+            _check_format(value, (*rest, *kwargs.values()))
+        elif name == "join" and value is not None:
+            value = list(value)
+            _check_join(rest[0] if rest else kwargs.get("d", ""), value)
+            args = (*args[:skip], value, *rest)
+        return _checked_size(func(*args, **kwargs))
+
+    return guarded
+
+
 class _GuardedCodeGenerator(CodeGenerator):
     """Compiles `{% for x in EXPR %}` as `for x in environment.call(environment.loop_guard,
     EXPR)`: Jinja has no per-iteration hook, and a plain Python loop never calls back."""
@@ -68,6 +181,12 @@ class _GuardedCodeGenerator(CodeGenerator):
                 lineno=loop.iter.lineno,
             )
         super().visit_Template(node, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        # `a ~ b` builds a string outside any call: size-check it as a call result
+        self.write("environment.checked_size(")
+        super().visit_Concat(node, frame)
+        self.write(")")
 
 
 class _PartialsLoader(jinja2.BaseLoader):
@@ -103,8 +222,33 @@ class _PartialsLoader(jinja2.BaseLoader):
 
 class _Env(ImmutableSandboxedEnvironment):
     # '*' on a str or list can allocate gigabytes in one expression: check before doing it.
-    intercepted_binops = frozenset(["*", "**"])
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
     code_generator_class = _GuardedCodeGenerator
+    concat = staticmethod(_checked_concat)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # lorem ipsum has no place in a prompt, and lipsum(10**9) never returns
+        self.globals.pop("lipsum", None)
+        self.filters = {name: _guard_filter(name, f) for name, f in self.filters.items()}
+
+    def checked_size(self, value: Any) -> Any:
+        return _checked_size(value)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        # Jinja swaps `str.format`/`format_map` for a sandboxed formatter at attribute access;
+        # the width in '{:>999999999}' or '{:{}}' (from an argument) is still honoured.
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt = value.__self__
+
+        @functools.wraps(wrapped)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            _check_format(fmt, (*args, *kwargs.values()))
+            return _checked_size(wrapped(*args, **kwargs))
+
+        return checked
 
     def loop_guard(self, iterable: Iterable[Any]) -> Iterator[Any]:
         return _guarded(iterable)
@@ -114,7 +258,8 @@ class _Env(ImmutableSandboxedEnvironment):
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         # positional-only: a template may pass any keyword, `self=` and `context=` included
         _check_deadline()
-        return super().call(context, obj, *args, **kwargs)
+        args = _check_method(obj, args, kwargs)
+        return _checked_size(super().call(context, obj, *args, **kwargs))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         _check_deadline()
@@ -135,7 +280,9 @@ class _Env(ImmutableSandboxedEnvironment):
                     raise SecurityError("a repetition exceeds the rendered-size limit")
         if operator == "**" and isinstance(right, int | float) and abs(right) > 100:
             raise SecurityError("exponent too large")
-        return super().call_binop(context, operator, left, right)
+        if operator == "%":
+            _check_format(left, (right,))
+        return _checked_size(super().call_binop(context, operator, left, right))
 
 
 @lru_cache(maxsize=16)
@@ -237,7 +384,14 @@ def render_text(
         raise UsageError(
             f"template error: {e}", where=_template_line(source, _error_lineno(e))
         ) from None
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError, MemoryError) as e:
+    except (
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+        AttributeError,
+        MemoryError,
+    ) as e:
         raise UsageError(
             f"template error: {type(e).__name__}: {e}",
             where=_template_line(source, _error_lineno(e)),

@@ -124,3 +124,82 @@ def test_the_deadline_is_per_render(short_deadline: float) -> None:
     _render_error("{% for a in range(10**5) %}{% for b in range(10**5) %}{% endfor %}{% endfor %}")
     assert rendering.render_text("{% for a in range(3) %}{{ a }}{% endfor %}", {}) == "012"
     assert rendering._deadline.get() is None
+
+
+MEMORY_BOMBS = [
+    "{{ 'a'.ljust(10**9) }}",
+    "{{ 'a'.center(1000000000) }}",
+    "{{ 'a'.zfill(10**9) }}",
+    "{{ ('\\t' * 100000).expandtabs(100000) }}",
+    "{{ 'x'|attr('ljust')(10**9) }}",
+    "{{ 'x'|center(1000000000) }}",
+    "{{ 'x'|indent(1000000000, true) }}",
+    "{{ ('x\\n' * 500000)|indent(' ' * 100000) }}",
+    "{{ {'a': 1}|tojson(indent=1000000000) }}",
+    "{{ ('x' * 1000000).replace('', 'y' * 1000000) }}",
+    "{{ ('x' * 1000000)|replace('', 'y' * 1000) }}",
+    "{{ range(100000)|join('y' * 1000000) }}",
+    "{{ '{:>1000000000}'.format('a') }}",
+    "{{ '{:{}}'.format('a', 10**9) }}",
+    "{{ '{0:>1000000000}'.format_map({}) }}",
+    "{{ '%1000000000s' % 'a' }}",
+    "{{ '%*s' % (10**9, 'a') }}",
+    "{{ '%1000000000s'|format('a') }}",
+    "{{ ('x' * 1000000)|list|map('center', 1000000000)|list }}",
+    # doubling: each step is small, the tenth is a gigabyte
+    "{% set ns = namespace(s='x' * 1000) %}{% for i in range(60) %}"
+    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+    "{% set ns = namespace(s='x' * 1000) %}{% for i in range(60) %}"
+    "{% set ns.s = ns.s + ns.s %}{% endfor %}",
+    "{% set ns = namespace(s='x' * 1000) %}{% for i in range(60) %}"
+    "{% set ns.s %}{{ ns.s }}{{ ns.s }}{% endset %}{% endfor %}",
+    "{% macro d(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s='x' * 1000) %}"
+    "{% for i in range(60) %}{% set ns.s = d(ns.s) %}{% endfor %}",
+    "{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}"
+    "{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("text", MEMORY_BOMBS)
+def test_memory_bombs_are_refused_before_they_allocate(text: str) -> None:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    err, elapsed = _render_error(text)
+    assert "exceeds the rendered-size limit" in err.message
+    assert str(err.where) == "prompts/p.yaml:7:14"
+    assert elapsed < 2
+    # the peak resident size grew by well under the gigabyte each bomb asks for (KiB on Linux)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000
+
+
+def test_lipsum_is_not_available() -> None:
+    err, _ = _render_error("{{ lipsum(1000000000) }}")
+    assert err.message == "undefined variable: 'lipsum' is undefined"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ '{0}'.format() }}",
+        "{{ {}['k'] }}",
+        "{{ [1][5] }}",
+        "{{ 'x'.format_map({}) ~ '{a}'.format_map({}) }}",
+    ],
+)
+def test_python_errors_inside_templates_are_usage_errors(text: str) -> None:
+    err, _ = _render_error(text)
+    assert err.message.startswith(("template error:", "undefined variable:"))
+
+
+def test_ordinary_formatting_and_filters_are_untouched() -> None:
+    text = (
+        "{{ 'a'|wordwrap(1000000000) }}|{{ 'abc'|truncate(10**9) }}|{{ 1234567890|filesizeformat }}"
+        "|{{ '{:,}'.format(1234567890) }}|{{ '%d'|format(10**9) }}|{{ 'a b'|replace(' ', '-') }}"
+        "|{{ [1, 2]|join(',') }}|{{ 'x'|center(5) }}|{{ '%-4s|' % 'ab' }}|{{ 'a' + 'b' }}"
+        "|{{ 2 + 3 }}"
+        "|{{ 7 % 3 }}|{{ 'ab'.ljust(4, '.') }}|{{ {'b': 1}|tojson(indent=2)|length }}"
+    )
+    assert rendering.render_text(text, {}) == (
+        "a|abc|1.2 GB|1,234,567,890|1000000000|a-b|1,2|  x  |ab  ||ab|5|1|ab..|12"
+    )
