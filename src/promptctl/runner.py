@@ -244,15 +244,17 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
     async with Engine(project, concurrency=options.concurrency, use_cache=not options.fresh,
                       offline=options.offline, max_cost_usd=budget) as engine:
         interrupt.engine = engine
-        ctx = registry.ScorerContext(engine=engine, prompt=prompt,
-                                     judge_model=project.config.defaults.judge_model,
-                                     partials_dir=prompt.partials_dir)
-        scorers = [(spec.id, registry.build(spec, ctx)) for spec in suite.scorers]
-        # Replay (issue 6): a request identical to one the baseline recorded reuses its output.
+        # Replay (issue 6): a request identical to one the baseline recorded reuses its output;
+        # judge calls go through the same door, and are logged so the baseline can record them.
         from promptctl import baseline as baseline_mod
+        from promptctl.replay import ReplayingEngine
 
         replay = {} if options.fresh else baseline_mod.replay_index(plan.baseline)
         replayed = [0]
+        ctx = registry.ScorerContext(engine=ReplayingEngine(engine, replay), prompt=prompt,
+                                     judge_model=project.config.defaults.judge_model,
+                                     partials_dir=prompt.partials_dir)
+        scorers = [(spec.id, registry.build(spec, ctx)) for spec in suite.scorers]
 
         async def work(item: tuple[Case, int]) -> dict[str, Any] | None:
             case, repeat = item
@@ -357,11 +359,10 @@ async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suit
     try:
         if recorded is not None:
             # Same key = same provider, model, params, messages, format and repeat index.
+            from promptctl.replay import reply_from
+
             record["replayed"] = True
-            reply: Reply = Reply(text=recorded.output, model=request.model,
-                                 input_tokens=recorded.input_tokens,
-                                 output_tokens=recorded.output_tokens,
-                                 cost_usd=recorded.cost_usd, cached=True)
+            reply: Reply = reply_from(recorded, request)
         else:
             reply = await engine.complete(request)
     except ProviderError as e:
@@ -372,6 +373,20 @@ async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suit
                       latency_s=None, cost_usd=None, cached=False, error=e.message)
         return record
     scores: dict[str, dict[str, Any]] = {}
+    from promptctl.replay import capturing
+
+    with capturing() as judged:
+        await _score_all(scorers, reply, case, repeat, scores)
+    if judged:
+        record["judge_outputs"] = judged
+    record.update(output=reply.text, scores=scores, input_tokens=reply.input_tokens,
+                  output_tokens=reply.output_tokens, latency_s=round(reply.latency_s, 6),
+                  cost_usd=reply.cost_usd, cached=reply.cached, error=None)
+    return record
+
+
+async def _score_all(scorers: list[tuple[str, Any]], reply: Reply, case: Case, repeat: int,
+                     scores: dict[str, dict[str, Any]]) -> None:
     for sid, scorer in scorers:
         try:
             s: Score = await scorer.score(reply, case, repeat=repeat)
@@ -384,10 +399,6 @@ async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suit
             message = e.message if isinstance(e, PromptctlError) else str(e)
             scores[sid] = {"score": 0.0, "passed": False, "reason": "",
                            "error": message or type(e).__name__}
-    record.update(output=reply.text, scores=scores, input_tokens=reply.input_tokens,
-                  output_tokens=reply.output_tokens, latency_s=round(reply.latency_s, 6),
-                  cost_usd=reply.cost_usd, cached=reply.cached, error=None)
-    return record
 
 
 # ----------------------------------------------------------------------------- entry points

@@ -320,6 +320,14 @@ def load_run(path: str | Path) -> RunData:
                        input_tokens=r.get("input_tokens"), output_tokens=r.get("output_tokens"),
                        cost_usd=r.get("cost_usd"))
         for r in records.values() if r.get("error") is None and r.get("output") is not None
+    ) + tuple(
+        # Judge replies of the case (issue 6): recorded so that a replayed run calls no judge.
+        RecordedOutput(case_id=str(r["case_id"]), repeat=int(r.get("repeat", 0)),
+                       request_key=str(j.get("key") or ""), output=str(j.get("output")),
+                       input_tokens=j.get("input_tokens"), output_tokens=j.get("output_tokens"),
+                       cost_usd=j.get("cost_usd"))
+        for r in records.values() if r.get("error") is None
+        for j in (r.get("judge_outputs") or ()) if isinstance(j, dict)
     )
     cost = summary.get("cost_usd") if summary else None
     if cost is None:

@@ -207,3 +207,30 @@ def test_baseline_update_without_a_run_says_what_to_do(story) -> None:  # type: 
     assert "no complete run" in r.err and "promptctl eval capitals" in r.err
     r = p.run("baseline", "update", "nope")
     assert r.code == 2 and "unknown suite 'nope'" in r.err
+
+
+def test_judge_calls_replay_too(story) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.llm_server import Scripted
+
+    p, server = story
+    p.write("evals/judged.yaml", """\
+        prompt: capitals
+        cases:
+          - {id: a, vars: {country: France, capital: Paris}}
+          - {id: b, vars: {country: Peru, capital: Lima}}
+        repeat: 2
+        scorers:
+          - {id: fair, type: llm-judge, model: fake/judge-1, rubric: "Is it right?", pass: 4}
+        """)
+    server.default = Scripted.text('{"reason": "fine", "score": 5}')
+    r = p.run("eval", "judged", "--update-baseline")
+    assert r.code == 0, r.out + r.err
+    assert server.total == 8  # 2 cases x 2 repeats: a candidate call and a judge call each
+    assert "8 recorded outputs" in r.err
+    _fresh_clone_state(p)
+    server.reset()
+    server.default = Scripted.text('{"reason": "fine", "score": 5}')
+    r = p.run("eval", "judged")
+    assert r.code == 0, r.out + r.err
+    assert server.total == 0  # the candidates and their judges all replayed
+    assert "gate: PASSED" in r.out
