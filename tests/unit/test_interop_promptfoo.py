@@ -281,3 +281,37 @@ def test_jinja_globals_and_loop_names_are_not_inputs(tmp_path: Path) -> None:
     )
     prompt = yaml.safe_load(plan_import(path, "c.yaml").prompts[0].text)
     assert list(prompt["input"]) == ["n", "item"]
+
+
+def test_prompt_and_test_files_in_every_form(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "a.txt").write_text("A {{ x }}", encoding="utf-8")
+    (tmp_path / "p" / "b.txt").write_text("B {{ x }}", encoding="utf-8")
+    (tmp_path / "chat.yaml").write_text(
+        "- {role: system, content: Be brief.}\n- {role: user, content: '{{ x }}'}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "cases.yaml").write_text(
+        "- vars: {x: one}\n  assert: [{type: equals, value: one}]\n"
+        "- vars: {x: file://x.txt}\n  assert: [{type: equals, value: two}]\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "x.txt").write_text("two", encoding="utf-8")
+    path = write(
+        tmp_path,
+        "prompts:\n  file://p/*.txt: ignored\n  file://chat.yaml: chatty\n"
+        "providers: {id: 'openai:gpt-4o-mini', config: {temperature: 0.1}}\n"
+        "tests: file://cases.yaml\n",
+    )
+    plan = plan_import(path, "c.yaml")
+    assert [f.path for f in plan.prompts] == [
+        "prompts/a.yaml",
+        "prompts/b.yaml",
+        "prompts/chatty.yaml",
+    ]
+    chat = yaml.safe_load(plan.prompts[2].text)
+    assert chat["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert chat["params"] == {"temperature": 0.1}
+    rows = rows_of(next(f.text for f in plan.files if f.kind == "dataset"))
+    assert [(r["vars"]["x"], r["expected"]) for r in rows] == [("one", "one"), ("two", "two")]
+    assert plan.skipped == ()
