@@ -71,9 +71,9 @@ class CacheStats:
 class Cache:
     """One connection per process; thread-safe because flushes may run in a worker thread."""
 
-    def __init__(self, path: Path, *, flush_rows: int = FLUSH_ROWS) -> None:
+    def __init__(self, path: Path, *, flush_rows: int | None = None) -> None:
         self.path = path
-        self.flush_rows = flush_rows
+        self.flush_rows = flush_rows or FLUSH_ROWS
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[Any, ...]] = {}
         self._hits: dict[str, int] = {}

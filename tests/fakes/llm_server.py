@@ -22,11 +22,13 @@ Knobs (set per test; `reset()` restores the defaults):
   body=)`, `.malformed()` (200, not JSON), `.truncated()` (Content-Length larger than the body,
   then the connection closes), `.trickle()` (one byte every 50 ms, forever), `.reset()` (TCP
   RST, no reply), `.html(status)` (an HTML error page), `.oversize(n_bytes)`,
-  `.no_choices()` (200 JSON without choices/content), `.text(reply, input_tokens=,
+  `.no_choices()` (200 JSON without choices/content), `.chunked()` (the echo reply with
+  Transfer-Encoding: chunked), `.text(reply, input_tokens=,
   output_tokens=)` (a well-formed reply with that text), or `Scripted(status, body, headers)`.
 - Observations: `requests` (list of `Logged(method, path, headers, body, started, ended)`,
   headers lower-cased, body parsed JSON or None, times from `time.monotonic()`), `total`,
-  `in_flight`, `peak_in_flight`, `wait_for_requests(n, timeout)`.
+  `in_flight`, `peak_in_flight`, `connections` (TCP connections accepted),
+  `wait_for_requests(n, timeout)`.
 
 Default reply: the last user message echoed back, deterministic, with usage
 (prompt tokens = characters of all messages // 4 + 1, completion tokens = len(reply) // 4 + 1)
@@ -98,6 +100,10 @@ class Scripted:
     @classmethod
     def malformed(cls) -> Scripted:
         return cls(body=b'{"choices": [ this is not json', content_type="application/json")
+
+    @classmethod
+    def chunked(cls) -> Scripted:
+        return cls(action="chunked")
 
     @classmethod
     def truncated(cls) -> Scripted:
@@ -191,6 +197,13 @@ def echo_reply(path: str, body: Any, text: str | None = None, usage: Any = None)
     }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The listen backlog is fixed when the socket is bound; the default 5 drops SYNs when 32+
+    # clients connect at once, and each dropped SYN costs a 1 s retransmit.
+    request_queue_size = 512
+
+
 class FakeLLMServer:
     """See the module docstring for the knobs."""
 
@@ -202,13 +215,12 @@ class FakeLLMServer:
         self.total = 0
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.connections = 0  # TCP connections accepted (keep-alive reuse shows here)
         self._queue: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._httpd.request_queue_size = 256
+        self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- control
@@ -246,7 +258,7 @@ class FakeLLMServer:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
-            self.total = self.in_flight = self.peak_in_flight = 0
+            self.total = self.in_flight = self.peak_in_flight = self.connections = 0
             self.default = None
             self.require_key = None
             self.latency_s = 0.0
@@ -270,6 +282,14 @@ class FakeLLMServer:
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
+                # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus the
+                # client's delayed ACK add ~40 ms to every reply.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
                 self._reply(404, b'{"error": "not found"}', {})
@@ -331,6 +351,17 @@ class FakeLLMServer:
                     )
                     self.connection.close()
                     self.close_connection = True
+                    return
+                if script.action == "chunked":
+                    data = json.dumps(echo_reply(path, body)).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for i in range(0, len(data), 7):
+                        piece = data[i : i + 7]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"0\r\n\r\n")
                     return
                 if script.action == "truncate":
                     self.send_response(200)

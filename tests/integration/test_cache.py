@@ -1,0 +1,199 @@
+"""The SQLite response cache: hits without requests, batching, errors never stored, two
+processes on one file, `promptctl cache stats|clear`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptctl import config
+from promptctl.cache import Cache
+from promptctl.engine import Engine
+from promptctl.errors import ProviderError
+from promptctl.model import Reply, Request
+from tests.conftest import FAKE_KEY
+from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
+
+FAST = {"backoff_base_s": 0.01, "backoff_cap_s": 0.02}
+
+
+@pytest.fixture
+def fake(project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
+    write_config(project.root, llm_server)
+    return config.load_project(root=project.root)
+
+
+def request(text: str, **params: Any) -> Request:
+    return Request(
+        provider="fake", model="m", messages=({"role": "user", "content": text},), params=params
+    )
+
+
+def complete_all(proj: Any, texts: list[str], **kwargs: Any) -> list[Reply]:
+    async def go() -> list[Reply]:
+        async with Engine(proj, **{**FAST, **kwargs}) as eng:
+            return [await eng.complete(request(t)) for t in texts]
+
+    return asyncio.run(go())
+
+
+def rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+
+
+def test_cache_hit_makes_no_request(fake: Any, llm_server: FakeLLMServer):
+    (first,) = complete_all(fake, ["hello"])
+    (second,) = complete_all(fake, ["hello"])
+    assert llm_server.total == 1
+    assert not first.cached and second.cached
+    assert (second.text, second.input_tokens, second.output_tokens) == (
+        first.text,
+        first.input_tokens,
+        first.output_tokens,
+    )
+
+
+def test_key_covers_params_and_repeat(fake: Any, llm_server: FakeLLMServer):
+    async def go() -> None:
+        async with Engine(fake, **FAST) as eng:
+            base = request("same")
+            await eng.complete(base)
+            await eng.complete(request("same", temperature=0.5))
+            await eng.complete(Request(**{**_fields(base), "repeat": 1}))
+            await eng.complete(base)
+            assert eng.stats.cache_hits == 1 and eng.stats.calls == 3
+
+    asyncio.run(go())
+    assert llm_server.total == 3
+
+
+def _fields(req: Request) -> dict[str, Any]:
+    return {
+        f: getattr(req, f)
+        for f in ("provider", "model", "messages", "params", "response_format", "repeat")
+    }
+
+
+def test_no_cache_calls_again_and_refreshes(fake: Any, llm_server: FakeLLMServer):
+    complete_all(fake, ["x"])
+    (again,) = complete_all(fake, ["x"], use_cache=False)
+    assert not again.cached and llm_server.total == 2
+
+
+def test_errors_are_never_cached(fake: Any, llm_server: FakeLLMServer):
+    llm_server.enqueue(Scripted.error(500))
+    with pytest.raises(ProviderError):
+        complete_all(fake, ["boom"], max_retries=0)
+    (reply,) = complete_all(fake, ["boom"])
+    assert not reply.cached and reply.text == "boom" and llm_server.total == 2
+
+
+def test_writes_are_batched_until_flush_or_close(tmp_path: Path):
+    cache = Cache(tmp_path / "cache.db", flush_rows=4)
+    for i in range(3):
+        assert cache.put(f"k{i}", "p", "m", Reply(text=str(i))) is False
+    assert cache.get("k1") is not None  # pending rows are readable at once
+    assert not (tmp_path / "cache.db").exists() or rows(tmp_path / "cache.db") == 0
+    assert cache.put("k3", "p", "m", Reply(text="3")) is True  # due for a flush
+    cache.flush()
+    assert rows(tmp_path / "cache.db") == 4
+    cache.put("k4", "p", "m", Reply(text="4"))
+    cache.close()
+    assert rows(tmp_path / "cache.db") == 5
+
+
+def test_rows_hold_no_secret_and_no_headers(fake: Any, llm_server: FakeLLMServer, project: Any):
+    complete_all(fake, ["secret test"])
+    db = project.root / ".promptctl" / "cache.db"
+    data = b"".join(p.read_bytes() for p in db.parent.iterdir() if p.is_file())
+    assert FAKE_KEY.encode() not in data
+    assert b"authorization" not in data.lower()
+    with sqlite3.connect(db) as conn:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(replies)")]
+    assert "headers" not in cols
+
+
+def test_two_processes_share_one_cache(fake: Any, llm_server: FakeLLMServer, project: Any):
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        from pathlib import Path
+        from promptctl import cache, config
+        from promptctl.engine import Engine
+        from promptctl.model import Request
+
+        cache.FLUSH_ROWS = 3  # many small transactions, to collide with the other process
+        proj = config.load_project(root=Path({str(project.root)!r}))
+
+        # A file barrier: both processes start calling at the same moment.
+        me, other = sys.argv[1], "b" if sys.argv[1] == "a" else "a"
+        (proj.root / f"ready-{{me}}").touch()
+        while not (proj.root / f"ready-{{other}}").exists():
+            time.sleep(0.005)
+
+        async def main():
+            async with Engine(proj, concurrency=4) as eng:
+                async def one(i):
+                    return await eng.complete(Request(provider="fake", model="m",
+                        messages=({{"role": "user", "content": f"q{{i}}"}},)))
+                order = range(40) if sys.argv[1] == "a" else reversed(range(40))
+                replies = await asyncio.gather(*(one(i) for i in order))
+                assert all(r.text.startswith("q") for r in replies)
+        asyncio.run(main())
+    """)
+    llm_server.latency_s = 0.01
+    env = {**_env(), "FAKE_API_KEY": FAKE_KEY}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, tag], env=env, stderr=subprocess.PIPE, text=True
+        )
+        for tag in ("a", "b")
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    db = project.root / ".promptctl" / "cache.db"
+    assert rows(db) == 40
+    before = llm_server.total
+    assert 40 <= before <= 80
+    assert llm_server.peak_in_flight > 4  # the two processes really ran at once
+    replies = complete_all(fake, [f"q{i}" for i in range(40)])
+    assert all(r.cached for r in replies) and llm_server.total == before
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.endswith("_KEY")}
+
+
+def test_cache_stats_and_clear_commands(fake: Any, project: Any):
+    r = project.run("cache", "stats", "--format", "json")
+    assert r.code == 0 and json.loads(r.out)["rows"] == 0
+    assert not (project.root / ".promptctl").exists()  # stats on no cache creates nothing
+    complete_all(fake, ["a", "b", "c"])
+    complete_all(fake, ["a"])
+    r = project.run("cache", "stats", "--format", "json")
+    stats = json.loads(r.out)
+    assert r.code == 0
+    assert stats["rows"] == 3 and stats["hits"] == 1 and stats["by_model"] == {"fake/m": 3}
+    assert stats["path"] == ".promptctl/cache.db" and stats["size_bytes"] > 0
+    text = project.run("cache", "stats")
+    assert "rows:  3" in text.out and "fake/m" in text.out
+    cleared = project.run("cache", "clear")
+    assert cleared.code == 0 and "removed 3 cached replies" in cleared.err
+    assert json.loads(project.run("cache", "stats", "--format", "json").out)["rows"] == 0
+
+
+def test_cache_stats_rejects_unknown_format(project: Any):
+    r = project.run("cache", "stats", "--format", "xml")
+    assert r.code == 2 and "--format 'xml'" in r.err

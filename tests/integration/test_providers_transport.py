@@ -1,0 +1,81 @@
+"""The HTTP/1.1 transport under the engine: keep-alive, chunked bodies, closed connections."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from promptctl import config
+from promptctl.engine import Engine
+from promptctl.errors import ProviderError
+from promptctl.model import Request
+from tests.conftest import FAKE_KEY
+from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
+
+FAST = {"backoff_base_s": 0.01, "backoff_cap_s": 0.02}
+
+
+@pytest.fixture
+def fake(project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
+    write_config(project.root, llm_server)
+    return config.load_project(root=project.root)
+
+
+def request(text: str) -> Request:
+    return Request(provider="fake", model="m", messages=({"role": "user", "content": text},))
+
+
+def texts(proj: Any, items: list[str], **kwargs: Any) -> list[Any]:
+    async def go() -> list[Any]:
+        out = []
+        async with Engine(proj, use_cache=False, **{**FAST, **kwargs}) as eng:
+            for t in items:
+                try:
+                    out.append((await eng.complete(request(t))).text)
+                except ProviderError as e:
+                    out.append(e)
+        return out
+
+    return asyncio.run(go())
+
+
+def test_sequential_calls_reuse_one_connection(fake: Any, llm_server: FakeLLMServer):
+    assert texts(fake, ["a", "b", "c", "d"]) == ["a", "b", "c", "d"]
+    assert llm_server.connections == 1
+
+
+def test_chunked_reply_is_read_whole(fake: Any, llm_server: FakeLLMServer):
+    llm_server.enqueue(Scripted.chunked())
+    assert texts(fake, ["a fairly long message to split into chunks", "next"]) == [
+        "a fairly long message to split into chunks",
+        "next",
+    ]
+    assert llm_server.connections == 1  # a chunked reply leaves the connection reusable
+
+
+def test_server_closing_the_connection_is_not_an_error(fake: Any, llm_server: FakeLLMServer):
+    llm_server.enqueue(Scripted(headers={"Connection": "close"}))
+    assert texts(fake, ["one", "two"]) == ["one", "two"]
+    assert llm_server.total == 2 and llm_server.connections == 2
+
+
+def test_a_timed_out_connection_is_never_reused(fake: Any, llm_server: FakeLLMServer):
+    llm_server.enqueue(Scripted.trickle())
+    first, second = texts(fake, ["slow", "fine"], timeout_s=0.3, max_retries=0)
+    assert isinstance(first, ProviderError) and second == "fine"
+    assert llm_server.connections == 2
+
+
+def test_concurrent_calls_open_one_connection_each(fake: Any, llm_server: FakeLLMServer):
+    llm_server.latency_s = 0.05
+
+    async def go() -> None:
+        async with Engine(fake, concurrency=5, **FAST) as eng:
+            for _ in range(2):
+                await asyncio.gather(*(eng.complete(request(f"x{i}-{_}")) for i in range(5)))
+
+    asyncio.run(go())
+    assert llm_server.total == 10 and llm_server.connections == 5
