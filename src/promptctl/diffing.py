@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,16 @@ class EvalDelta:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PartialChange:
+    """A partial is not part of any version (SPEC): its edits must still reach the reviewer."""
+
+    name: str  # relative to prompts/partials/
+    status: str  # added | removed | modified
+    text_diff: str
+    prompts: tuple[str, ...]  # prompts that include it (transitively)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DiffResult:
     rev_a: str
     rev_b: str
@@ -124,11 +134,13 @@ class DiffResult:
     loosened: tuple[Flag, ...] = ()
     security: tuple[Flag, ...] = ()
     deltas: tuple[EvalDelta, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    partials: tuple[PartialChange, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.prompts or self.suites_changed or self.loosened or self.security)
+        return not (
+            self.prompts or self.suites_changed or self.loosened or self.security or self.partials
+        )
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -665,7 +677,48 @@ def diff(project: Project, rev_a: str | None = "HEAD", rev_b: str | None = None)
         loosened=tuple(gate_flags(suites_a, suites_b, baselines)),
         security=tuple(security_flags(raw_a, raw_b)),
         deltas=tuple(eval_deltas(project, sa, sb, changes, suites_a, suites_b)),
+        partials=tuple(partial_changes(project, sa, sb, [prompts_a, prompts_b])),
     )
+
+
+def partial_changes(
+    project: Project, sa: Snapshot, sb: Snapshot, prompts: list[Mapping[str, Prompt | str]]
+) -> list[PartialChange]:
+    from promptctl import rendering
+
+    def files(snap: Snapshot) -> dict[str, Path]:
+        base = project.partials_dir
+        return {p.relative_to(base).as_posix(): p for p in snap.files(base)}
+
+    fa, fb = files(sa), files(sb)
+    users: dict[str, set[str]] = {}
+    for copies in prompts:
+        for name, prompt in copies.items():
+            if isinstance(prompt, Prompt):
+                for m in prompt.messages:
+                    for partial in rendering.included_partials(m, prompt.partials_dir):
+                        users.setdefault(partial, set()).add(name)
+    out = []
+    for rel in sorted(set(fa) | set(fb)):
+        old = sa.text(fa[rel]) if rel in fa else None
+        new = sb.text(fb[rel]) if rel in fb else None
+        if old == new:
+            continue
+        lines_a = (old or "").splitlines(keepends=True)
+        lines_b = (new or "").splitlines(keepends=True)
+        for lines in (lines_a, lines_b):
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n"
+        text = "".join(
+            difflib.unified_diff(lines_a, lines_b, f"{rel} ({sa.shown})", f"{rel} ({sb.shown})")
+        )
+        status = "added" if old is None else "removed" if new is None else "modified"
+        out.append(
+            PartialChange(
+                name=rel, status=status, text_diff=text, prompts=tuple(sorted(users.get(rel, ())))
+            )
+        )
+    return out
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -720,6 +773,14 @@ def render_text(result: DiffResult) -> str:
         out += ["", _heading(c)] + [f"  {line}" for line in _details(c)]
         if c.text_diff:
             out += ["  " + line for line in c.text_diff.rstrip("\n").splitlines()]
+    for pc in result.partials:
+        used = ", ".join(pc.prompts) or "no prompt"
+        out += [
+            "",
+            f"partial {pc.name}: {pc.status} (included by {used}; versions do not "
+            "change with partials)",
+        ]
+        out += ["  " + line for line in pc.text_diff.rstrip("\n").splitlines()]
     if result.deltas:
         out += ["", "eval deltas:"]
         out += [
@@ -808,6 +869,16 @@ def render_markdown(result: DiffResult) -> str:
             out += _fenced(c.text_diff.rstrip("\n"), "diff")
             out += ["", "</details>"]
         out.append("")
+    for pc in result.partials:
+        used = ", ".join(_code(p) for p in pc.prompts) or "no prompt"
+        out += [
+            f"### partial {_code(pc.name)} {pc.status}",
+            "",
+            f"- included by {used} (a partial is not part of any version)",
+        ]
+        out += ["", "<details><summary>text diff</summary>", ""]
+        out += _fenced(pc.text_diff.rstrip("\n"), "diff")
+        out += ["", "</details>", ""]
     if result.deltas:
         out += [
             "### Eval deltas",

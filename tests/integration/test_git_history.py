@@ -370,6 +370,9 @@ def test_commands_that_need_git_say_so_and_render_lint_still_work(project) -> No
         assert "Traceback" not in r.err
     assert project.run("render", "summarize", "--var", "ticket=x").code == 0
     assert project.run("lint").code == 0
+    project.write("evals/summarize.yaml", SUITE, dedent=False)
+    assert project.run("eval").code == 0
+    assert project.run("list").code == 0
 
 
 def test_shallow_clone_says_to_fetch_history(git_project, tmp_path: Path, monkeypatch) -> None:
@@ -423,3 +426,27 @@ def test_diff_markdown_cannot_be_driven_by_repository_text(git_project) -> None:
     outside = out[:fence]
     assert "<img" not in outside and "@org" not in outside
     assert "cases-removed: 1 case(s) removed: &lt;img src=x> &#64;org/admins" in outside
+
+
+def test_diff_shows_an_edited_partial_and_the_prompts_that_include_it(git_project) -> None:
+    p = git_project
+    seed(p)
+    p.write("prompts/partials/rules.j2", "Be brief.\n", dedent=False)
+    p.write(
+        "prompts/uses.yaml",
+        "model: mock/echo\ntemplate: \"{% include 'rules.j2' %}\"\n",
+        dedent=False,
+    )
+    p.commit("partial")
+    p.write("prompts/partials/rules.j2", "Be thorough.\n", dedent=False)
+    data = json.loads(p.run("diff", "--format", "json").out)
+    assert data["prompts"] == []  # versions do not cover partials...
+    [partial] = data["partials"]  # ...so the diff must show the edit itself
+    assert (partial["name"], partial["status"], partial["prompts"]) == (
+        "rules.j2",
+        "modified",
+        ["uses"],
+    )
+    assert "-Be brief.\n+Be thorough.\n" in partial["text_diff"]
+    text = p.run("diff").out
+    assert "partial rules.j2: modified (included by uses;" in text

@@ -184,3 +184,21 @@ def test_reading_an_invalid_labels_file_raises_usage_error(project) -> None:
     with pytest.raises(UsageError) as info:
         labels.read(config.load_project())
     assert str(info.value.where) == "labels.yaml:2:1"
+
+
+def test_check_config_reports_every_problem_with_locations(project) -> None:
+    from promptctl.config import Config, Project
+    from promptctl.lint.project import check_config
+
+    proj = Project(root=project.root, config=Config())
+    path = project.write(
+        "promptctl.yaml",
+        "provders: {}\nproviders:\n  local: {type: openai, api_key_env: GITHUB_TOKEN}\n",
+        dedent=False,
+    )
+    found = [(f.code, str(f.where)) for f in check_config(proj, path)]
+    assert found == [("PC003", "promptctl.yaml:1:1"), ("PC302", "promptctl.yaml:3:38")]
+    project.write("promptctl.yaml", "providers: [\n", dedent=False)
+    assert [(f.code, str(f.where)) for f in check_config(proj, path)] == [
+        ("PC001", "promptctl.yaml:2:1")
+    ]
