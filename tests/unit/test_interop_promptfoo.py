@@ -315,3 +315,13 @@ def test_prompt_and_test_files_in_every_form(tmp_path: Path) -> None:
     rows = rows_of(next(f.text for f in plan.files if f.kind == "dataset"))
     assert [(r["vars"]["x"], r["expected"]) for r in rows] == [("one", "one"), ("two", "two")]
     assert plan.skipped == ()
+
+
+def test_a_single_prompt_keeps_its_own_name(tmp_path: Path) -> None:
+    (tmp_path / "summarize.txt").write_text("Sum up {{ t }}", encoding="utf-8")
+    path = write(
+        tmp_path, "description: Demo\nprompts: [file://summarize.txt]\nproviders: [echo]\n"
+    )
+    assert [f.path for f in plan_import(path, "c.yaml").prompts] == ["prompts/summarize.yaml"]
+    path = write(tmp_path, "description: Demo\nprompts: ['Sum up {{ t }}']\nproviders: [echo]\n")
+    assert [f.path for f in plan_import(path, "c.yaml").prompts] == ["prompts/demo.yaml"]

@@ -69,6 +69,7 @@ class PromptSource:
     where: Location
     template: str | None = None
     messages: list[dict[str, str]] | None = None
+    named: bool = True  # False for an inline prompt without a label
 
 
 @dataclass
@@ -169,7 +170,8 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
     suite_names: set[str] = set()
     for p_index, prompt in enumerate(prompts):
         for target in targets:
-            parts = [prompt.label if len(prompts) > 1 else base]
+            # One unnamed prompt takes the config's name; otherwise each keeps its label.
+            parts = [prompt.label if len(prompts) > 1 or prompt.named else base]
             if len(targets) > 1:
                 parts.append(target.label)
             name = unique(slug("-".join(parts), f"{base}-{p_index + 1}"), taken)
@@ -244,6 +246,8 @@ def _prompts(data: yamlio.YamlMap, ctx: _Ctx) -> list[PromptSource]:
             out += _file_prompts(item, label, loc, ctx)
         else:
             made = _text_prompt(item, label or f"prompt-{len(out) + 1}", loc, ctx)
+            if made is not None:
+                made.named = label is not None
             out += [made] if made else []
     labels: set[str] = set()
     for p in out:
