@@ -505,11 +505,14 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
             judges = sum(1 for s in suite.scorers if s.type == "llm-judge")
             calls = cached = 0
             cost: float | None = 0.0
+            from promptctl.baseline import replay_index
+
+            replay = {} if options.fresh else replay_index(p.baseline)
             async with Engine(project, use_cache=not options.fresh) as engine:
                 for case, repeat in _pairs(project, p, set()):
                     request = engine.build_request(
                         p.prompt, rendering.render_messages(p.prompt, case.vars), repeat=repeat)
-                    if engine.is_cached(request):
+                    if request.key in replay or engine.is_cached(request):
                         cached += 1
                         continue
                     calls += 1

@@ -234,3 +234,24 @@ def test_judge_calls_replay_too(story) -> None:  # type: ignore[no-untyped-def]
     assert r.code == 0, r.out + r.err
     assert server.total == 0  # the candidates and their judges all replayed
     assert "gate: PASSED" in r.out
+
+
+def test_dry_run_counts_replayable_requests_as_free(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    _baseline(p, server)
+    _fresh_clone_state(p)
+    r = p.run("eval", "capitals", "--dry-run", "--format", "json")
+    assert r.code == 0, r.err
+    (plan,) = json.loads(r.out)
+    assert (plan["calls"], plan["cached"]) == (0, N)
+    p.write("prompts/capitals.yaml", DEGRADED)
+    (plan,) = json.loads(p.run("eval", "capitals", "--dry-run", "--format", "json").out)
+    assert plan["calls"] == sum(len(k) >= 6 for _, k in CAPITALS)
+
+
+def test_update_baseline_refuses_a_partial_run_before_calling(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    r = p.run("eval", "capitals", "--filter", "id:c-0*", "--update-baseline")
+    assert r.code == 2
+    assert "--update-baseline" in r.err and "--filter" in r.err
+    assert server.total == 0

@@ -181,3 +181,13 @@ def test_settle_hint_asks_for_more_cases_on_a_small_suite() -> None:
     assert hint.more_cases >= 20  # two flips in ten cases: 5 flips are needed for p < .05
     assert hint.repeats >= 2
     assert stats.settle_hint(stats.compare([1.0], [1.0]), 0.05, 1) is None
+
+
+def test_off_grid_differences_use_seeded_monte_carlo_close_to_enumeration() -> None:
+    # Differences that are no multiple of 1/k (e.g. continuous scores) have no exact grid.
+    base = [0.9, 0.8, math.pi / 4, 0.7, 0.95, 0.6, math.e / 3, 0.85]
+    current = [0.5, 0.81, 0.3, 0.71, 0.2, 0.55, 0.1, 0.86]
+    result = stats.permutation_test(base, current, seed=4)
+    assert result.method.startswith("monte-carlo")
+    assert result == stats.permutation_test(base, current, seed=4)
+    assert abs(result.p_value - _enumerated_p(base, current)) < 0.01

@@ -76,6 +76,10 @@ def eval_cmd(
         filter=filter_expr, shard=datasets.parse_shard(shard), repeat=repeat,
         concurrency=concurrency, fresh=fresh, offline=offline, max_cost_usd=max_cost,
         baseline_ref=baseline_ref)
+    if update_baseline and (filter_expr or shard):
+        raise UsageError("--update-baseline records whole suites; it cannot be combined with "
+                         "--filter or --shard", hint="drop --filter/--shard (merge shard runs "
+                         "first, then `promptctl baseline update --from-run RUN`)")
     project = config.load_project()
     if changed_since is not None and not resume:
         from promptctl import changes
