@@ -99,6 +99,7 @@ GOOD = {
     "suite": "prompt: p\ndataset: data/d.jsonl\nrepeat: 2\n"
     "scorers: [{id: a, type: not-contains, value: x}, {type: latency, value: 2},\n"
     "  {id: j, type: llm-rubric, rubric: r, scale: [1, 5], pass: 4, model: mock/judge}]\n"
+    "record_outputs: false\n"
     "gate: {min_pass_rate: 0.9, max_drop: 0.1, alpha: 0.05, max_cost_usd: 1,\n"
     "       on_inconclusive: fail}\n",
     "config": "paths: {prompts: p}\nproviders:\n  local: {type: openai, base_url: 'http://h/v1', "
@@ -165,6 +166,7 @@ BAD = [
     ("suite", "on_inconclusive", SUITE + EQ + "gate: {on_inconclusive: maybe}\n"),
     ("suite", "latency value", SUITE + "scorers: [{type: latency, value: -1}]\n"),
     ("suite", "judge scale", SUITE + "scorers: [{type: llm-judge, rubric: r, scale: [5]}]\n"),
+    ("suite", "record_outputs type", SUITE + EQ + "record_outputs: sometimes\n"),
     ("suite", "judge rubric", SUITE + "scorers: [{type: llm-judge}]\n"),
     ("suite", "dataset suffix", "prompt: p\ndataset: data/d.txt\n" + EQ),
     ("suite", "case key", "prompt: p\ncases: [{id: a, input: {}}]\n" + EQ),
@@ -199,3 +201,36 @@ def test_a_bad_file_is_rejected_by_schema_and_loader(
 ) -> None:
     assert schema_errors(kind, yamlio.loads(text, "f.yaml")), f"schema accepted {case}"
     assert loader_errors(kind, text, root), f"loader accepted {case}"
+
+
+def test_schema_keys_are_exactly_the_loaders_keys() -> None:
+    """A key added to a loader must be added to its schema too (and the other way round)."""
+    from promptctl import datasets
+
+    prompt, suite, cfg, lab = (schema(k) for k in KINDS)
+    assert set(prompt["properties"]) == set(loader.PROMPT_KEYS)
+    assert set(prompt["properties"]["messages"]["items"]["properties"]) == {"role", "content"}
+    assert prompt["properties"]["messages"]["items"]["properties"]["role"]["enum"] == list(
+        loader.ROLES
+    )
+    assert set(suite["properties"]) == set(suites.SUITE_KEYS)
+    assert set(suite["properties"]["scorers"]["items"]["properties"]) == set(suites.SCORER_KEYS)
+    assert set(suite["properties"]["gate"]["properties"]) == set(suites.GATE_KEYS)
+    assert set(suite["properties"]["cases"]["items"]["properties"]) == set(datasets.CASE_KEYS)
+    assert set(cfg["properties"]) == set(config._TOP)
+    assert set(cfg["properties"]["paths"]["properties"]) == set(config._PATHS)
+    provider = cfg["properties"]["providers"]["additionalProperties"]
+    assert set(provider["properties"]) == set(config._PROVIDER)
+    assert provider["properties"]["type"]["enum"] == list(config.PROVIDER_TYPES)
+    assert set(cfg["properties"]["defaults"]["properties"]) == set(config._DEFAULTS)
+    entry = lab["additionalProperties"]["additionalProperties"]
+    assert set(entry["properties"]) == set(labels.ENTRY_KEYS)
+    assert lab["additionalProperties"]["propertyNames"]["pattern"] == labels.LABEL_NAME.pattern
+
+
+def test_scorer_types_are_exactly_the_registry() -> None:
+    from promptctl import scorers
+
+    names = [*scorers.BUILTIN, *scorers.ALIASES]
+    enum = schema("suite")["properties"]["scorers"]["items"]["properties"]["type"]["enum"]
+    assert sorted(enum) == sorted(names + [f"not-{n}" for n in names])
