@@ -255,3 +255,24 @@ def test_update_baseline_refuses_a_partial_run_before_calling(story) -> None:  #
     assert r.code == 2
     assert "--update-baseline" in r.err and "--filter" in r.err
     assert server.total == 0
+
+
+TWO_WRONG = 'model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n' \
+            'template: "The capital of {{ country }} is ' \
+            '{% if country in [\'France\', \'Italy\'] %}unknown{% else %}{{ capital }}' \
+            '{% endif %}."\n'
+
+
+def test_small_drop_is_inconclusive_with_a_hint_or_fails_when_configured(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    _baseline(p, server)
+    p.write("prompts/capitals.yaml", TWO_WRONG)
+    r = p.run("eval", "capitals")
+    assert r.code == 0, r.out + r.err  # 2 of 30 flipped: 6.7 points > max_drop, p = 0.25
+    assert "gate: INCONCLUSIVE" in r.out
+    assert "names-capital inconclusive" in r.err and "more cases" in r.err
+    p.write("evals/capitals.yaml", SUITE + "  on_inconclusive: fail\n")
+    # The gate changed, the scorer did not: still compared, now failing on inconclusive.
+    r = p.run("eval", "capitals")
+    assert r.code == 1, r.out + r.err
+    assert "the gate changed since the baseline was recorded" in r.out

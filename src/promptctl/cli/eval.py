@@ -121,6 +121,13 @@ def eval_cmd(
     else:
         terminal.write_result(result, quiet=quiet)
     for s in result.suites:
+        if s.gate is not None and s.gate.verdict.value == "inconclusive":
+            from promptctl.gate import describe
+
+            for sg in s.gate.scorers:
+                if sg.verdict.value == "inconclusive":
+                    terminal.warn(f"warning: {s.suite.name}: {sg.scorer_id} inconclusive: "
+                                  f"{describe(sg, s.gate.gate)}")
         if s.status != "complete":
             terminal.warn(f"{s.suite.name}: incomplete: {s.error}\n  hint: promptctl eval "
                           f"--resume {s.run_id}")
