@@ -325,3 +325,18 @@ def test_a_single_prompt_keeps_its_own_name(tmp_path: Path) -> None:
     assert [f.path for f in plan_import(path, "c.yaml").prompts] == ["prompts/summarize.yaml"]
     path = write(tmp_path, "description: Demo\nprompts: ['Sum up {{ t }}']\nproviders: [echo]\n")
     assert [f.path for f in plan_import(path, "c.yaml").prompts] == ["prompts/demo.yaml"]
+
+
+def test_tests_left_without_a_suite_are_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "prompts: ['Q {{ q }}']\ntargets: [echo]\ntests:\n"
+        "  - {vars: {q: a}, assert: [{type: equals, value: a}]}\n"
+        "  - {description: Only code, vars: {q: b}, assert: [{type: javascript, value: 'true'}]}\n",
+    )
+    plan = plan_import(path, "c.yaml")
+    assert [f.path for f in plan.files if f.kind == "suite"] == ["evals/promptfoo.yaml"]
+    assert [str(n) for n in plan.notes] == [
+        "c.yaml:5:5: tests only-code: no assert could be converted: they are in "
+        "evals/data/promptfoo-2.jsonl but in no suite (a suite needs scorers)"
+    ]

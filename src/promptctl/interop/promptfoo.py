@@ -17,7 +17,7 @@ import itertools
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from promptctl.interop import (
     yaml_text,
 )
 
-TOP_KEYS = ("description", "prompts", "providers", "tests", "defaultTest")
+TOP_KEYS = ("description", "prompts", "providers", "targets", "tests", "defaultTest")
 TEST_KEYS = ("description", "vars", "assert", "options", "threshold", "metadata", "provider")
 ASSERT_KEYS = ("type", "value", "threshold", "provider", "weight", "metric")
 SIMPLE = ("equals", "contains", "icontains", "starts-with", "regex")
@@ -106,7 +106,6 @@ class Test:
     vars: dict[str, Any]
     scorers: list[Scorer]
     where: Location
-    tags: list[str] = field(default_factory=list)
 
 
 class _Ctx:
@@ -196,12 +195,15 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
                     PlannedFile(f"evals/{suite_name}.yaml", yaml_text(suite, header), "suite")
                 )
     files = prompt_files + suite_files + files
-    if datasets and not any(specs for _, specs, _ in datasets):
-        ctx.note(
-            data.key_loc("tests"),
-            "tests",
-            "no assert could be converted, so only datasets were written (a suite needs scorers)",
-        )
+    for (data_name, specs, _rows), (_scorers, members) in zip(datasets, groups, strict=True):
+        if not specs:
+            ids = ", ".join(t.id for t in members[:3]) + (", ..." if len(members) > 3 else "")
+            ctx.note(
+                members[0].where,
+                f"tests {ids}",
+                f"no assert could be converted: they are in evals/data/{data_name}.jsonl but in "
+                "no suite (a suite needs scorers)",
+            )
     return ImportPlan(
         source=shown,
         format="promptfoo",
