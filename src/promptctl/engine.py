@@ -1,8 +1,9 @@
 """The call engine: cache, provider, retries with backoff, timeouts, concurrency, budget, cost.
 
-No terminal code. One `httpx.AsyncClient` per run (`async with Engine(project) as engine`),
-one event loop (`asyncio.run` at the CLI edge). Providers only build requests and parse
-replies; every policy about *when* to call lives here:
+No terminal code. One connection pool per run (`async with Engine(project) as engine`; an
+HTTP/1.1 keep-alive transport with httpx's types and errors, see providers/transport.py), one
+event loop (`asyncio.run` at the CLI edge). Providers only build requests and parse replies;
+every policy about *when* to call lives here:
 
 - cache first (network providers only: mock replies are computed, and caching them would hide
   an edited rules file); then offline / stopped / missing-key / budget checks; then the call.
@@ -10,14 +11,15 @@ replies; every policy about *when* to call lives here:
   truncated bodies and timeouts; `x-should-retry` overrides; never on 400/401/403/404/422 or on
   a 429 saying the quota is spent (that one stops the run). Full-jitter backoff, ~0.5 s doubling
   to an 8 s cap, or the server's Retry-After / retry-after-ms (capped).
-- each attempt has a total deadline (httpx's read timeout is per chunk: a body that trickles
-  forever would never time out) and a size cap.
+- each attempt has a total deadline (a socket read timeout is per chunk: a body that trickles
+  forever would never trip it) and a size cap.
 - per provider, an adaptive limit: halved on 429s, grown back by one per `limit` successes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import time
@@ -41,7 +43,14 @@ from promptctl.errors import (
 )
 from promptctl.model import Prompt, Reply, Request
 from promptctl.providers import providers
-from promptctl.providers.base import Completion, Provider, ProviderHTTPError, ProviderSettings
+from promptctl.providers.base import (
+    Completion,
+    HTTPCall,
+    Provider,
+    ProviderHTTPError,
+    ProviderSettings,
+)
+from promptctl.providers.transport import PooledTransport, ReplyTooLarge
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -166,7 +175,8 @@ class Engine:
         self.stats = EngineStats()
         self.stop_reason: str | None = None
         self._slots: dict[str, _Slot] = {}
-        self._client: httpx.AsyncClient | None = None
+        self._transport: PooledTransport | None = None
+        self._urls: dict[str, httpx.URL] = {}
         self._cache: Cache | None = None
         self._reserved_usd = 0.0
         self._flushing: asyncio.Task[None] | None = None
@@ -187,29 +197,33 @@ class Engine:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
 
     def _open_cache(self) -> Cache:
         if self._cache is None:
             self._cache = Cache.for_state_dir(self.project.state_dir)
         return self._cache
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            from promptctl.providers.transport import PooledTransport
+    def _http(self) -> PooledTransport:
+        if self._transport is None:
+            # httpx's default pool costs ~7 ms CPU per call at 32 in flight (transport.py).
+            # No proxy variables, no ~/.netrc: keys come from api_key_env only.
+            self._transport = PooledTransport(connect_timeout_s=min(10.0, self.timeout_s))
+        return self._transport
 
-            self._client = httpx.AsyncClient(
-                # httpx's default pool costs ~7 ms CPU per call at 32 in flight (see transport.py)
-                transport=PooledTransport(connect_timeout_s=min(10.0, self.timeout_s)),
-                timeout=httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s)),
-                # Keys come from promptctl.yaml's api_key_env only, never from ~/.netrc or a
-                # proxy variable's credentials.
-                trust_env=False,
-                follow_redirects=False,
-            )
-        return self._client
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            try:
+                parsed = self._urls[url] = httpx.URL(url)
+            except httpx.InvalidURL:
+                raise UsageError(
+                    f"base URL {url!r} is not a valid http(s) URL",
+                    hint="fix base_url in promptctl.yaml or the provider's BASE_URL variable",
+                ) from None
+        return parsed
 
     def stop(self, reason: str = "stopped") -> None:
         """Start no new network call (Ctrl-C, budget, quota, outage); cache hits still serve."""
@@ -496,19 +510,15 @@ class Engine:
         # Full jitter (AWS architecture blog): spreads a herd of retries over the window.
         return random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt))  # noqa: S311
 
-    async def _attempt(self, slot: _Slot, http: Any) -> Completion:
-        client = self._http()
-        async with client.stream("POST", http.url, headers=http.headers, json=http.body) as resp:
-            declared = resp.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_response_bytes:
-                raise _too_big(slot.settings.name, self.max_response_bytes)
-            body = bytearray()
-            async for chunk in resp.aiter_raw():
-                body += chunk
-                if len(body) > self.max_response_bytes:
-                    raise _too_big(slot.settings.name, self.max_response_bytes)
-            status, headers = resp.status_code, resp.headers
-        return slot.provider.parse(status, headers, bytes(body))
+    async def _attempt(self, slot: _Slot, http: HTTPCall) -> Completion:
+        body = json.dumps(http.body, ensure_ascii=False).encode("utf-8")
+        try:
+            status, headers, reply = await self._http().post(
+                self._url(http.url), http.headers, body, max_bytes=self.max_response_bytes
+            )
+        except ReplyTooLarge:
+            raise _too_big(slot.settings.name, self.max_response_bytes) from None
+        return slot.provider.parse(status, headers, reply)
 
 
 def _too_big(name: str, limit: int) -> ProviderError:

@@ -79,3 +79,45 @@ def test_concurrent_calls_open_one_connection_each(fake: Any, llm_server: FakeLL
 
     asyncio.run(go())
     assert llm_server.total == 10 and llm_server.connections == 5
+
+
+def test_works_as_an_httpx_transport(llm_server: FakeLLMServer):
+    import httpx
+
+    from promptctl.providers.transport import PooledTransport
+
+    llm_server.enqueue(Scripted.chunked())
+
+    async def go() -> list[str]:
+        async with httpx.AsyncClient(transport=PooledTransport()) as client:
+            out = []
+            for text in ("one", "two"):
+                r = await client.post(
+                    llm_server.openai_base + "/chat/completions",
+                    json={"model": "m", "messages": [{"role": "user", "content": text}]},
+                )
+                out.append(r.json()["choices"][0]["message"]["content"])
+            return out
+
+    assert asyncio.run(go()) == ["one", "two"]
+    assert llm_server.connections == 1
+
+
+def test_connect_failure_is_an_httpx_connect_error():
+    import socket
+
+    import httpx
+
+    from promptctl.providers.transport import PooledTransport
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def go() -> None:
+        await PooledTransport().post(
+            httpx.URL(f"http://127.0.0.1:{port}/v1/chat/completions"), {}, b"{}", max_bytes=10
+        )
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(go())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import h11
@@ -23,6 +23,14 @@ import httpx
 
 _READ_BYTES = 65536
 Origin = tuple[str, str, int]
+
+
+class ReplyTooLarge(Exception):
+    """A reply past the size cap (a chat reply that big is a misconfigured server)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"reply larger than {limit} bytes")
+        self.limit = limit
 
 
 class _Conn:
@@ -130,46 +138,93 @@ class PooledTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError("connection refused or unreachable") from e
         return _Conn(reader, writer)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
+    async def _acquire(self, url: httpx.URL) -> tuple[Origin, _Conn]:
         if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported scheme {url.scheme!r}")
         origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
-        body = await request.aread()
         idle = self._idle.get(origin)
-        conn = None
         while idle:
-            candidate = idle.pop()
-            if candidate.usable:
-                conn = candidate
-                break
-            candidate.close()
-        if conn is None:
-            conn = await self._connect(origin)
+            conn = idle.pop()
+            if conn.usable:
+                return origin, conn
+            conn.close()
+        return origin, await self._connect(origin)
+
+    async def _exchange(
+        self,
+        conn: _Conn,
+        method: bytes,
+        url: httpx.URL,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> h11.Response:
+        """Send one request on `conn`, return the response head (the body is still to read)."""
+        out = conn.h11.send(h11.Request(method=method, target=url.raw_path, headers=headers))
+        out += conn.h11.send(h11.Data(data=body)) + conn.h11.send(h11.EndOfMessage())
         try:
-            headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-            out = conn.h11.send(
-                h11.Request(method=request.method, target=url.raw_path, headers=headers)
-            )
-            out += conn.h11.send(h11.Data(data=body)) + conn.h11.send(h11.EndOfMessage())
-            try:
-                conn.writer.write(out)
-                await conn.writer.drain()
-            except OSError as e:
-                raise httpx.WriteError("connection dropped") from e
+            conn.writer.write(out)
+            await conn.writer.drain()
+        except OSError as e:
+            raise httpx.WriteError("connection dropped") from e
+        while True:
+            event = await conn.next_event()
+            if isinstance(event, h11.Response):
+                return event
+            if isinstance(event, h11.ConnectionClosed):
+                raise httpx.RemoteProtocolError("connection closed before the reply")
+
+    async def post(
+        self, url: httpx.URL, headers: Mapping[str, str], body: bytes, *, max_bytes: int
+    ) -> tuple[int, dict[str, str], bytes]:
+        """POST and read the whole reply: (status, lower-cased headers, body).
+
+        The engine's fast path (no cookie jar, auth flow or redirect logic to pay for).
+        Raises `ReplyTooLarge` past `max_bytes`.
+        """
+        origin, conn = await self._acquire(url)
+        wire = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        wire += [(b"host", url.netloc), (b"content-length", str(len(body)).encode())]
+        try:
+            head = await self._exchange(conn, b"POST", url, wire, body)
+            reply_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in head.headers}
+            declared = reply_headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise ReplyTooLarge(max_bytes)
+            chunks = bytearray()
             while True:
                 event = await conn.next_event()
-                if isinstance(event, h11.Response):
+                if isinstance(event, h11.Data):
+                    chunks += event.data
+                    if len(chunks) > max_bytes:
+                        raise ReplyTooLarge(max_bytes)
+                elif isinstance(event, h11.EndOfMessage):
                     break
-                if isinstance(event, h11.ConnectionClosed):
-                    raise httpx.RemoteProtocolError("connection closed before the reply")
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise httpx.RemoteProtocolError("connection closed mid-reply")
         except BaseException:
             conn.close()  # cancelled or failed: never reuse a connection in an unknown state
             raise
+        if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
+            conn.h11.start_next_cycle()
+            self._give_back(origin, conn)
+        else:
+            conn.close()
+        return head.status_code, reply_headers, bytes(chunks)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The httpx transport interface, for an `httpx.AsyncClient(transport=...)`."""
+        body = await request.aread()
+        origin, conn = await self._acquire(request.url)
+        headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        try:
+            head = await self._exchange(conn, request.method.encode(), request.url, headers, body)
+        except BaseException:
+            conn.close()
+            raise
         return httpx.Response(
-            event.status_code,
-            headers=[(bytes(k), bytes(v)) for k, v in event.headers],
+            head.status_code,
+            headers=[(bytes(k), bytes(v)) for k, v in head.headers],
             stream=_Body(self, origin, conn),
             extensions={"http_version": b"HTTP/1.1"},
         )
