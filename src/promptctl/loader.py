@@ -59,7 +59,7 @@ KNOWN_PARAMS: dict[str, set[str]] = {
         "service_tier",
     },
     "anthropic": set(PARAM_RANGES["anthropic"]) | {"stop_sequences", "metadata", "thinking"},
-    "mock": set(PARAM_RANGES["mock"]) | {"seed", "stop", "replies", "reply"},
+    "mock": set(PARAM_RANGES["mock"]) | {"seed", "stop", "replies", "reply", "latency_ms"},
 }
 
 
