@@ -269,3 +269,18 @@ def test_malformed_prompt_yml_is_a_usage_error(tmp_path: Path, text: str, messag
         plan_import(src, "c.prompt.yml")
     assert err.value.where is not None and err.value.where.path == "c.prompt.yml"
     assert err.value.exit_code == 2
+
+
+def test_a_variable_missing_from_some_rows_gets_an_empty_default(tmp_path: Path) -> None:
+    src = tmp_path / "d.prompt.yml"
+    src.write_text(
+        "model: openai/gpt-4o\nmessages: [{role: user, content: '{{a}} {{b}}'}]\n"
+        "testData: [{a: x, b: y}, {a: z}]\n",
+        encoding="utf-8",
+    )
+    plan = plan_import(src, "d.prompt.yml")
+    prompt = yaml.safe_load(plan.prompts[0].text)
+    assert prompt["input"] == {"a": {"type": "string"}, "b": {"type": "string", "default": ""}}
+    assert str(plan.notes[0]) == (
+        "d.prompt.yml:3:1: variable 'b': not set by every testData row; declared with default \"\""
+    )

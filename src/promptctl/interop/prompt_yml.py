@@ -114,6 +114,17 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
     messages, used = _messages(data, shown, c)
     rows = _test_data(data, shown, c, name)
     prompt["input"] = {v: input_schema(r["vars"][v] for r in rows if v in r["vars"]) for v in used}
+    for v in used:
+        if rows and any(v not in r["vars"] for r in rows):
+            # Otherwise such a case could not render (and lint flags it); an empty default
+            # keeps every case runnable.
+            prompt["input"][v]["default"] = ""
+            c.note(
+                data.key_loc("testData"),
+                f"variable {v!r}",
+                'not set by every testData row; declared with default ""',
+                shown,
+            )
     if not prompt["input"]:
         del prompt["input"]
     prompt["messages"] = messages
