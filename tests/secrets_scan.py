@@ -79,14 +79,16 @@ _U_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})")
 def _unescaped_views(blob: bytes) -> dict[str, bytes]:
     """`blob` with JSON \\u escapes, %XX and HTML character references undone, so a key
     escaped only in part (`sk\\u002dtest-...`) is still found."""
-    views = {
-        "JSON \\u-escapes undone": _U_ESCAPE.sub(
+    views = {}
+    if b"\\u" in blob:
+        views["JSON \\u-escapes undone"] = _U_ESCAPE.sub(
             lambda m: chr(int(m.group(1), 16)).encode("utf-8", "surrogatepass"), blob
-        ),
-        "URL escapes undone": urllib.parse.unquote_to_bytes(blob),
-    }
-    text = blob.decode("utf-8", "replace")
-    views["HTML references undone"] = html.unescape(text).encode("utf-8", "replace")
+        )
+    if b"%" in blob:
+        views["URL escapes undone"] = urllib.parse.unquote_to_bytes(blob)
+    if b"&" in blob:
+        text = blob.decode("utf-8", "replace")
+        views["HTML references undone"] = html.unescape(text).encode("utf-8", "replace")
     return views
 
 
