@@ -210,17 +210,27 @@ def write_atomic(path: Path, text: str) -> None:
             os.close(dfd)
 
 
-def update(project: Project, change: Callable[[Labels], Labels | None]) -> Labels:
+def update(
+    project: Project,
+    change: Callable[[Labels], Labels | None],
+    *,
+    then: Callable[[], None] | None = None,
+) -> Labels | None:
     """Apply `change` to the labels as they are on disk now, under the lock, and write the result.
 
     `change` gets a fresh copy read inside the lock (so concurrent promotes of other labels are
-    kept) and returns the new labels, or None to leave the file untouched (byte for byte).
+    kept) and returns the new labels, or None to leave the file untouched (byte for byte); it may
+    raise to abort. `then` runs after the write, still under the lock (e.g. `git commit`, so two
+    committing promotes cannot interleave write and commit). Returns the written labels, or None
+    when nothing was written.
     """
     with locked(project):
         current = read(project)
         copy = {name: dict(entries) for name, entries in current.items()}
         new = change(copy)
         if new is None:
-            return current
+            return None
         write_atomic(project.labels_file, dumps(new))
+        if then is not None:
+            then()
         return new

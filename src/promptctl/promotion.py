@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from promptctl import gitrepo, history, labels, loader
 from promptctl.config import Project
@@ -208,7 +209,8 @@ def eval_suites_now(project: Project, prompt: Prompt, suites: list[str]) -> Evid
 
 
 # A hook that evaluates the prompt's suites now, as `eval` would, and returns the evidence;
-# the CLI passes one (it owns progress output). None: no suite could be run.
+# the CLI passes one (it may call a paid model, so the CLI says so first). Without one, a
+# version with no evidence is refused with the `eval` command to run.
 EvalNow = Callable[[Project, Prompt, list[str]], Evidence]
 
 
@@ -253,10 +255,10 @@ def _now() -> str:
     )
 
 
-def commit_message(change: LabelChange) -> str:
+def commit_message(change: LabelChange, verb: str = "promote") -> str:
     evidence = change.evidence.detail if change.evidence else "none"
     lines = [
-        f"promote {change.name} {change.label}: {change.old_version or '(none)'} -> "
+        f"{verb} {change.name} {change.label}: {change.old_version or '(none)'} -> "
         f"{change.new_version}",
         "",
         f"Evidence: {evidence}",
@@ -323,8 +325,9 @@ def promote(
     )
     if old is not None and old.version == prompt.version:
         return base
-    if commit:
-        _check_commit_possible(project)
+    if commit:  # fail before any eval runs; checked again where it counts, inside the write
+        with labels.locked(project):
+            _check_commit_possible(project)
     if force:
         evidence = Evidence(kind="forced", passed=True, detail=f"forced: {reason}")
     else:
@@ -334,21 +337,46 @@ def promote(
     entry = labels.LabelEntry(
         version=prompt.version,
         commit=at[:12],
-        previous=old.version if old else None,
         promoted_at=_now(),
         reason=reason if force else None,
     )
-    change = replace(base, changed=True, evidence=evidence, reason=entry.reason)
+    return _move(
+        project,
+        replace(base, evidence=evidence, reason=entry.reason),
+        entry,
+        commit=commit,
+        verb="promote",
+    )
 
-    def apply(pointers: labels.Labels) -> labels.Labels:
-        pointers.setdefault(prompt.name, {})[label] = entry
+
+def _move(
+    project: Project, change: LabelChange, entry: labels.LabelEntry, *, commit: bool, verb: str
+) -> LabelChange:
+    """Write `entry` for the change's prompt and label, and commit it, all under the labels lock:
+    what the label held before is read inside the lock, so `previous` and the commit message are
+    right even when another promotion of the same label ran a moment earlier."""
+    done: dict[str, Any] = {}
+
+    def apply(pointers: labels.Labels) -> labels.Labels | None:
+        if commit:  # again inside the lock: a concurrent promotion may have left it dirty
+            _check_commit_possible(project)
+        held = pointers.get(change.name, {}).get(change.label)
+        if held is not None and held.version == entry.version:
+            return None
+        done["old"] = held.version if held else None
+        pointers.setdefault(change.name, {})[change.label] = replace(entry, previous=done["old"])
         return pointers
 
-    labels.update(project, apply)
-    if commit:
-        sha = gitrepo.commit_paths(project.root, [project.labels_file], commit_message(change))
-        change = replace(change, committed=sha)
-    return change
+    def commit_it() -> None:
+        moved = replace(change, old_version=done["old"])
+        done["sha"] = gitrepo.commit_paths(
+            project.root, [project.labels_file], commit_message(moved, verb)
+        )
+
+    written = labels.update(project, apply, then=commit_it if commit else None)
+    if written is None:
+        return replace(change, changed=False)
+    return replace(change, changed=True, old_version=done["old"], committed=done.get("sha"))
 
 
 # ----------------------------------------------------------------------------- rollback
@@ -417,15 +445,14 @@ def rollback(
         )
     if at is None:
         at = history.commit_with_version(project, name, target)
-    if commit:
-        _check_commit_possible(project)
     evidence = Evidence(
-        kind="rollback", passed=True, detail=f"rollback of {label} from {entry.version} to {target}"
+        kind="rollback",
+        passed=True,
+        detail=f"rollback of {label} from {entry.version} to {target}",
     )
     new = labels.LabelEntry(
         version=target,
         commit=at[:12] if at else None,
-        previous=entry.version,
         promoted_at=_now(),
         reason=f"rollback from {entry.version}",
     )
@@ -435,24 +462,11 @@ def rollback(
         old_version=entry.version,
         new_version=target,
         commit=at,
-        changed=True,
+        changed=False,
         evidence=evidence,
         reason=new.reason,
     )
-
-    def apply(pointers: labels.Labels) -> labels.Labels:
-        pointers.setdefault(name, {})[label] = new
-        return pointers
-
-    labels.update(project, apply)
-    if commit:
-        message = (
-            f"rollback {name} {label}: {entry.version} -> {target}\n\nEvidence: {evidence.detail}\n"
-        )
-        change = replace(
-            change, committed=gitrepo.commit_paths(project.root, [project.labels_file], message)
-        )
-    return change
+    return _move(project, change, new, commit=commit, verb="rollback")
 
 
 def _previous(

@@ -312,3 +312,44 @@ def test_two_promote_processes_at_once_both_land(git_project):
     assert sorted(data["summarize"]) == names
     assert {v["reason"] for v in data["summarize"].values()} == {f"parallel {n}" for n in names}
     assert text == labels.dumps(labels.loads(text, "labels.yaml"))
+
+
+def test_concurrent_committing_promotes_each_make_their_own_commit(git_project):
+    p = git_project
+    seed(p)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    names = ["blue", "green", "red"]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "promptctl",
+                "promote",
+                "summarize",
+                "--to",
+                label,
+                "--force",
+                "--reason",
+                f"ship {label}",
+                "--commit",
+            ],
+            cwd=p.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for label in names
+    ]
+    results = [(proc.wait(timeout=60), proc.stderr.read()) for proc in procs]
+    for proc in procs:
+        proc.stdout.close()
+        proc.stderr.close()
+    assert [code for code, _ in results] == [0, 0, 0], results
+    subjects = p.git("log", "--format=%s", "--", "labels.yaml").splitlines()
+    assert sorted(subjects) == sorted(
+        f"promote summarize {n}: (none) -> {version_of(p)}" for n in names
+    )
+    assert p.git("status", "--porcelain").strip() == ""
+    assert sorted(labels.read(config.load_project())["summarize"]) == names
