@@ -142,6 +142,10 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
     prompt = resolve_prompt(project, suite)
     selector = datasets.Selector(options.filter, options.shard)
     repeat = options.repeat or suite.repeat
+    # A shard may draw no case of a small suite: that is an empty shard run (merge expects
+    # every shard), not an error, as long as the suite and filter select cases at all.
+    unsharded = datasets.Selector(options.filter) if options.shard else None
+    filtered = 0
     seen: set[str] = set()
     count = 0
     for case in datasets.iter_cases(project, suite):
@@ -149,6 +153,7 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
             raise UsageError(f"duplicate case id {case.id!r}", where=case.source,
                              hint="case ids must be unique within a suite")
         seen.add(case.id)
+        filtered += 1 if unsharded is not None and unsharded(case) else 0
         if not selector(case):
             continue
         values = rendering.apply_defaults(prompt, case.vars)
@@ -158,7 +163,7 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
             raise UsageError(f"case {case.id}: {e.message}", where=case.source,
                              hint=e.hint) from None
         count += 1
-    if count == 0:
+    if count == 0 and not filtered:
         what = "the filter matches no case" if options.filter or options.shard else "no cases"
         raise UsageError(f"suite {suite.name!r}: {what}", where=suite.source,
                          hint="check --filter/--shard, or add cases to the dataset")

@@ -38,6 +38,7 @@ _COMMAND_MODULES = (
     "run",
     "lint",
     "eval",
+    "merge",
     "baseline",
     "history",
     "labels",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from promptctl.cli._options import check_format
+from promptctl.cli._options import TrustedRef, check_format
 
 if TYPE_CHECKING:
     from promptctl.config import Project
@@ -58,6 +58,7 @@ def eval_cmd(
     changed_since: Annotated[str | None, typer.Option(
         "--changed-since", metavar="REF", help="Only suites whose inputs changed since REF.")
     ] = None,
+    trusted_config_ref: TrustedRef = None,
 ) -> None:
     """Run eval suites, score every case, report, and exit with the verdict.
 
@@ -69,7 +70,7 @@ def eval_cmd(
     from promptctl import config, datasets, runner
     from promptctl import suites as suite_files
     from promptctl.errors import UsageError
-    from promptctl.reporters import terminal
+    from promptctl.reporters import github, terminal
 
     check_format(fmt, ("table", "json"))
     options = runner.EvalOptions(
@@ -80,7 +81,7 @@ def eval_cmd(
         raise UsageError("--update-baseline records whole suites; it cannot be combined with "
                          "--filter or --shard", hint="drop --filter/--shard (merge shard runs "
                          "first, then `promptctl baseline update --from-run RUN`)")
-    project = config.load_project()
+    project = config.load_project(trusted_ref=trusted_config_ref)
     if changed_since is not None and not resume:
         from promptctl import changes
 
@@ -119,7 +120,8 @@ def eval_cmd(
 
         plain.write_json(json_out.eval_json(result))
     else:
-        terminal.write_result(result, quiet=quiet)
+        terminal.write_result(result, quiet=quiet, stream=github.log_stream())
+    github.report(project, result)  # annotations and step summary inside GitHub Actions only
     for s in result.suites:
         if s.gate is not None and s.gate.verdict.value == "inconclusive":
             from promptctl.gate import describe

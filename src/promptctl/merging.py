@@ -1,0 +1,310 @@
+"""`promptctl merge`: shard runs (`eval --shard I/N`) -> one run per suite, gated as a whole.
+
+Checks first, writes second: every run must be a complete shard; the shards of a suite must
+agree on everything that decides a result (prompt version, model, params, scorers, gate, repeat,
+filter, shard count, the baseline they were gated against), cover 1..N once each, and share no
+case. The merged run is a new run directory whose results.jsonl holds every shard's records and
+whose summary and gate are computed exactly as `eval` computes them for an unsharded run
+(runs.Tally over the records, floors, gate.evaluate against the same baseline), so a sharded CI
+gives the verdict and numbers a single job would have given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptctl import datasets, runs
+from promptctl.config import Project
+from promptctl.errors import Location, UsageError
+from promptctl.floors import check_floors
+from promptctl.model import Gate, RunData, Suite
+
+# Meta fields every shard of a suite must share: any difference means different experiments.
+_SAME = ("prompt", "prompt_version", "model", "params", "scorer_hashes", "gate_hash", "repeat",
+         "filter")
+_GATE_FIELDS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
+_UNKNOWN = object()  # the baseline a shard was gated against, when it says nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One shard run as read from disk."""
+
+    path: Path
+    meta: Mapping[str, Any]
+    summary: Mapping[str, Any]
+    index: int  # 1-based
+    count: int
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def suite(self) -> str:
+        return str(self.meta.get("suite"))
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    """The shards of one suite, validated, in shard order."""
+
+    suite: str
+    shards: tuple[Shard, ...]
+
+
+def expand(project: Project, refs: Sequence[str]) -> list[Path]:
+    """Run ids or directories -> run directories. A directory that holds run directories (say,
+    downloaded CI artifacts) stands for all of them."""
+    out: list[Path] = []
+    for ref in refs:
+        path = Path(ref)
+        if path.is_dir() and not (path / runs.META).is_file():
+            found = sorted(p.resolve() for p in path.iterdir() if (p / runs.META).is_file())
+            if not found:
+                raise UsageError(f"{ref}: neither a run directory nor a directory of runs",
+                                 hint="pass run directories or ids (.promptctl/runs/<id>)")
+            out.extend(found)
+            continue
+        out.append(runs.find_run(project, ref))
+    seen: dict[Path, int] = {}
+    for p in out:
+        seen[p] = seen.get(p, 0) + 1
+    twice = sorted(p.name for p, n in seen.items() if n > 1)
+    if twice:
+        raise UsageError(f"run {twice[0]} is given more than once", hint="name each shard once")
+    return out
+
+
+def _read_shard(path: Path) -> Shard:
+    meta = runs.read_meta(path)
+    where = Location(str(path / runs.META))
+    shard = meta.get("shard")
+    if not shard:
+        raise UsageError(f"run {path.name} (suite {meta.get('suite')}) is not a shard",
+                         where=where, hint="merge takes the runs of `eval --shard I/N`")
+    try:
+        parsed = datasets.parse_shard(str(shard))
+    except UsageError:
+        raise UsageError(f"run {path.name}: shard {shard!r} is not I/N", where=where) from None
+    assert parsed is not None
+    summary = runs.read_summary(path)
+    if not summary or summary.get("status") != "complete":
+        status = (summary or {}).get("status", "unfinished")
+        raise UsageError(f"run {path.name} (suite {meta.get('suite')}, shard {shard}) is "
+                         f"{status}, not complete",
+                         hint=f"finish it first: promptctl eval --resume {path.name}")
+    return Shard(path=path, meta=meta, summary=summary, index=parsed[0], count=parsed[1])
+
+
+def _baseline_key(s: Shard) -> Any:
+    gate = s.summary.get("gate")
+    if not isinstance(gate, Mapping):
+        return None if "gate" in s.summary else _UNKNOWN
+    base = gate.get("baseline")
+    if not isinstance(base, Mapping):
+        return None
+    return (base.get("path"), base.get("commit"))
+
+
+def plan(paths: Sequence[Path]) -> list[MergePlan]:
+    """Validate that `paths` are complete sets of shards (one set per suite).
+
+    Raises:
+        UsageError: not a shard, unfinished, shards that disagree, missing or duplicated shards,
+            or a case in two shards; the message names the runs and what is wrong.
+    """
+    if not paths:
+        raise UsageError("no runs to merge", hint="promptctl merge RUN... (the shard runs)")
+    groups: dict[str, list[Shard]] = {}
+    for p in paths:
+        s = _read_shard(p)
+        groups.setdefault(s.suite, []).append(s)
+    problems: list[str] = []
+    for suite, shards in groups.items():
+        problems += _check_group(suite, shards)
+    if problems:
+        lead = ""
+        if len(groups) > 1:
+            have = "; ".join(
+                f"{name}: " + ", ".join(f"{s.index}/{s.count}"
+                                        for s in sorted(g, key=lambda s: s.index))
+                for name, g in sorted(groups.items()))
+            lead = f"the runs are shards of different suites ({have}); "
+        raise UsageError(lead + "; ".join(problems),
+                         hint="merge exactly the N shard runs of each suite from one CI run")
+    return [MergePlan(suite, tuple(sorted(g, key=lambda s: s.index)))
+            for suite, g in sorted(groups.items())]
+
+
+def _check_group(suite: str, shards: list[Shard]) -> list[str]:
+    first = shards[0]
+    for s in shards[1:]:
+        if s.count != first.count:
+            return [f"suite {suite}: run {first.run_id} is shard {first.index}/{first.count} but "
+                    f"run {s.run_id} is shard {s.index}/{s.count} (different shard counts)"]
+        for key in _SAME:
+            if s.meta.get(key) != first.meta.get(key):
+                what = {"prompt_version": "prompt versions", "scorer_hashes": "scorers",
+                        "gate_hash": "gates", "params": "model params"}.get(key, f"{key}s")
+                shown = ""
+                if key in ("prompt_version", "model", "prompt", "repeat", "filter"):
+                    shown = f" ({first.meta.get(key)} vs {s.meta.get(key)})"
+                return [f"suite {suite}: runs {first.run_id} and {s.run_id} have different "
+                        f"{what}{shown}"]
+        if _baseline_key(s) != _baseline_key(first):
+            return [f"suite {suite}: runs {first.run_id} and {s.run_id} were gated against "
+                    "different baselines"]
+    problems: list[str] = []
+    by_index: dict[int, list[Shard]] = {}
+    for s in shards:
+        by_index.setdefault(s.index, []).append(s)
+    for index, same in sorted(by_index.items()):
+        if len(same) > 1:
+            problems.append(f"suite {suite}: shard {index}/{first.count} appears "
+                            f"{len(same)} times (runs {', '.join(x.run_id for x in same)})")
+    missing = [i for i in range(1, first.count + 1) if i not in by_index]
+    if missing:
+        problems.append(f"suite {suite}: missing shard"
+                        f"{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(f'{i}/{first.count}' for i in missing)}")
+    if problems:
+        return problems
+    owner: dict[str, str] = {}
+    for s in shards:
+        for case_id, _ in runs.latest_records(s.path):
+            prior = owner.setdefault(case_id, s.run_id)
+            if prior != s.run_id:
+                return [f"suite {suite}: case {case_id!r} is in runs {prior} and {s.run_id}"]
+    return []
+
+
+# ----------------------------------------------------------------------------- merging
+
+
+def merge(project: Project, paths: Sequence[Path], *, baseline_ref: str | None = None) -> Any:
+    """Merge shard runs into one new run per suite and gate each; an `EvalResult`.
+
+    The baseline is the one the shards were gated against (the commit recorded in their
+    summaries), unless `baseline_ref` names another revision.
+    """
+    from promptctl.runner import EvalResult
+
+    plans = plan(paths)
+    invocation = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + \
+        f"-{secrets.token_hex(2)}"
+    return EvalResult(suites=tuple(_merge_one(project, p, invocation, baseline_ref)
+                                   for p in plans))
+
+
+def _merge_one(project: Project, p: MergePlan, invocation: str,
+               baseline_ref: str | None) -> Any:
+    from promptctl import gate as gate_mod
+    from promptctl.runner import SuiteResult
+
+    first = p.shards[0].meta
+    records: dict[tuple[str, int], dict[str, Any]] = {}
+    for s in p.shards:
+        records.update(runs.latest_records(s.path))
+    meta = {k: v for k, v in first.items() if k != "run_id"}
+    meta.update(
+        shard=None, invocation=invocation,
+        cases=sum(int(s.meta.get("cases") or 0) for s in p.shards),
+        pairs=sum(int(s.meta.get("pairs") or 0) for s in p.shards),
+        merged_from=[s.run_id for s in p.shards],
+        started_at=min(str(s.meta.get("started_at") or "") for s in p.shards),
+    )
+    writer = runs.RunWriter.create(project, runs.new_run_id(p.suite), meta)
+    try:
+        for key in sorted(records):
+            writer.append(records[key])
+        scorer_hashes = dict(first.get("scorer_hashes") or {})
+        tally = runs.Tally(scorer_hashes)
+        for key in sorted(records):
+            tally.add(records[key])
+        outcomes = tuple(tally.outcomes())
+        gate = Gate(**{k: v for k, v in (first.get("gate") or {}).items() if k in _GATE_FIELDS})
+        floors = tuple(check_floors(gate, outcomes))
+        summary = _summary(p, writer.run_id, tally, floors)
+        gated = None
+        if all(_baseline_key(s) is not _UNKNOWN for s in p.shards):
+            committed = _baseline(project, p, baseline_ref)
+            run = RunData(run_id=writer.run_id, path=str(writer.path), suite=p.suite,
+                          prompt=str(first.get("prompt")),
+                          prompt_version=str(first.get("prompt_version")),
+                          model=str(first.get("model")), params=dict(first.get("params") or {}),
+                          gate=gate, scorer_hashes=scorer_hashes, outcomes=outcomes,
+                          cost_usd=summary.get("cost_usd"))
+            gated = gate_mod.evaluate(run, committed)
+            summary["gate"] = gate_mod.as_dict(gated)
+        summary["replayed"] = sum(int(s.summary.get("replayed") or 0) for s in p.shards)
+        writer.write_summary(summary)
+    finally:
+        writer.close()
+    return SuiteResult(
+        suite=_suite(project, first), run_id=writer.run_id, run_dir=str(writer.path),
+        prompt=str(first.get("prompt")), prompt_version=str(first.get("prompt_version")),
+        model=str(first.get("model")), status="complete", summary=summary, outcomes=outcomes,
+        failing=tally.failing_cases(), floor_failures=floors, gate=gated,
+        replayed=summary["replayed"],
+    )
+
+
+def _summary(p: MergePlan, run_id: str, tally: runs.Tally, floors: tuple[Any, ...]
+             ) -> dict[str, Any]:
+    """summary.json as runner._run_suite writes it for an unsharded run of the same cases."""
+    first = p.shards[0].summary
+
+    def total(key: str) -> int:
+        return sum(int(s.summary.get(key) or 0) for s in p.shards)
+
+    judge = [s.summary.get("judge_cost_usd") for s in p.shards]
+    judge_cost = None if any(j is None for j in judge) else round(
+        sum(float(j) for j in judge if j is not None), 8)
+    summary: dict[str, Any] = {
+        "run_id": run_id, "suite": p.suite, "status": "complete", "error": None,
+        "prompt": first.get("prompt"), "prompt_version": first.get("prompt_version"),
+        "model": first.get("model"), "pairs_total": total("pairs_total"),
+        "repeat": first.get("repeat"), "calls": total("calls"),
+        "cache_hits": total("cache_hits"), "retries": total("retries"),
+        **tally.summary(),
+        "floor_failures": [f.message for f in floors],
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "merged_from": [s.run_id for s in p.shards],
+    }
+    summary["judge_cost_usd"] = judge_cost
+    summary["cost_usd"] = None if judge_cost is None else round(tally.cost_usd + judge_cost, 8)
+    return summary
+
+
+def _baseline(project: Project, p: MergePlan, ref: str | None) -> Any:
+    from promptctl import baseline
+
+    if ref is not None:
+        return baseline.read(project, p.suite, ref=ref)
+    key = _baseline_key(p.shards[0])
+    if key is None:
+        return None  # the shards had no baseline: floors only, as they were
+    _, commit = key
+    return baseline.read(project, p.suite, ref=commit)
+
+
+def _suite(project: Project, meta: Mapping[str, Any]) -> Suite:
+    """The suite of the shards as the reports need it: its file when this checkout has it."""
+    from promptctl import suites as suite_files
+
+    name = str(meta.get("suite"))
+    path = suite_files.suite_files(project).get(name)
+    if path is not None:
+        try:
+            return suite_files.load_suite(project, path)
+        except UsageError:
+            pass  # a broken suite file does not stop reporting on runs already made
+    shown = str(meta.get("suite_path") or name)
+    return Suite(name=name, path=shown, prompt_ref=str(meta.get("prompt")), dataset=None,
+                 source=Location(shown))

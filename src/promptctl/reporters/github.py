@@ -1,0 +1,225 @@
+"""GitHub Actions output when GITHUB_ACTIONS=true: annotations, a step summary, a safe log.
+
+- Annotations (`::error file=…,line=…::`) for regressed or failed scorers point at the prompt
+  file (the line where its messages/template start); incomplete suites and suite-level failures
+  point at the suite file. They go to **stderr**: the runner parses workflow commands on both
+  streams (actions/runner, `ScriptHandler`: stdout and stderr each feed an `OutputManager` with
+  the `ActionCommandManager`), and stdout must stay pure for `--format json | jq`.
+- The step summary is the markdown report, appended to `$GITHUB_STEP_SUMMARY`.
+- `log_stream()` defangs workflow commands in text we print that may hold model output or
+  dataset text (a worst-case reason), so a reply cannot raise annotations or stop command
+  processing in the job log.
+- Secrets: promptctl never prints a key (promptctl.redaction), so there is nothing to
+  `::add-mask::`; emitting that command would itself write the value to stdout, where a pipe or
+  log file could keep it. GitHub masks `${{ secrets.* }}` values itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from promptctl.config import Project
+from promptctl.errors import PromptctlError
+from promptctl.model import Verdict
+from promptctl.redaction import printable, redact
+from promptctl.runner import EvalResult, SuiteResult
+
+SUMMARY_LIMIT_BYTES = 1_000_000  # GitHub refuses a step summary over 1 MiB
+_LEGACY = re.compile(r"##\[")  # the runner's legacy `##[command]` form matches anywhere
+
+
+def active(env: Mapping[str, str] | None = None) -> bool:
+    """True inside a GitHub Actions job."""
+    return (env if env is not None else os.environ).get("GITHUB_ACTIONS") == "true"
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message: one line, `%` escaped first (the runner's own rules)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(level: str, message: str, *, file: str | None = None, line: int | None = None,
+            title: str | None = None) -> str:
+    """`::error file=…,line=…,title=…::message` (level: error, warning or notice)."""
+    props = []
+    if file:
+        props.append(f"file={escape_property(file)}")
+        if line:
+            props.append(f"line={line}")
+    if title:
+        props.append(f"title={escape_property(title)}")
+    head = f"::{level} {','.join(props)}" if props else f"::{level}"
+    return f"{head}::{escape_data(redact(printable(message)))}"
+
+
+# ----------------------------------------------------------------------------- annotations
+
+
+def _shown_path(project: Project, path: Path) -> str:
+    """`path` as GitHub names files in annotations: relative to the repository root."""
+    path = path.resolve()
+    bases: list[Path] = []
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if workspace:
+        bases.append(Path(workspace).resolve())
+    from promptctl import gitrepo
+
+    if gitrepo.is_repo(project.root):
+        bases.append(gitrepo.toplevel(project.root))
+    for base in bases:
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return project.rel(path)
+
+
+def _prompt_location(project: Project, name: str) -> tuple[str | None, int | None]:
+    from promptctl import loader
+
+    path = loader.prompt_files(project).get(name)
+    if path is None:
+        return None, None
+    line = None
+    try:
+        prompt = loader.load_prompt_file(project, path)
+        first = prompt.messages[0].source if prompt.messages else None
+        line = first.line if first is not None else None
+    except PromptctlError:
+        pass  # a prompt that no longer loads still gets its file annotated
+    return _shown_path(project, path), line or 1
+
+
+def _suite_file(project: Project, s: SuiteResult) -> str | None:
+    path = Path(s.suite.path)
+    return _shown_path(project, path) if path.is_file() else None
+
+
+def annotations(project: Project, result: EvalResult) -> list[str]:
+    """Workflow commands for every suite that did not pass cleanly."""
+    from promptctl.gate import describe
+    from promptctl.reporters.gate_report import MAX_FLIPS
+
+    out: list[str] = []
+    for s in result.suites:
+        name = s.suite.name
+        if s.status != "complete":
+            out.append(command("error", f"{name}: {s.status}: {s.error or 'not finished'}; "
+                               f"resume with `promptctl eval --resume {s.run_id}`",
+                               file=_suite_file(project, s), line=1,
+                               title=f"promptctl: {name} {s.status}"))
+            continue
+        g = s.gate
+        if g is None:
+            for f in s.floor_failures:
+                file, line = _prompt_location(project, s.prompt)
+                out.append(command("error", f.message, file=file, line=line,
+                                   title=f"promptctl: {name}/{f.scorer_id} failed"))
+            continue
+        for sg in g.scorers:
+            fails = g.gate.on_inconclusive == "fail"
+            if sg.verdict in (Verdict.REGRESSED, Verdict.FAILED):
+                level = "error"
+            elif sg.verdict is Verdict.INCONCLUSIVE:
+                level = "error" if fails else "warning"
+            else:
+                continue
+            message = f"{name}/{sg.scorer_id}: {describe(sg, g.gate)}"
+            if sg.worse:
+                flips = ", ".join(f.case_id for f in sg.worse[:MAX_FLIPS])
+                more = len(sg.worse) - MAX_FLIPS
+                message += f"; pass->fail: {flips}" + (f", +{more} more" if more > 0 else "")
+            file, line = _prompt_location(project, s.prompt)
+            out.append(command(level, message, file=file, line=line,
+                               title=f"promptctl: {name}/{sg.scorer_id} {sg.verdict.value}"))
+        for failure in g.failures:
+            out.append(command("error", f"{name}: {failure}", file=_suite_file(project, s),
+                               line=1, title=f"promptctl: {name} failed"))
+    return out
+
+
+# ----------------------------------------------------------------------------- step summary
+
+
+def step_summary(result: EvalResult) -> str:
+    """The markdown report, cut to GitHub's step-summary limit."""
+    from promptctl.reporters.markdown import render_markdown
+
+    text = redact(render_markdown(result))
+    data = text.encode("utf-8")
+    if len(data) <= SUMMARY_LIMIT_BYTES:
+        return text
+    note = "\n\n_(report cut to GitHub's step summary limit; the full report is in the run "\
+           "directory)_\n"
+    cut = data[:SUMMARY_LIMIT_BYTES - len(note.encode("utf-8"))].decode("utf-8", "ignore")
+    return cut[:cut.rfind("\n") + 1] + note
+
+
+def report(project: Project, result: EvalResult, *, env: Mapping[str, str] | None = None,
+           stream: TextIO | None = None) -> None:
+    """Inside GitHub Actions: annotations on stderr, the report in the step summary."""
+    env = env if env is not None else os.environ
+    if not active(env):
+        return
+    stream = stream or sys.stderr
+    for line in annotations(project, result):
+        stream.write(line + "\n")
+    stream.flush()
+    summary = env.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(step_summary(result) + "\n")
+
+
+# ----------------------------------------------------------------------------- safe log
+
+
+def defang(text: str, *, at_line_start: bool = True) -> str:
+    """`text` with no line the runner would read as a workflow command."""
+    text = _LEGACY.sub("#\u200b#[", text)
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if i == 0 and not at_line_start:
+            continue
+        stripped = line.lstrip()
+        if stripped.startswith("::"):
+            # The runner trims leading whitespace, then looks for "::" (ActionCommand.TryParseV2).
+            lines[i] = line[:len(line) - len(stripped)] + ":\u200b" + stripped[1:]
+    return "\n".join(lines)
+
+
+class _DefangingStream:
+    """A text stream that defangs what passes through it."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+        self._at_line_start = True
+
+    def write(self, text: str) -> int:
+        if text:
+            self.inner.write(defang(text, at_line_start=self._at_line_start))
+            self._at_line_start = text.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def log_stream(stream: TextIO | None = None) -> TextIO:
+    """stdout (or `stream`), defanged inside GitHub Actions."""
+    stream = stream or sys.stdout
+    if not active():
+        return stream
+    return _DefangingStream(stream)  # type: ignore[return-value]
