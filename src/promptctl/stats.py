@@ -302,7 +302,7 @@ def _power_exact(n: int, drop: float, flip_rate: float, alpha: float) -> float:
     q = min(1.0, 2 * flip_rate + drop)
     share = min(1.0, (flip_rate + drop) / q)
     sd = math.sqrt(n * q * (1 - q)) + 1
-    lo, hi = max(0, int(n * q - 9 * sd)), min(n, int(n * q + 9 * sd) + 1)
+    lo, hi = max(0, int(n * q - 7 * sd)), min(n, int(n * q + 7 * sd) + 1)  # tails < 1e-11
     total = 0.0
     for k in range(lo, hi + 1):
         crit = _critical(k, alpha)
@@ -311,8 +311,23 @@ def _power_exact(n: int, drop: float, flip_rate: float, alpha: float) -> float:
         weight = math.exp(_log_binom_pmf(k, n, q))
         if weight < 1e-12:
             continue
-        total += weight * sum(math.exp(_log_binom_pmf(j, k, share)) for j in range(crit, k + 1))
+        total += weight * _upper_tail(k, share, crit)
     return min(1.0, total)
+
+
+def _upper_tail(k: int, p: float, start: int) -> float:
+    """P(Binomial(k, p) >= start), by the pmf's ratio recurrence (one lgamma per call)."""
+    if p >= 1:
+        return 1.0
+    if p <= 0:
+        return 1.0 if start <= 0 else 0.0
+    pmf = math.exp(_log_binom_pmf(start, k, p))
+    ratio = p / (1 - p)
+    total = 0.0
+    for j in range(start, k + 1):
+        total += pmf
+        pmf *= (k - j) / (j + 1) * ratio
+    return total
 
 
 def power(n: int, drop: float, flip_rate: float, alpha: float) -> float:
@@ -351,6 +366,11 @@ def cases_needed(drop: float, flip_rate: float, alpha: float, target: float = 0.
     """Cases for `target` power at a true drop of `drop` (None if drop <= 0)."""
     if drop <= 0:
         return None
+    return _cases_needed(round(drop, 4), round(flip_rate, 4), alpha, target)
+
+
+@lru_cache(maxsize=1024)
+def _cases_needed(drop: float, flip_rate: float, alpha: float, target: float) -> int:
     z_a, z_b = z_quantile(1 - alpha), z_quantile(target)
     sd0 = math.sqrt(2 * flip_rate)
     sd1 = math.sqrt(max(1e-12, 2 * flip_rate + drop - drop * drop))
