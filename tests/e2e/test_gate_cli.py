@@ -128,6 +128,8 @@ def test_reports_carry_the_gate_columns(story, tmp_path) -> None:  # type: ignor
     import xml.etree.ElementTree as ET
 
     root = ET.parse(junit).getroot()
+    props = {e.get("name"): e.get("value") for e in root.iter("property")}
+    assert props["baseline"] == "evals/baselines/capitals.json" and props["gate"] == "regressed"
     gate_cases = [tc for tc in root.iter("testcase") if tc.get("classname") == "capitals.gate"]
     assert len(gate_cases) == 1 and gate_cases[0].find("failure") is not None
 
@@ -198,6 +200,11 @@ def test_update_baseline_flag_and_fresh(story) -> None:  # type: ignore[no-untyp
     assert r.code == 0, r.err
     assert server.total == N  # --fresh: no cache, no replay
     assert "unchanged evals/baselines/capitals.json" in r.err
+    p.write("evals/capitals.yaml", SUITE + "record_outputs: false\n")
+    r = p.run("eval", "capitals", "--update-baseline")
+    assert r.code == 0, r.err
+    assert f"{N} cases, 0 recorded outputs" in r.err
+    assert '"outputs"' not in p.read("evals/baselines/capitals.json")
 
 
 def test_baseline_update_without_a_run_says_what_to_do(story) -> None:  # type: ignore[no-untyped-def]

@@ -106,7 +106,14 @@ def markdown(g: GateResult) -> list[str]:
 
 
 def junit(g: GateResult, suite_node: ET.Element, suite: str) -> int:
-    """One testcase per scorer's gate; returns the failures added."""
+    """One testcase per scorer's gate, and the baseline used as properties; returns the
+    failures added."""
+    props = suite_node.find("properties")
+    if props is None:
+        props = ET.SubElement(suite_node, "properties")
+    for key, value in (("gate", g.verdict.value), ("baseline", g.baseline_path or "none"),
+                       ("baseline_commit", g.baseline_commit or "working tree")):
+        ET.SubElement(props, "property", name=key, value=value)
     failures = 0
     for s in g.scorers:
         tc = ET.SubElement(suite_node, "testcase", classname=f"{suite}.gate", name=s.scorer_id)
