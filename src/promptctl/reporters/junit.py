@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
+from promptctl.escaping import xml_text
 from promptctl.redaction import printable
 from promptctl.runner import EvalResult
 
@@ -21,11 +22,14 @@ def render_junit(result: EvalResult) -> str:
                            ("status", s.status)):
             ET.SubElement(props, "property", name=key, value=str(value))
         for case_id in sorted(cases):
-            tc = ET.SubElement(node, "testcase", classname=s.suite.name, name=case_id)
+            tc = ET.SubElement(node, "testcase", classname=s.suite.name, name=xml_text(case_id))
             reasons = s.failing.get(case_id)
             if reasons:
-                text = "\n".join(printable(r) for r in reasons)
-                failure = ET.SubElement(tc, "failure", message=printable(reasons[0])[:200])
+                # xml_text: a form feed or lone surrogate in an output makes the file unparseable
+                text = "\n".join(xml_text(printable(r)) for r in reasons)
+                failure = ET.SubElement(
+                    tc, "failure", message=xml_text(printable(reasons[0]))[:200]
+                )
                 failure.text = text
         for f in s.floor_failures:
             if f.kind == "min_pass_rate":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from promptctl.escaping import markdown_cell
 from promptctl.runner import EvalResult, SuiteResult
 
 _ICON = {0: "✅", 1: "❌", 3: "⚠️"}
@@ -12,7 +13,8 @@ def _pct(x: float | None) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:160]
+    # model outputs and dataset text: no HTML, no table breaks, no @mentions (issue 9)
+    return markdown_cell(text[:160])
 
 
 def suite_markdown(s: SuiteResult) -> list[str]:
