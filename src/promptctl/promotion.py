@@ -110,12 +110,7 @@ def gate_verdict(project: Project, run_dir: Path) -> tuple[str, str]:
 
     run = runs.load_run(run_dir)
     head = gitrepo.head_commit(project.root) if gitrepo.is_repo(project.root) else None
-    path = baselines.path_for(project, run.suite)
-    data = gitrepo.read_file(project.root, head, path) if head else None
-    base = None
-    if data is not None:
-        shown = f"{project.rel(path)}@{head[:12]}"
-        base = replace(baselines.parse(data, shown, run.suite), path=project.rel(path), commit=head)
+    base = baselines.read(project, run.suite, ref=head) if head else None
     result = gate.evaluate(run, base)
     reasons = list(result.failures) + [
         f"{sg.scorer_id}: {gate.describe(sg, result.gate)}"
