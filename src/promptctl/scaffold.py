@@ -15,7 +15,14 @@ FILES = {
     "evals/summarize.yaml": "summarize.suite.yaml",
     "evals/data/summarize.jsonl": "summarize.data.jsonl",
 }
+# --ci KIND -> (target, template). The sharded variant runs a matrix of `eval --shard` jobs and
+# a `merge` job (docs/ci.md).
+CI_KINDS = {
+    "github": (".github/workflows/promptctl.yml", "github-workflow.yml"),
+    "github-sharded": (".github/workflows/promptctl.yml", "github-workflow-sharded.yml"),
+}
 CI_FILES = {".github/workflows/promptctl.yml": "github-workflow.yml"}
+VERSION_MARK = "__PROMPTCTL_VERSION__"  # workflow templates pin the promptctl that wrote them
 GITIGNORE_LINE = ".promptctl/"
 
 
@@ -29,6 +36,13 @@ def template(name: str) -> str:
     return resources.files("promptctl").joinpath("templates", "init", name).read_text("utf-8")
 
 
+def render_template(name: str) -> str:
+    """A template as written into a project (workflows get the current version pinned)."""
+    from promptctl._version import __version__
+
+    return template(name).replace(VERSION_MARK, __version__)
+
+
 def scaffold(
     root: Path, *, force: bool = False, ci: str | None = "github", editor: bool = True
 ) -> list[Written]:
@@ -36,10 +50,12 @@ def scaffold(
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root} exists and is not a directory")
     files = dict(FILES)
-    if ci == "github":
-        files.update(CI_FILES)
+    if ci in CI_KINDS:
+        target, name = CI_KINDS[ci]
+        files[target] = name
     elif ci not in (None, "none"):
-        raise UsageError(f"--ci {ci!r} is not supported", hint="use --ci github or --ci none")
+        raise UsageError(f"--ci {ci!r} is not supported",
+                         hint="use --ci github, --ci github-sharded or --ci none")
     results: list[Written] = []
     for rel, name in files.items():
         path = root / rel
@@ -48,7 +64,7 @@ def scaffold(
             continue
         action = "overwritten" if path.exists() else "created"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template(name), encoding="utf-8")
+        path.write_text(render_template(name), encoding="utf-8")
         results.append(Written(path, action))
     (root / "evals" / "baselines").mkdir(parents=True, exist_ok=True)
     (root / "prompts" / "partials").mkdir(parents=True, exist_ok=True)

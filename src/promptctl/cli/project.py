@@ -12,7 +12,7 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Where to scaffold (default: here).")] = Path(),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     ci: Annotated[
-        str, typer.Option("--ci", help="CI workflow to write: github or none.")
+        str, typer.Option("--ci", help="CI workflow to write: github, github-sharded or none.")
     ] = "github",
 ) -> None:
     """Scaffold promptctl.yaml, a prompt, a dataset, a suite and a CI workflow.
