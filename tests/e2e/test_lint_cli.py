@@ -71,3 +71,15 @@ def test_lint_config_problems(project: Project) -> None:
     result = project.run("render", "a")
     assert result.code == 2
     assert "promptctl.yaml:2:" in result.err and "GITHUB_TOKEN" in result.err
+
+
+def test_lint_reports_a_broken_config_as_findings(project: Project) -> None:
+    project.write(
+        "promptctl.yaml", "providers:\n  local: {type: nope, base_url: ftp://x}\nbad: 1\n"
+    )
+    project.write("prompts/a.yaml", "model: mock/echo\ntemplate: hi\n")
+    result = project.run("lint", "--format", "json")
+    assert result.code == 1, result.err
+    codes = {(f["code"], f["line"]) for f in json.loads(result.out)}
+    assert ("PC003", 3) in codes
+    assert ("PC301", 2) in codes

@@ -25,14 +25,18 @@ def lint(
     Example: promptctl lint --format github
     """
     from promptctl import config, lint
+    from promptctl.errors import UsageError
     from promptctl.reporters import lint_out
 
     check_format(fmt, ("text", "json", "github"))
-    project = config.load_project()
+    try:
+        project = config.load_project()
+    except UsageError:
+        # A broken promptctl.yaml is itself a finding: lint the rest with the defaults and let
+        # the config checker report every problem in it.
+        project = config.Project(root=config.find_root(), config=config.Config())
     for p in paths or []:
         if not p.exists():
-            from promptctl.errors import UsageError
-
             raise UsageError(f"{p}: no such file or directory")
     findings = lint.lint_paths(project, paths or None)
     lint_out.write(findings, fmt)
