@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from promptctl.escaping import markdown_cell, xml_text
 from promptctl.gate import GateResult, ScorerGate, describe
 from promptctl.model import Verdict
 
@@ -88,20 +89,22 @@ def text(g: GateResult) -> str:
 def markdown(g: GateResult) -> list[str]:
     icon = {Verdict.PASSED: "✅", Verdict.NEW: "🆕", Verdict.INCONCLUSIVE: "⚠️",
             Verdict.REGRESSED: "❌", Verdict.FAILED: "❌"}[g.verdict]
-    out = [f"**Gate: {icon} {g.verdict.value}** — {baseline_line(g)}", "",
+    # Case and scorer ids come from datasets and suites: escaped like every other cell (issue 9).
+    md = markdown_cell
+    out = [f"**Gate: {icon} {g.verdict.value}** — {md(baseline_line(g))}", "",
            "| scorer | verdict | base | now | Δ pts [95% CI] | p | min detectable drop | paired "
            "| flips −/+ |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows(g):
-        out.append("| `" + r[0] + "` | " + " | ".join(r[1:]) + " |")
+        out.append("| " + " | ".join(md(c) for c in r) + " |")
     out.append("")
     for s in g.scorers:
-        out.append(f"- `{s.scorer_id}`: {describe(s, g.gate)}")
+        out.append(f"- {md(s.scorer_id)}: {md(describe(s, g.gate))}")
         if s.worse:
-            out.append(f"  - pass→fail: {_flips(s.worse)}")
+            out.append(f"  - pass→fail: {md(_flips(s.worse))}")
     for f in g.failures:
-        out.append(f"- **failed:** {f}")
+        out.append(f"- **failed:** {md(f)}")
     for n in g.notes:
-        out.append(f"> **Warning:** {n}")
+        out.append(f"> **Warning:** {md(n)}")
     return out
 
 
@@ -113,11 +116,12 @@ def junit(g: GateResult, suite_node: ET.Element, suite: str) -> int:
         props = ET.SubElement(suite_node, "properties")
     for key, value in (("gate", g.verdict.value), ("baseline", g.baseline_path or "none"),
                        ("baseline_commit", g.baseline_commit or "working tree")):
-        ET.SubElement(props, "property", name=key, value=value)
+        ET.SubElement(props, "property", name=key, value=xml_text(value))
     failures = 0
     for s in g.scorers:
-        tc = ET.SubElement(suite_node, "testcase", classname=f"{suite}.gate", name=s.scorer_id)
-        reason = describe(s, g.gate)
+        tc = ET.SubElement(suite_node, "testcase", classname=f"{suite}.gate",
+                           name=xml_text(s.scorer_id))
+        reason = xml_text(describe(s, g.gate))
         if s.verdict in (Verdict.REGRESSED, Verdict.FAILED) or (
                 s.verdict is Verdict.INCONCLUSIVE and g.gate.on_inconclusive == "fail"):
             ET.SubElement(tc, "failure", message=reason[:200]).text = reason
