@@ -81,12 +81,23 @@ def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 def sign_test(pass_to_fail: int, fail_to_pass: int) -> float:
     """Exact one-sided McNemar (sign) test on the discordant pairs: P(X >= pass_to_fail) for
-    X ~ Binomial(pass_to_fail + fail_to_pass, 1/2). Exact with integers for any count."""
+    X ~ Binomial(pass_to_fail + fail_to_pass, 1/2). Exact integers up to 1000 discordant pairs,
+    a float sum of the exact terms beyond (relative error ~1e-12)."""
     k = pass_to_fail + fail_to_pass
     if k == 0:
         return 1.0
+    if k > 1000:  # exact integers cost O(k^2) digits here; the float tail is exact to ~1e-12
+        return min(1.0, _upper_tail(k, 0.5, pass_to_fail) if pass_to_fail > k / 2
+                   else 1.0 - _lower_tail_half(k, pass_to_fail - 1))
     tail = sum(math.comb(k, j) for j in range(pass_to_fail, k + 1))
     return min(1.0, tail / 2**k)
+
+
+def _lower_tail_half(k: int, stop: int) -> float:
+    """P(Binomial(k, 1/2) <= stop): the mirror image of the upper tail."""
+    if stop < 0:
+        return 0.0
+    return _upper_tail(k, 0.5, k - stop)
 
 
 @dataclass(frozen=True, slots=True)

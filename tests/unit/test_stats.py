@@ -29,10 +29,11 @@ def test_sign_test_matches_binomial_tail() -> None:
     assert stats.sign_test(8, 2) == pytest.approx(tail)
 
 
-def test_sign_test_is_exact_for_large_counts() -> None:
-    # Integers all the way: no underflow or overflow at thousands of discordant pairs.
-    p = stats.sign_test(1100, 900)
-    assert 0 < p < 1e-5
+@pytest.mark.parametrize(("worse", "better"), [(1100, 900), (520, 500), (480, 540), (501, 500)])
+def test_sign_test_stays_exact_for_large_counts(worse: int, better: int) -> None:
+    k = worse + better
+    exact = sum(math.comb(k, j) for j in range(worse, k + 1)) / 2**k
+    assert stats.sign_test(worse, better) == pytest.approx(exact, rel=1e-9, abs=1e-15)
 
 
 def test_permutation_on_pass_fail_equals_exact_mcnemar() -> None:
