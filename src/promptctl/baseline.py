@@ -115,8 +115,16 @@ def _num(value: Any) -> Any:
     return value
 
 
+# Characters some editors and tools treat as line breaks (JSON allows them raw in strings):
+# escaped, so a case stays on one line everywhere, not only in git.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(_num(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(_num(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for raw, escaped in _LINE_BREAKS.items():
+        text = text.replace(raw, escaped)
+    return text
 
 
 def _case_lines(baseline: Baseline) -> list[str]:

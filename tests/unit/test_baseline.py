@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptctl import baseline as bl
 from promptctl.config import Config, Project
@@ -159,3 +161,30 @@ def test_scorer_hash_follows_judge_template_content_not_its_path(tmp_path: Path)
     c = spec(tmp_path / "checkout-c", "system: s\nuser: changed\n")
     assert a.hash == b.hash  # another clone, same template: comparable with its baseline
     assert a.hash != c.hash  # an edited judge template is a different scorer
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.text(min_size=1, max_size=12), st.floats(0, 1), st.integers(1, 5),
+                  st.text(max_size=40)),
+        min_size=1, max_size=8, unique_by=lambda r: r[0],
+    ),
+)
+def test_dump_parse_dump_is_byte_identical(rows: list[tuple[str, float, int, str]]) -> None:
+    outcomes = tuple(
+        ScorerOutcome(case_id=cid, case_hash="h", scorer_id="s", scorer_hash="x",
+                      mean_score=frac, pass_fraction=frac, repeats=reps)
+        for cid, frac, reps, _ in rows
+    )
+    outputs = tuple(RecordedOutput(case_id=cid, repeat=0, request_key=f"k-{i}", output=text)
+                    for i, (cid, _, _, text) in enumerate(rows))
+    b = bl.Baseline(suite="s", prompt="p", prompt_version="v", model="m/m", params={"t": 0.1},
+                    gate=Gate(), gate_hash=Gate().hash, scorer_hashes={"s": "x"},
+                    outcomes=outcomes, outputs=outputs)
+    text = bl.dumps(b)
+    assert len(text.splitlines()) == len(rows) + 14  # one line per case, by any reckoning
+    again = bl.dumps(bl.parse(text.encode("utf-8"), "b.json", "s"))
+    assert again == text
+    assert {o.output for o in bl.parse(text.encode("utf-8"), "b.json", "s").outputs} == \
+        {r[3] for r in rows}
