@@ -375,3 +375,10 @@ def test_changed_since_in_a_shallow_clone_says_set_fetch_depth(
     assert r.code == 2
     assert "git does not know the revision 'origin/main' (this clone is shallow)" in r.err
     assert "fetch-depth: 0" in r.err and "Traceback" not in r.err
+
+
+def test_docs_show_the_exact_generated_workflows() -> None:
+    docs = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    for template in ("github-workflow.yml", "github-workflow-sharded.yml"):
+        assert f"```yaml\n{scaffold.render_template(template)}```\n" in docs, template
+    assert "promptctl init --ci github" in docs and "id: promptctl-lint" in docs
