@@ -177,13 +177,11 @@ def _resume_paths(project: Project, ref: str) -> list[Path]:
 
 def _write_reports(result: EvalResult, *, output: Path | None, junit: Path | None,
                    markdown: Path | None) -> None:
-    from promptctl.reporters import json_out
-    from promptctl.reporters import junit as junit_out
-    from promptctl.reporters import markdown as md_out
-    from promptctl.runs import write_json_atomic
-
     targets: list[tuple[Path, str]] = []
     if output is not None:
+        from promptctl.reporters import json_out
+        from promptctl.runs import write_json_atomic
+
         output.mkdir(parents=True, exist_ok=True)
         write_json_atomic(output / "results.json", json_out.eval_json(result))
         targets += [(output / "junit.xml", "junit"), (output / "report.md", "md")]
@@ -193,6 +191,9 @@ def _write_reports(result: EvalResult, *, output: Path | None, junit: Path | Non
         targets.append((markdown, "md"))
     if not targets:
         return
+    from promptctl.reporters import junit as junit_out  # xml.etree: only when asked for
+    from promptctl.reporters import markdown as md_out
+
     texts = {"junit": junit_out.render_junit(result),
              "md": md_out.render_markdown(result)}
     for path, kind in targets:
