@@ -3,6 +3,7 @@ verdict, minimum detectable drop and flipped cases; notes said loudly."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -11,6 +12,15 @@ from promptctl.gate import GateResult, ScorerGate, describe
 from promptctl.model import Verdict
 
 MAX_FLIPS = 10  # a report lists this many flipped cases per direction; JSON has them all
+
+
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,80}$")
+
+
+def _code(text: str) -> str:
+    """An id as inline code when it is plain, else an escaped cell (a code span shows
+    entities literally, so escaping and backticks do not mix)."""
+    return f"`{text}`" if _PLAIN_ID.match(text) else markdown_cell(text)
 
 
 def _pct(x: float | None) -> str:
@@ -95,10 +105,10 @@ def markdown(g: GateResult) -> list[str]:
            "| scorer | verdict | base | now | Δ pts [95% CI] | p | min detectable drop | paired "
            "| flips −/+ |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows(g):
-        out.append("| " + " | ".join(md(c) for c in r) + " |")
+        out.append("| " + " | ".join([_code(r[0]), *(md(c) for c in r[1:])]) + " |")
     out.append("")
     for s in g.scorers:
-        out.append(f"- {md(s.scorer_id)}: {md(describe(s, g.gate))}")
+        out.append(f"- {_code(s.scorer_id)}: {md(describe(s, g.gate))}")
         if s.worse:
             out.append(f"  - pass→fail: {md(_flips(s.worse))}")
     for f in g.failures:
