@@ -212,6 +212,8 @@ def test_repeat_makes_one_call_per_case_and_repeat(
          "the filter matches no case"),
         ([], "", "no cases"),
         ([], '{"id": "a", "vars": {}}\n', "case a: missing variable text"),
+        ([], '{"id": "a", "vars": {"text": 5}}\n',
+         "case a: variable 'text' of prompt 'p': 5 is not of type 'string'"),
         ([], '{"id": "a", "vars": {"text": "x"}}\n{"id": "a", "vars": {"text": "y"}}\n',
          "duplicate case id 'a'"),
         (["--shard", "0/2"], '{"id": "a", "vars": {"text": "x"}}\n', "--shard '0/2'"),

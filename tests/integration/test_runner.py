@@ -178,3 +178,34 @@ def test_run_ids_sort_by_time_and_latest_run_filters(tmp_path: Path) -> None:
 def test_wilson_interval(k: int, n: int, interval: tuple[float, float]) -> None:
     lo, hi = runs.wilson(k, n)
     assert (round(lo, 4), round(hi, 4)) == interval
+
+
+def _prompt(**schemas: Any) -> Any:
+    from promptctl.errors import Location
+    from promptctl.model import Message, OutputSpec, Prompt
+
+    return Prompt(name="p", version="0" * 12, model="mock/echo",
+                  messages=(Message(role="user", content="x"),), params={}, input=schemas,
+                  output=OutputSpec(), source=Location("prompts/p.yaml", 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("schemas", "values", "plain"),
+    [
+        ({"t": {"type": "string"}}, {"t": "x"}, True),
+        ({"t": {"type": "string", "description": "d"}}, {"t": "x"}, True),
+        ({"t": {"type": "string"}}, {"t": 5}, False),
+        ({"t": {"type": "integer"}}, {"t": True}, False),
+        ({"t": {"type": "number"}}, {"t": 2}, True),
+        ({"t": {"type": "string", "minLength": 1}}, {"t": "x"}, False),
+        ({"t": {"type": ["string", "null"]}}, {"t": None}, False),
+        ({"t": {"type": "string"}}, {}, False),
+        ({"t": {"type": "string", "default": "d"}}, {}, True),
+        ({"t": {}}, {"t": [1]}, True),
+    ],
+)
+def test_plain_schemas_are_checked_without_jsonschema(schemas: dict[str, Any],
+                                                      values: dict[str, Any], plain: bool) -> None:
+    from promptctl import runner
+
+    assert runner._plainly_valid(_prompt(**schemas), values) is plain
