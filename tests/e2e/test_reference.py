@@ -59,3 +59,13 @@ def test_check_mode_names_the_command_to_run(
     assert f"{target} is out of date: run `{reference.REGENERATE}`" in capsys.readouterr().err
     assert reference.main([str(target)]) == 0
     assert target.read_text(encoding="utf-8") == rendered
+
+
+def test_readme_commands_table_lists_every_command() -> None:
+    readme = (REFERENCE.parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Commands") :]
+    table = table[: table.index("\n\n", table.index("| command |"))]
+    listed = {row.split("`")[1].split()[1] for row in table.splitlines() if row.startswith("| `")}
+    commands = {path[0] for path in reference.command_paths() if path}
+    assert commands - listed == set(), "README.md's commands table lacks these commands"
+    assert listed - commands == set(), "README.md's commands table lists commands that do not exist"
