@@ -20,6 +20,7 @@ from promptctl import datasets, loader, rendering, runs
 from promptctl.config import Project
 from promptctl.errors import (
     IncompleteError,
+    MissingKeyError,
     PromptctlError,
     ProviderError,
     RunInterruptedError,
@@ -437,7 +438,9 @@ async def _score_all(scorers: list[tuple[str, Any]], reply: Reply, case: Case, r
             scores[sid] = {"score": value, "passed": bool(s.passed), "reason": s.reason,
                            "error": s.error}
         except Exception as e:
-            if _fatal(e):
+            # A scorer's own bad input (a `value` template naming an unknown variable) is that
+            # scorer's error; the engine's stops (budget, auth, offline, missing key) end the run.
+            if isinstance(e, MissingKeyError) or (_fatal(e) and not isinstance(e, UsageError)):
                 raise
             message = e.message if isinstance(e, PromptctlError) else str(e)
             scores[sid] = {"score": 0.0, "passed": False, "reason": "",

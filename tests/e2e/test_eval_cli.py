@@ -338,3 +338,18 @@ def test_plain_progress_lines_go_to_stderr_and_the_table_to_stdout(project: Any)
     assert re.search(r"(?m)^any +100\.0% \(1/1\) +20\.7%-100\.0% +1\.000 +0$", r.out), r.out
     q = project.run("eval", "--quiet")
     assert q.err == "" and q.out.startswith("s: PASSED  prompt p@")
+
+
+def test_a_value_template_error_is_that_scorers_error_not_a_stop(project: Any) -> None:
+    project.write("prompts/p.yaml", ECHO_PROMPT)
+    project.write("evals/s.yaml", "prompt: p\ncases:\n  - {id: a, vars: {text: x}}\n"
+                  "  - {id: b, vars: {text: y}}\nscorers:\n"
+                  "  - {id: typo, type: contains, value: '{{ expectd }}'}\n"
+                  "  - {id: any, type: regex, value: '.'}\n")
+    r = project.run("eval")
+    assert r.code == 0, r.err
+    lines = results(project)
+    assert len(lines) == 2
+    for line in lines:
+        assert "undefined variable" in line["scores"]["typo"]["error"]
+        assert line["scores"]["any"]["passed"] is True
