@@ -166,6 +166,15 @@ def _scorers(
             options["template"] = str(tpl)
         spec = ScorerSpec(id=sid, type=base, negate=negate, value=yamlio.plain(item.get("value")),
                           options=options, source=item.loc)
+        value = spec.value
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            from promptctl import rendering
+
+            try:  # a broken `value` template would otherwise fail every case at run time
+                rendering.compile_message(item.value_loc("value"), value, None)
+            except UsageError as e:
+                checker.add("PC101", f"scorer {sid!r}: {e.message}", item.value_loc("value"),
+                            e.hint)
         for code, message, key in registry.check_spec(spec):
             where = item.value_loc(key) if key in item else item.loc
             checker.add(code, f"scorer {sid!r}: {message}", where)

@@ -61,6 +61,8 @@ def test_a_valid_suite_loads_with_resolved_paths_and_specs(proj: Any) -> None:
         ("prompt: p\ndataset: data/d.jsonl\nrepeat: 0\nscorers: [{type: is-json}]\n",
          "'repeat' must be between 1 and 100", "3:9"),
         ("prompt: p\nscorers: [{type: is-json}]\n", "needs `dataset` or `cases`", "1:1"),
+        ("prompt: p\ndataset: data/d.jsonl\nscorers:\n  - {type: contains, value: '{{ x '}\n",
+         "scorer 'contains': template syntax error", "4:29"),
         ("prompt: p\ndataset: data/d.jsonl\nscorers: [{type: is-json}]\ngate: {alpha: 2}\n",
          "'alpha' must be between 0 and 1", "4:15"),
     ],
