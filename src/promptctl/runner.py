@@ -507,24 +507,33 @@ async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path |
         installed = False
     results: list[SuiteResult] = []
     try:
+        # Every suite's run directory exists before the first call: a Ctrl-C during the first
+        # suite leaves the later ones unfinished too, and a bare `--resume` runs them all.
+        paths: list[Path] = []
         for p, opts, resume_dir in jobs:
+            if resume_dir is None:
+                created = runs.RunWriter.create(project, runs.new_run_id(p.suite.name),
+                                                _meta(p, opts, invocation))
+                created.close()
+                resume_dir = created.path
+            paths.append(resume_dir)
+        for (p, opts, _), path in zip(jobs, paths, strict=True):
             if interrupt.requested:
                 break
-            if resume_dir is None:
-                run_id = runs.new_run_id(p.suite.name)
-                writer = runs.RunWriter.create(project, run_id, _meta(p, opts, invocation))
-            else:
-                writer = runs.RunWriter(resume_dir)
+            writer = runs.RunWriter(path)
             try:
                 result = await _run_suite(project, p, opts, progress, interrupt, writer)
             finally:
                 writer.close()
             results.append(result)
             if result.status == "interrupted":
+                later = len(paths) - len(results)
                 raise RunInterruptedError(
                     f"interrupted: {result.summary['pairs_done']}/{p.total_pairs} results of "
-                    f"suite {p.suite.name} are saved in run {result.run_id}",
-                    hint=f"promptctl eval --resume {result.run_id}",
+                    f"suite {p.suite.name} are saved in run {result.run_id}"
+                    + (f"; {later} more suite(s) not started" if later else ""),
+                    hint=f"promptctl eval --resume {result.run_id}" if not later else
+                    "promptctl eval --resume (continues every unfinished suite of this eval)",
                 )
             if result.status == "incomplete" and result.error and result.summary.get(
                     "call_errors", 0) == 0:

@@ -209,3 +209,45 @@ def test_plain_schemas_are_checked_without_jsonschema(schemas: dict[str, Any],
     from promptctl import runner
 
     assert runner._plainly_valid(_prompt(**schemas), values) is plain
+
+
+class _InterruptAfter:
+    """A Progress that delivers a real SIGINT to this process after `n` results."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen = 0
+
+    def start(self, suite: str, total: int, done: int) -> None:
+        pass
+
+    def advance(self, suite: str, record: Any) -> None:
+        self.seen += 1
+        if self.seen == self.n:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def finish(self, suite: str) -> None:
+        pass
+
+
+def test_interrupting_the_first_suite_leaves_every_suite_to_resume(project: Any) -> None:
+    from promptctl import runner, suites
+    from promptctl.errors import RunInterruptedError
+
+    project.write("prompts/p.yaml", "model: mock/echo\nparams: {latency_ms: 5}\ninput:\n"
+                  "  text: {type: string}\ntemplate: '{{ text }}'\n")
+    cases = "".join(f"  - {{id: c{i}, vars: {{text: t{i}}}}}\n" for i in range(12))
+    for name in ("a", "b"):
+        project.write(f"evals/{name}.yaml", f"prompt: p\ncases:\n{cases}"
+                      "scorers: [{type: regex, value: '.'}]\n")
+    proj = config.load_project(root=project.root)
+    with pytest.raises(RunInterruptedError, match="1 more suite") as e:
+        runner.run_eval(proj, suites.select(proj), runner.EvalOptions(concurrency=2),
+                        _InterruptAfter(3))
+    assert e.value.exit_code == 130
+    first, second = runs.run_dirs(proj)
+    assert 3 <= len(runs.latest_records(first)) < 12 and not runs.latest_records(second)
+    r = project.run("eval", "--resume")
+    assert r.code == 0, r.err
+    assert len(runs.latest_records(first)) == 12 and len(runs.latest_records(second)) == 12
+    assert runs.is_complete(first) and runs.is_complete(second)
