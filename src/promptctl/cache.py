@@ -86,25 +86,71 @@ class Cache:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(
-                    self.path,
-                    timeout=BUSY_TIMEOUT_MS / 1000,
-                    check_same_thread=False,
-                    isolation_level=None,
+                self._db = self._open()
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError) or not self.path.exists():
+                    raise self._open_error(e) from None
+                # Not a database, or a malformed one (a crash mid-copy, a bad disk): a cache
+                # holds nothing that cannot be asked again, so keep it aside and start afresh.
+                aside = self._set_aside()
+                import warnings
+
+                from promptctl.errors import PromptctlWarning
+
+                warnings.warn(
+                    PromptctlWarning(
+                        f"the response cache {self.path} was corrupt ({e}); moved it to "
+                        f"{aside.name} and started an empty one"
+                    ),
+                    stacklevel=3,
                 )
-                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                db.execute("PRAGMA journal_mode=WAL")
-                # NORMAL in WAL mode: durable across a process crash, syncs only at checkpoints.
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.execute(_SCHEMA)
+                try:
+                    self._db = self._open()
+                except sqlite3.Error as again:
+                    raise self._open_error(again) from None
             except sqlite3.Error as e:
+                raise self._open_error(e) from None
+            except OSError as e:  # e.g. a read-only .promptctl/
                 raise IncompleteError(
-                    f"cannot open the response cache {self.path}: {e}",
-                    hint="`promptctl cache clear` or delete the file; or run with --no-cache",
+                    f"cannot open the response cache {self.path}: {e.strerror or e}",
+                    hint="make the state directory writable, or run with --no-cache",
                 ) from None
-            self._db = db
         return self._db
+
+    def _open_error(self, e: sqlite3.Error) -> IncompleteError:
+        return IncompleteError(
+            f"cannot open the response cache {self.path}: {e}",
+            hint="`promptctl cache clear` or delete the file; or run with --no-cache",
+        )
+
+    def _set_aside(self) -> Path:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                src.replace(Path(f"{aside}{suffix}"))
+        return aside
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+            isolation_level=None,
+        )
+        try:
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: durable across a process crash, syncs only at checkpoints.
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            # a header that parses but pages that do not: find out now, not mid-run
+            db.execute("SELECT COUNT(*) FROM replies").fetchone()
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
 
     def get(self, key: str) -> Reply | None:
         with self._lock:

@@ -65,11 +65,19 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 RETRY_AFTER_CAP_S = 60.0  # a server asking for longer is treated as down for this run
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+# Outage breaker (issue 9): this many calls in a row to one provider failing after all their
+# retries, with no success between, means the provider is down for this run. Stop scheduling
+# and keep what finished, rather than spend hours retrying every remaining case.
+OUTAGE_AFTER_CALLS = 3
 ESTIMATE_OUTPUT_TOKENS = 256  # dry-run / budget guess when params set no max_tokens
 
 
 class StoppedError(IncompleteError):
     """The engine was stopped (budget, quota, Ctrl-C) and no new call may start."""
+
+
+class ProviderUnavailableError(IncompleteError):
+    """The outage breaker tripped: the run stops (exit 3) and keeps what finished."""
 
 
 @dataclass(slots=True)
@@ -132,6 +140,7 @@ class _Slot:
     provider: Provider
     network: bool
     limiter: _Limiter | None = None
+    failed_in_a_row: int = 0  # calls that failed after all retries since the last success
 
 
 class Engine:
@@ -430,7 +439,9 @@ class Engine:
         else:
             s.priced_cost_usd += cost
         return Reply(
-            text=c.text,
+            # a lone surrogate (a "\ud800" escape in the provider's JSON) cannot be stored as
+            # UTF-8 in the cache or results; valid pairs join, lone ones become U+FFFD
+            text=c.text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"),
             model=c.model or request.model,
             input_tokens=c.input_tokens,
             output_tokens=c.output_tokens,
@@ -446,6 +457,27 @@ class Engine:
             self._flushing = asyncio.ensure_future(asyncio.to_thread(cache.flush))
 
     async def _call(
+        self, slot: _Slot, request: Request, api_key: str | None
+    ) -> tuple[Completion, float, int]:
+        settings = slot.settings
+        try:
+            result = await self._call_once(slot, request, api_key)
+        except ProviderError as e:
+            if getattr(e, "exhausted", False):
+                slot.failed_in_a_row += 1
+                if slot.failed_in_a_row >= OUTAGE_AFTER_CALLS:
+                    self.stop("outage")
+                    raise ProviderUnavailableError(
+                        f"{settings.name}: provider unavailable: {slot.failed_in_a_row} calls "
+                        f"in a row failed after retries (last: {e.message}); stopped the run",
+                        hint="finished results are kept; when the provider is back: "
+                        "promptctl eval --resume",
+                    ) from None
+            raise
+        slot.failed_in_a_row = 0
+        return result
+
+    async def _call_once(
         self, slot: _Slot, request: Request, api_key: str | None
     ) -> tuple[Completion, float, int]:
         settings = slot.settings
@@ -467,7 +499,10 @@ class Engine:
             except ProviderHTTPError as e:
                 if e.status in (401, 403):
                     raise AuthError(
-                        f"{name}: HTTP {e.status}: the API key was refused",
+                        # the variable's name (never its value) in the message too: the
+                        # runner replaces hints with its --resume line
+                        f"{name}: HTTP {e.status}: the API key was refused"
+                        + (f" ({settings.api_key_env})" if settings.api_key_env else ""),
                         hint=f"check {settings.api_key_env or 'the key'} for provider {name!r}",
                     ) from None
                 if e.quota:
@@ -477,14 +512,16 @@ class Engine:
                         hint="add credit or raise the account's limit; retrying will not help",
                     ) from None
                 throttled = e.status == 429
-                if not e.retriable or attempt >= max_retries:
+                if not e.retriable:
                     raise ProviderError(_after(e.message, attempt), hint=_hint(e.status)) from None
+                if attempt >= max_retries:
+                    raise _exhausted(_after(e.message, attempt), _hint(e.status)) from None
                 retry_after = e.retry_after
             except (asyncio.TimeoutError, httpx.TimeoutException):
                 if attempt >= max_retries:
-                    raise ProviderError(
+                    raise _exhausted(
                         _after(f"{name}: no complete reply within {timeout_s:g} s", attempt),
-                        hint="the server is slow or stuck; raise timeout_s for this provider",
+                        "the server is slow or stuck; raise timeout_s for this provider",
                     ) from None
             except (httpx.UnsupportedProtocol, httpx.InvalidURL):
                 raise UsageError(
@@ -493,12 +530,15 @@ class Engine:
                 ) from None
             except httpx.TransportError as e:
                 if attempt >= max_retries:
-                    raise ProviderError(
+                    raise _exhausted(
                         _after(f"{name}: connection failed ({_transport(e)})", attempt),
-                        hint="is the provider up and the base URL right?",
+                        "is the provider up and the base URL right?",
                     ) from None
             finally:
                 await limiter.release(throttled=throttled)
+            if self.stop_reason == "outage":
+                # the breaker tripped while this call was retrying: it would fail too
+                raise ProviderError(_after(f"{name}: not retried: provider unavailable", attempt))
             delay = self._backoff(attempt, retry_after)
             attempt += 1
             self.stats.retries += 1
@@ -519,6 +559,14 @@ class Engine:
         except ReplyTooLarge:
             raise _too_big(slot.settings.name, self.max_response_bytes) from None
         return slot.provider.parse(status, headers, reply)
+
+
+def _exhausted(message: str, hint: str | None) -> ProviderError:
+    """A retriable failure that outlived its retries: one case's error, and a vote for the
+    outage breaker. Still exactly a ProviderError, which the runner records and goes on."""
+    error = ProviderError(message, hint=hint)
+    error.exhausted = True  # type: ignore[attr-defined]
+    return error
 
 
 def _too_big(name: str, limit: int) -> ProviderError:

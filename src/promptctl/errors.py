@@ -84,3 +84,8 @@ class OfflineError(IncompleteError):
 
 class RunInterruptedError(PromptctlError):
     exit_code = 130
+
+
+class PromptctlWarning(UserWarning):
+    """Something a user should know that did not stop the command (e.g. a corrupt cache was
+    set aside). The core raises it with `warnings.warn`; the CLI prints `warning: ...`."""

@@ -502,6 +502,9 @@ async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path |
     interrupt.task = asyncio.current_task()
     try:
         loop.add_signal_handler(signal.SIGINT, interrupt)
+        # CI cancels with SIGTERM (GitHub Actions: SIGINT, then SIGTERM, then SIGKILL): the
+        # same orderly stop, so the summary is written and --resume knows the run (issue 9).
+        loop.add_signal_handler(signal.SIGTERM, interrupt)
         installed = True
     except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
         installed = False
@@ -545,6 +548,7 @@ async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path |
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
     return EvalResult(suites=tuple(results))
 
 

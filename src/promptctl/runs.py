@@ -8,6 +8,7 @@ line from a power cut is skipped on reading). summary.json is replaced atomicall
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import secrets
@@ -17,13 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.config import Project
-from promptctl.errors import Location, UsageError
+from promptctl.errors import IncompleteError, Location, UsageError
 from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
 
 RESULTS = "results.jsonl"
 META = "run.json"
 SUMMARY = "summary.json"
 FSYNC_EVERY_S = 1.0  # whole lines survive a kill -9 without fsync; fsync bounds a power cut
+
+# The storage boundary of results.jsonl. A seam for tests (issue 9): a full disk cannot be
+# made on demand, so tests replace this with a function raising OSError(errno.ENOSPC).
+_os_write = os.write
 
 
 def new_run_id(suite: str, now: dt.datetime | None = None) -> str:
@@ -57,10 +62,17 @@ class RunWriter:
     @classmethod
     def create(cls, project: Project, run_id: str, meta: Mapping[str, Any]) -> RunWriter:
         path = project.runs_dir / run_id
-        path.mkdir(parents=True, exist_ok=False)
-        _ignore_state_dir(project)
-        write_json_atomic(path / META, {"run_id": run_id, **meta})
-        return cls(path)
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            _ignore_state_dir(project)
+            write_json_atomic(path / META, {"run_id": run_id, **meta})
+            return cls(path)
+        except OSError as e:  # a read-only or full .promptctl/: say so before any call is paid
+            raise IncompleteError(
+                f"cannot create the run directory {project.rel(path)}: {e.strerror or e}",
+                hint=f"make {project.rel(project.state_dir)}/ writable (or move it with "
+                "paths.state in promptctl.yaml) and free some space",
+            ) from None
 
     def _repair_tail(self) -> None:
         # A torn last line (power cut) would glue itself to the next append: end it first.
@@ -73,7 +85,20 @@ class RunWriter:
 
     def append(self, record: Mapping[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-        os.write(self._fd, line.encode("utf-8"))
+        try:
+            data = line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: \uXXXX escapes keep it valid JSON
+            data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+        try:
+            written = _os_write(self._fd, data)
+            if written != len(data):  # a short write is a full disk that said so late
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as e:
+            # Lines already written are whole; a torn tail is repaired when the run resumes.
+            raise IncompleteError(
+                f"cannot append to {self.path / RESULTS}: {e.strerror or e}",
+                hint=f"free some space, then: promptctl eval --resume {self.run_id}",
+            ) from None
         now = time.monotonic()
         if now - self._last_sync >= FSYNC_EVERY_S:
             os.fsync(self._fd)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promptctl.errors import PromptctlError
@@ -42,6 +42,23 @@ def report_bug(e: BaseException, *, debug: bool) -> None:
     sys.stderr.write(redact(text) + "\n")
 
 
+def _show_warning(default: Any) -> Any:
+    """warnings.showwarning that prints promptctl's own warnings as `warning: ...` lines."""
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        from promptctl.errors import PromptctlWarning
+
+        if not issubclass(category, PromptctlWarning):
+            default(message, category, *args, **kwargs)
+            return
+        from promptctl.redaction import printable, redact
+
+        sys.stderr.write(redact(printable(f"warning: {message}")) + "\n")
+
+    show.promptctl = True  # type: ignore[attr-defined]
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv in (["--version"], ["-V"]):  # before Typer: ~15 ms instead of ~110 ms
@@ -53,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
     debug = wants_debug(argv)
     argv = [a for a in argv if a != "--debug"]
+    import warnings
+
+    if not getattr(warnings.showwarning, "promptctl", False):
+        warnings.showwarning = _show_warning(warnings.showwarning)
     import typer
 
     from promptctl.cli.app import app, click_exceptions
