@@ -1,8 +1,8 @@
 """The call engine: cache, provider, retries with backoff, timeouts, concurrency, budget, cost.
 
-No terminal code. One connection pool per run (`async with Engine(project) as engine`; an
-HTTP/1.1 keep-alive transport with httpx's types and errors, see providers/transport.py), one
-event loop (`asyncio.run` at the CLI edge). Providers only build requests and parse replies;
+No terminal code. One connection pool per run (`async with Engine(project) as engine`; a
+lean HTTP/1.1 keep-alive client, see providers/transport.py for why not httpx), one event
+loop (`asyncio.run` at the CLI edge). Providers only build requests and parse replies;
 every policy about *when* to call lives here:
 
 - cache first (network providers only: mock replies are computed, and caching them would hide
@@ -27,8 +27,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import httpx
-
 from promptctl import prices
 from promptctl.cache import Cache
 from promptctl.config import Project
@@ -50,14 +48,19 @@ from promptctl.providers.base import (
     ProviderHTTPError,
     ProviderSettings,
 )
-from promptctl.providers.transport import PooledTransport, ReplyTooLarge
+from promptctl.providers.transport import (
+    InvalidURL,
+    PooledTransport,
+    ReplyTooLarge,
+    TransportError,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Measured with benchmarks/bench_calls.py (docs/providers.md): 16 keeps a run within 1.1x of
-# its floor against a 50 ms server while staying under the request-per-minute limits of
-# entry-level API tiers; raise it with --concurrency or defaults.concurrency.
+# Measured with benchmarks/bench_calls.py (table in docs/providers.md): the engine's cost per
+# call is flat from 8 to 64 in flight (~1 ms CPU), so the provider sets the limit. 16 calls of
+# ~2 s each is ~480 requests/min, inside entry API tiers; 32 mostly buys 429s there.
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_RETRIES = 4
@@ -185,7 +188,6 @@ class Engine:
         self.stop_reason: str | None = None
         self._slots: dict[str, _Slot] = {}
         self._transport: PooledTransport | None = None
-        self._urls: dict[str, httpx.URL] = {}
         self._cache: Cache | None = None
         self._reserved_usd = 0.0
         self._flushing: asyncio.Task[None] | None = None
@@ -217,22 +219,9 @@ class Engine:
 
     def _http(self) -> PooledTransport:
         if self._transport is None:
-            # httpx's default pool costs ~7 ms CPU per call at 32 in flight (transport.py).
             # No proxy variables, no ~/.netrc: keys come from api_key_env only.
             self._transport = PooledTransport(connect_timeout_s=min(10.0, self.timeout_s))
         return self._transport
-
-    def _url(self, url: str) -> httpx.URL:
-        parsed = self._urls.get(url)
-        if parsed is None:
-            try:
-                parsed = self._urls[url] = httpx.URL(url)
-            except httpx.InvalidURL:
-                raise UsageError(
-                    f"base URL {url!r} is not a valid http(s) URL",
-                    hint="fix base_url in promptctl.yaml or the provider's BASE_URL variable",
-                ) from None
-        return parsed
 
     def stop(self, reason: str = "stopped") -> None:
         """Start no new network call (Ctrl-C, budget, quota, outage); cache hits still serve."""
@@ -517,18 +506,18 @@ class Engine:
                 if attempt >= max_retries:
                     raise _exhausted(_after(e.message, attempt), _hint(e.status)) from None
                 retry_after = e.retry_after
-            except (asyncio.TimeoutError, httpx.TimeoutException):
+            except asyncio.TimeoutError:
                 if attempt >= max_retries:
                     raise _exhausted(
                         _after(f"{name}: no complete reply within {timeout_s:g} s", attempt),
                         "the server is slow or stuck; raise timeout_s for this provider",
                     ) from None
-            except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            except InvalidURL:
                 raise UsageError(
-                    f"{name}: base URL {settings.base_url or ''!r} is not a valid http(s) URL",
+                    f"{name}: the base URL is not a valid http(s) URL (or holds credentials)",
                     hint="fix base_url in promptctl.yaml or the provider's BASE_URL variable",
                 ) from None
-            except httpx.TransportError as e:
+            except TransportError as e:
                 if attempt >= max_retries:
                     raise _exhausted(
                         _after(f"{name}: connection failed ({_transport(e)})", attempt),
@@ -554,7 +543,7 @@ class Engine:
         body = json.dumps(http.body, ensure_ascii=False).encode("utf-8")
         try:
             status, headers, reply = await self._http().post(
-                self._url(http.url), http.headers, body, max_bytes=self.max_response_bytes
+                http.url, http.headers, body, max_bytes=self.max_response_bytes
             )
         except ReplyTooLarge:
             raise _too_big(slot.settings.name, self.max_response_bytes) from None
@@ -590,14 +579,9 @@ def _hint(status: int) -> str | None:
     return None
 
 
-def _transport(e: httpx.TransportError) -> str:
-    # Never str(e): httpx messages can carry URLs with credentials. The class name is enough.
-    return {
-        "ConnectError": "connection refused or unreachable",
-        "ReadError": "connection dropped",
-        "WriteError": "connection dropped",
-        "RemoteProtocolError": "connection closed mid-reply",
-    }.get(type(e).__name__, type(e).__name__)
+def _transport(e: TransportError) -> str:
+    # Our transport's messages are generic by design (never a URL, header or key).
+    return str(e) or type(e).__name__
 
 
 # -------------------------------------------------------------------------- scheduling

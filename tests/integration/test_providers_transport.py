@@ -81,43 +81,72 @@ def test_concurrent_calls_open_one_connection_each(fake: Any, llm_server: FakeLL
     assert llm_server.total == 10 and llm_server.connections == 5
 
 
-def test_works_as_an_httpx_transport(llm_server: FakeLLMServer):
-    import httpx
-
-    from promptctl.providers.transport import PooledTransport
-
-    llm_server.enqueue(Scripted.chunked())
-
-    async def go() -> list[str]:
-        async with httpx.AsyncClient(transport=PooledTransport()) as client:
-            out = []
-            for text in ("one", "two"):
-                r = await client.post(
-                    llm_server.openai_base + "/chat/completions",
-                    json={"model": "m", "messages": [{"role": "user", "content": text}]},
-                )
-                out.append(r.json()["choices"][0]["message"]["content"])
-            return out
-
-    assert asyncio.run(go()) == ["one", "two"]
-    assert llm_server.connections == 1
-
-
-def test_connect_failure_is_an_httpx_connect_error():
+def test_connect_failure_is_a_connect_error():
     import socket
 
-    import httpx
-
-    from promptctl.providers.transport import PooledTransport
+    from promptctl.providers.transport import ConnectError, PooledTransport
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
 
     async def go() -> None:
-        await PooledTransport().post(
-            httpx.URL(f"http://127.0.0.1:{port}/v1/chat/completions"), {}, b"{}", max_bytes=10
-        )
+        await PooledTransport().post(f"http://127.0.0.1:{port}/v1/x", {}, b"{}", max_bytes=10)
 
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(ConnectError, match=r"^connection refused or unreachable$"):
         asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("url", "origin", "path", "host"),
+    [
+        (
+            "http://127.0.0.1:8080/v1/chat/completions",
+            ("http", "127.0.0.1", 8080),
+            b"/v1/chat/completions",
+            b"127.0.0.1:8080",
+        ),
+        (
+            "https://api.example.com/v1/messages?beta=1",
+            ("https", "api.example.com", 443),
+            b"/v1/messages?beta=1",
+            b"api.example.com",
+        ),
+    ],
+)
+def test_target_parsing(url: str, origin: tuple[str, str, int], path: bytes, host: bytes):
+    from promptctl.providers.transport import Target
+
+    t = Target(url)
+    assert (t.origin, t.path, t.host_header) == (origin, path, host)
+
+
+@pytest.mark.parametrize("url", ["ftp://x/y", "http://user:pw@host/v1", "not a url", "http://:99/"])
+def test_bad_urls_are_refused(url: str):
+    from promptctl.providers.transport import InvalidURL, Target
+
+    with pytest.raises(InvalidURL):
+        Target(url)
+
+
+def test_bad_base_url_is_a_usage_error(project: Any, monkeypatch: pytest.MonkeyPatch):
+    from promptctl.errors import UsageError
+
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://user:secret@host/v1")
+    proj = config.load_project(root=project.root)
+
+    async def go() -> None:
+        async with Engine(proj) as eng:
+            await eng.complete(
+                Request(
+                    provider="openai",
+                    model="gpt-4o-mini",
+                    messages=({"role": "user", "content": "x"},),
+                )
+            )
+
+    with pytest.raises(UsageError) as err:
+        asyncio.run(go())
+    assert "secret" not in str(err.value)
+    assert "openai: the base URL is not a valid http(s) URL" in err.value.message

@@ -6,7 +6,6 @@ on the `ProviderHTTPError` a provider raises for a non-2xx reply.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import time
@@ -145,6 +144,8 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(raw))
     except ValueError:
         pass
+    import email.utils  # an HTTP date is rare; keep the import off the start-up path
+
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):

@@ -1,28 +1,56 @@
-"""A lean HTTP/1.1 keep-alive transport for httpx: asyncio streams + h11, O(1) pooling.
+"""A lean HTTP/1.1 keep-alive client for provider calls: asyncio streams + h11, O(1) pooling.
 
-Why not httpx's default transport: httpcore's pool rescans every connection (with a socket
-poll each) on every request and response; at 32 calls in flight that cost ~7 ms of CPU per call
-in benchmarks/bench_calls.py, against ~0.5 ms with this transport. LLM calls need nothing the
-default transport has and this one lacks: no HTTP/2, no proxies (the engine never reads proxy
-credentials from the environment), TLS through the stdlib's default context.
+Why not httpx (measured with benchmarks/bench_calls.py, 1000 calls at 32 in flight):
+httpcore's pool rescans every connection, with a socket poll each, on every request and
+response: ~7 ms of CPU per call, 3-7 s per run, where the target is 1.5 s. httpx's client layer
+(cookie jar, auth flow, redirects, URL model) adds ~0.5 ms per call and ~60 ms of import. This
+module does what LLM calls need and no more: POST a JSON body over HTTP/1.1 (keep-alive,
+Content-Length or chunked or close-delimited replies, via h11), TLS through the stdlib's
+default context, no proxies and no ~/.netrc (credentials come from api_key_env only).
 
-Errors are httpx's own (ConnectError, ConnectTimeout, ReadError, WriteError,
-RemoteProtocolError), so the engine handles both transports alike. A connection goes back to
-the pool only after a complete response; a cancelled or failed one is closed.
+A connection goes back to the idle list only after a complete response; a cancelled, failed or
+half-read one is closed. Errors are `TransportError`s whose messages never hold a URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import h11
-import httpx
 
 _READ_BYTES = 65536
 Origin = tuple[str, str, int]
+
+
+class TransportError(Exception):
+    """The connection failed; the message is generic (never a URL, header or key)."""
+
+
+class ConnectError(TransportError):
+    pass
+
+
+class ConnectTimeout(ConnectError):
+    pass
+
+
+class ReadError(TransportError):
+    pass
+
+
+class WriteError(TransportError):
+    pass
+
+
+class RemoteProtocolError(TransportError):
+    """Malformed or truncated reply, or the server closed the connection mid-reply."""
+
+
+class InvalidURL(ValueError):
+    pass
 
 
 class ReplyTooLarge(Exception):
@@ -31,6 +59,29 @@ class ReplyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"reply larger than {limit} bytes")
         self.limit = limit
+
+
+class Target:
+    """A parsed http(s) URL: where to connect and what to send."""
+
+    __slots__ = ("host_header", "origin", "path")
+
+    def __init__(self, url: str) -> None:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise InvalidURL("not a valid URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidURL("not an http(s) URL")
+        if parts.username or parts.password:
+            # Credentials belong in api_key_env, not in a URL that ends up in logs.
+            raise InvalidURL("credentials in a URL are not supported")
+        default = 443 if parts.scheme == "https" else 80
+        self.origin: Origin = (parts.scheme, parts.hostname, port or default)
+        self.path = ((parts.path or "/") + (f"?{parts.query}" if parts.query else "")).encode()
+        netloc = parts.hostname if not port or port == default else f"{parts.hostname}:{port}"
+        self.host_header = netloc.encode("idna") if not netloc.isascii() else netloc.encode()
 
 
 class _Conn:
@@ -50,77 +101,48 @@ class _Conn:
         if not self.writer.is_closing():
             self.writer.close()
 
-    async def next_event(self) -> Any:
+    async def next_event(self) -> object:
         while True:
             try:
                 event = self.h11.next_event()
-            except h11.RemoteProtocolError as e:
-                raise httpx.RemoteProtocolError("malformed or truncated reply") from e
+            except h11.RemoteProtocolError:
+                raise RemoteProtocolError("malformed or truncated reply") from None
             if event is not h11.NEED_DATA:
                 return event
             try:
                 data = await self.reader.read(_READ_BYTES)
-            except OSError as e:
-                raise httpx.ReadError("connection dropped") from e
+            except OSError:
+                raise ReadError("connection dropped") from None
             try:
                 self.h11.receive_data(data)
-            except h11.RemoteProtocolError as e:
-                raise httpx.RemoteProtocolError("malformed or truncated reply") from e
+            except h11.RemoteProtocolError:
+                raise RemoteProtocolError("malformed or truncated reply") from None
 
 
-class _Body(httpx.AsyncByteStream):
-    def __init__(self, pool: PooledTransport, origin: Origin, conn: _Conn) -> None:
-        self._pool = pool
-        self._origin = origin
-        self._conn: _Conn | None = conn
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        conn = self._conn
-        if conn is None:
-            return
-        while True:
-            event = await conn.next_event()
-            if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                self._release()
-                return
-            elif isinstance(event, h11.ConnectionClosed):
-                raise httpx.RemoteProtocolError("connection closed mid-reply")
-
-    def _release(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
-            conn.h11.start_next_cycle()
-            self._pool._give_back(self._origin, conn)
-        else:
-            conn.close()
-
-    async def aclose(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:  # not read to the end: the connection's state is unknown
-            conn.close()
-
-
-class PooledTransport(httpx.AsyncBaseTransport):
-    """httpx transport: one idle list per origin; as many connections as calls in flight."""
+class PooledTransport:
+    """One idle list per origin; as many connections as calls in flight (the engine bounds it)."""
 
     def __init__(self, *, connect_timeout_s: float = 10.0, max_idle: int = 256) -> None:
         self.connect_timeout_s = connect_timeout_s
         self.max_idle = max_idle
         self._idle: dict[Origin, list[_Conn]] = {}
+        self._targets: dict[str, Target] = {}
         self._ssl: ssl.SSLContext | None = None
 
-    def _give_back(self, origin: Origin, conn: _Conn) -> None:
-        idle = self._idle.setdefault(origin, [])
-        if len(idle) < self.max_idle and conn.usable:
-            idle.append(conn)
-        else:
-            conn.close()
+    def target(self, url: str) -> Target:
+        """`url` parsed once per run (raises InvalidURL)."""
+        found = self._targets.get(url)
+        if found is None:
+            found = self._targets[url] = Target(url)
+        return found
 
-    async def _connect(self, origin: Origin) -> _Conn:
+    async def _acquire(self, origin: Origin) -> _Conn:
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()
+            if conn.usable:
+                return conn
+            conn.close()
         scheme, host, port = origin
         ctx = None
         if scheme == "https":
@@ -132,60 +154,49 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 asyncio.open_connection(host, port, ssl=ctx, server_hostname=host if ctx else None),
                 self.connect_timeout_s,
             )
-        except asyncio.TimeoutError as e:
-            raise httpx.ConnectTimeout("connect timed out") from e
-        except (OSError, ssl.SSLError) as e:
-            raise httpx.ConnectError("connection refused or unreachable") from e
+        except asyncio.TimeoutError:
+            raise ConnectTimeout("connect timed out") from None
+        except ssl.SSLError:
+            raise ConnectError("TLS handshake failed") from None
+        except OSError:
+            raise ConnectError("connection refused or unreachable") from None
         return _Conn(reader, writer)
 
-    async def _acquire(self, url: httpx.URL) -> tuple[Origin, _Conn]:
-        if url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported scheme {url.scheme!r}")
-        origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
-        idle = self._idle.get(origin)
-        while idle:
-            conn = idle.pop()
-            if conn.usable:
-                return origin, conn
+    def _release(self, origin: Origin, conn: _Conn) -> None:
+        if conn.h11.our_state is not h11.DONE or conn.h11.their_state is not h11.DONE:
+            conn.close()  # e.g. the server said Connection: close
+            return
+        conn.h11.start_next_cycle()
+        idle = self._idle.setdefault(origin, [])
+        if len(idle) < self.max_idle and conn.usable:
+            idle.append(conn)
+        else:
             conn.close()
-        return origin, await self._connect(origin)
-
-    async def _exchange(
-        self,
-        conn: _Conn,
-        method: bytes,
-        url: httpx.URL,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> h11.Response:
-        """Send one request on `conn`, return the response head (the body is still to read)."""
-        out = conn.h11.send(h11.Request(method=method, target=url.raw_path, headers=headers))
-        out += conn.h11.send(h11.Data(data=body)) + conn.h11.send(h11.EndOfMessage())
-        try:
-            conn.writer.write(out)
-            await conn.writer.drain()
-        except OSError as e:
-            raise httpx.WriteError("connection dropped") from e
-        while True:
-            event = await conn.next_event()
-            if isinstance(event, h11.Response):
-                return event
-            if isinstance(event, h11.ConnectionClosed):
-                raise httpx.RemoteProtocolError("connection closed before the reply")
 
     async def post(
-        self, url: httpx.URL, headers: Mapping[str, str], body: bytes, *, max_bytes: int
+        self, url: str, headers: Mapping[str, str], body: bytes, *, max_bytes: int
     ) -> tuple[int, dict[str, str], bytes]:
-        """POST and read the whole reply: (status, lower-cased headers, body).
+        """POST `body` and read the whole reply: (status, lower-cased headers, body).
 
-        The engine's fast path (no cookie jar, auth flow or redirect logic to pay for).
-        Raises `ReplyTooLarge` past `max_bytes`.
+        Raises TransportError subclasses, InvalidURL, or ReplyTooLarge past `max_bytes`.
         """
-        origin, conn = await self._acquire(url)
+        target = self.target(url)
+        conn = await self._acquire(target.origin)
         wire = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        wire += [(b"host", url.netloc), (b"content-length", str(len(body)).encode())]
+        wire += [(b"host", target.host_header), (b"content-length", str(len(body)).encode())]
         try:
-            head = await self._exchange(conn, b"POST", url, wire, body)
+            out = conn.h11.send(h11.Request(method=b"POST", target=target.path, headers=wire))
+            out += conn.h11.send(h11.Data(data=body)) + conn.h11.send(h11.EndOfMessage())
+            try:
+                conn.writer.write(out)
+                await conn.writer.drain()
+            except OSError:
+                raise WriteError("connection dropped") from None
+            head = await conn.next_event()
+            while not isinstance(head, h11.Response):
+                if isinstance(head, h11.ConnectionClosed):
+                    raise RemoteProtocolError("connection closed before the reply")
+                head = await conn.next_event()  # 1xx informational responses
             reply_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in head.headers}
             declared = reply_headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
@@ -200,34 +211,12 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 elif isinstance(event, h11.EndOfMessage):
                     break
                 elif isinstance(event, h11.ConnectionClosed):
-                    raise httpx.RemoteProtocolError("connection closed mid-reply")
+                    raise RemoteProtocolError("connection closed mid-reply")
         except BaseException:
             conn.close()  # cancelled or failed: never reuse a connection in an unknown state
             raise
-        if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
-            conn.h11.start_next_cycle()
-            self._give_back(origin, conn)
-        else:
-            conn.close()
+        self._release(target.origin, conn)
         return head.status_code, reply_headers, bytes(chunks)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """The httpx transport interface, for an `httpx.AsyncClient(transport=...)`."""
-        body = await request.aread()
-        origin, conn = await self._acquire(request.url)
-        headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        try:
-            head = await self._exchange(conn, request.method.encode(), request.url, headers, body)
-        except BaseException:
-            conn.close()
-            raise
-        return httpx.Response(
-            head.status_code,
-            headers=[(bytes(k), bytes(v)) for k, v in head.headers],
-            stream=_Body(self, origin, conn),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
 
     async def aclose(self) -> None:
         for idle in self._idle.values():
