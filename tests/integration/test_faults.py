@@ -259,6 +259,20 @@ def test_an_outage_for_the_whole_run_trips_the_breaker_fast(
     resume_completes_without_asking_again(project, llm_server, n)
 
 
+def test_a_reply_with_a_lone_surrogate_is_kept_not_a_crash(
+    project: Any, llm_server: FakeLLMServer
+) -> None:
+    # JSON's "\ud800" decodes to a str that UTF-8 (the cache, results.jsonl) cannot hold
+    setup(project, llm_server, n=1)
+    llm_server.enqueue(Scripted.text("case \ud800 and \ud83d\ude00"))
+    r = evaluate(project)
+    assert r.code == 0, r.err
+    (line,) = lines(project)
+    assert line["output"] == "case \ufffd and \U0001f600"
+    r = evaluate(project)  # and the cache serves it back
+    assert r.code == 0 and llm_server.total == 1
+
+
 # --------------------------------------------------------------------------- storage faults
 
 
