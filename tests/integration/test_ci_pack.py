@@ -267,6 +267,8 @@ def test_the_generated_workflow_gates_a_pull_request(scratch: Any, llm_server: A
     assert r.returncode == 0, r.stderr
     # The PR comment, exactly (run id and commits vary; versions are content hashes).
     comment = _normalised((p.root / ".promptctl/comment.md").read_text(encoding="utf-8"))
+    if os.environ.get("PROMPTCTL_UPDATE_SNAPSHOTS") == "1":
+        COMMENT.write_text(comment, encoding="utf-8")
     assert comment == COMMENT.read_text(encoding="utf-8")
     assert FAKE_KEY not in comment + r.stdout + r.stderr
 
@@ -357,7 +359,7 @@ def test_sharded_workflow_shards_then_merges(scratch: Any, tmp_path: Path) -> No
     r = ci.run(merge_step)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "capitals: REGRESSED" in r.stdout
-    assert "| names-capital | REGRESSED | 100.0% | 43.8% |" in (p.root / "report.md").read_text()
+    assert "| `names-capital` | REGRESSED | 100.0% | 43.8% |" in (p.root / "report.md").read_text()
 
 
 def test_changed_since_in_a_shallow_clone_says_set_fetch_depth(
