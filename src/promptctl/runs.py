@@ -39,14 +39,28 @@ def new_run_id(suite: str, now: dt.datetime | None = None) -> str:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    """Temp file, fsync, os.replace: readers see the old file or the new one, never half."""
+    """Temp file, fsync, os.replace, directory fsync: readers see the old file or the new one,
+    never half, and the rename survives a power cut. A full disk is an IncompleteError."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     data = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        if hasattr(os, "O_DIRECTORY"):  # POSIX only
+            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise IncompleteError(
+            f"cannot write {path}: {e.strerror or e}",
+            hint="free some space (or make the directory writable), then run again",
+        ) from None
 
 
 class RunWriter:

@@ -252,7 +252,7 @@ def test_an_outage_for_the_whole_run_trips_the_breaker_fast(
     # three calls failed after their 3 attempts, calls in flight stopped retrying: far fewer
     # requests than 60 cases x 3 attempts
     assert llm_server.total <= 2 + (engine.OUTAGE_AFTER_CALLS + 4) * 3
-    assert ok_ids(project) == ["t-000", "t-001"]
+    assert len(ok_ids(project)) == 2  # which two depends on the order 4 workers asked in
     summary = json.loads((run_dir(project) / "summary.json").read_text())
     assert summary["status"] == "incomplete" and "gate" not in summary  # no verdict
     llm_server.default = None  # the provider is back
