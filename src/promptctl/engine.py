@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -190,6 +191,7 @@ class Engine:
         self._transport: PooledTransport | None = None
         self._cache: Cache | None = None
         self._reserved_usd = 0.0
+        self._prices: dict[str, tuple[float, float] | None] = {}
         self._flushing: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -342,7 +344,11 @@ class Engine:
         return self._open_cache().contains(request.key)
 
     def price(self, request: Request) -> tuple[float, float] | None:
-        return prices.price(f"{request.provider}/{request.model}", self.project.config.prices)
+        """USD per million (input, output) tokens for the request's model; None = unknown."""
+        model = f"{request.provider}/{request.model}"
+        if model not in self._prices:  # the prefix scan runs once per model, not per call
+            self._prices[model] = prices.price(model, self.project.config.prices)
+        return self._prices[model]
 
     def estimate_cost(self, request: Request) -> float | None:
         """A call's cost before making it (max_tokens as the output); None = unknown price."""
@@ -483,7 +489,7 @@ class Engine:
             await limiter.acquire()
             started = time.perf_counter()
             try:
-                completion = await asyncio.wait_for(self._attempt(slot, http), timeout_s)
+                completion = await _deadline(self._attempt(slot, http), timeout_s)
                 return completion, time.perf_counter() - started, attempt
             except ProviderHTTPError as e:
                 if e.status in (401, 403):
@@ -558,6 +564,14 @@ def _exhausted(message: str, hint: str | None) -> ProviderError:
     return error
 
 
+async def _deadline(call: Awaitable[R], timeout_s: float) -> R:
+    """`call` with a total deadline (asyncio.TimeoutError past it)."""
+    if sys.version_info >= (3, 11):  # no extra task per attempt, unlike wait_for
+        async with asyncio.timeout(timeout_s):
+            return await call
+    return await asyncio.wait_for(call, timeout_s)
+
+
 def _too_big(name: str, limit: int) -> ProviderError:
     return ProviderError(
         f"{name}: reply larger than {limit // (1024 * 1024)} MiB",
@@ -602,30 +616,39 @@ async def bounded(
     the generator early cancels the workers in flight.
     """
     it = iter(items)
+    limit = max(1, concurrency)
     pending: set[asyncio.Future[R]] = set()
+    # Finished tasks arrive through a queue: O(1) per completion, where asyncio.wait() would
+    # re-register a callback on every task in flight each time.
+    finished: asyncio.Queue[asyncio.Future[R]] = asyncio.Queue()
     error: BaseException | None = None
     exhausted = False
+
+    def pull() -> None:
+        nonlocal exhausted
+        while not exhausted and error is None and len(pending) < limit:
+            if stop is not None and stop():
+                exhausted = True
+                return
+            try:
+                item = next(it)
+            except StopIteration:
+                exhausted = True
+                return
+            task = asyncio.ensure_future(worker(item))
+            task.add_done_callback(finished.put_nowait)
+            pending.add(task)
+
     try:
-        while True:
-            while not exhausted and error is None and len(pending) < max(1, concurrency):
-                if stop is not None and stop():
-                    exhausted = True
-                    break
-                try:
-                    item = next(it)
-                except StopIteration:
-                    exhausted = True
-                    break
-                pending.add(asyncio.ensure_future(worker(item)))
-            if not pending:
-                break
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                exc = task.exception()
-                if exc is not None:
-                    if error is None:
-                        error = exc
-                    continue
+        pull()
+        while pending:
+            task = await finished.get()
+            pending.discard(task)
+            failure = asyncio.CancelledError() if task.cancelled() else task.exception()
+            if failure is not None:
+                error = error or failure
+            pull()  # before yielding: the consumer's work overlaps the next calls
+            if failure is None:
                 yield task.result()
         if error is not None:
             raise error

@@ -37,7 +37,8 @@ with `fake: {type: openai, base_url: <url>/v1, api_key_env: FAKE_API_KEY}` and
 `fake-anthropic: {type: anthropic, base_url: <url>, api_key_env: FAKE_ANTHROPIC_KEY}`.
 
 Run standalone (the benchmark does, so the server's CPU is not the client's):
-`python -m tests.fakes.llm_server --latency 0.05` prints the base URL on its first line.
+`python -m tests.fakes.llm_server --latency 0.05 [--lean]` prints the base URL on its first
+line and serves until its stdin closes; `--lean` serves only the echo reply, on asyncio.
 """
 
 from __future__ import annotations
@@ -448,10 +449,54 @@ def llm_server() -> Iterator[FakeLLMServer]:
         server.stop()
 
 
+async def _serve_lean(latency_s: float) -> None:
+    """Benchmark mode: only the echo reply, on asyncio (no GIL-bound thread per connection).
+
+    The threaded server spends ~0.5 ms of CPU per request; on a 2-CPU machine that CPU is taken
+    from the client being measured. This one spends a fraction of it.
+    """
+    import asyncio
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, _, rest = head.partition(b"\r\n")
+                length = 0
+                for line in rest.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                body = json.loads(await reader.readexactly(length)) if length else {}
+                path = request_line.split(b" ")[1].decode()
+                await asyncio.sleep(latency_s)
+                data = json.dumps(echo_reply(path, body)).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(data), data)
+                )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=512)
+    port = server.sockets[0].getsockname()[1]
+    sys.stdout.write(f"http://127.0.0.1:{port}\n")
+    sys.stdout.flush()
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
+    server.close()
+
+
 def _main() -> None:
     parser = argparse.ArgumentParser(description="fake OpenAI/Anthropic server for benchmarks")
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--lean", action="store_true", help="echo only, on asyncio (benchmarks)")
     args = parser.parse_args()
+    if args.lean:
+        import asyncio
+
+        asyncio.run(_serve_lean(args.latency))
+        return
     server = FakeLLMServer(latency_s=args.latency).start()
     sys.stdout.write(server.url + "\n")
     sys.stdout.flush()

@@ -536,6 +536,12 @@ def test_bounded_honours_stop():
 
 def test_bounded_close_cancels_in_flight_workers():
     cancelled: list[int] = []
+    pulled: list[int] = []
+
+    def items() -> Any:
+        for i in range(10):
+            pulled.append(i)
+            yield i
 
     async def work(i: int) -> int:
         if i == 0:
@@ -548,12 +554,13 @@ def test_bounded_close_cancels_in_flight_workers():
         return i
 
     async def go() -> None:
-        gen = bounded(range(10), work, 3)
+        gen = bounded(items(), work, 3)
         assert await gen.__anext__() == 0
         await gen.aclose()
 
     run(go())
-    assert sorted(cancelled) == [1, 2]  # item 3 was never pulled
+    assert sorted(cancelled) == [1, 2]  # the sleepers were cancelled, not awaited for 10 s
+    assert pulled == [0, 1, 2, 3]  # 3 replaced 0 as it finished; nothing after
 
 
 def test_default_concurrency_is_documented():
