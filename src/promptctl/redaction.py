@@ -32,9 +32,12 @@ def redact(text: str, extra: list[str] | None = None) -> str:
     return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 controls but tab and newline; and the bidi embedding/override/isolate controls,
+# which reorder what a terminal shows ("Trojan Source"): ordinary RTL text needs none of them.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
-    """Untrusted text made safe for a terminal: ESC, OSC and other control bytes removed."""
+    """Untrusted text made safe for a terminal: ESC, OSC, other control bytes and bidi
+    overrides removed."""
     return _CONTROL.sub("", text)

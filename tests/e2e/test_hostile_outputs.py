@@ -43,7 +43,7 @@ def hostile(project: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
         + "\n"
         + json.dumps({"id": "=cmd|' /C calc'!A0", "vars": {"text": "=1+1"}, "expected": "="})
         + "\n"
-        + json.dumps({"id": "md", "vars": {"text": "x"}, "expected": MARKDOWN})
+        + json.dumps({"id": "md` <img src=y>", "vars": {"text": "x"}, "expected": MARKDOWN})
         + "\n",
     )
     project.write(
@@ -69,7 +69,7 @@ def test_eval_output_and_reports_carry_no_control_characters(hostile: Any, tmp_p
     )
     assert any("RED" in f for f in failures)  # the text arrived, made harmless
     md = markdown.read_text()
-    assert "RED" in md and "&lt;img" in md
+    assert "RED" in md and "&lt;img" in md and "md\\` &lt;img src=y&gt;" in md
     assert "<img" not in md and "@octo" not in md
     assert not CONTROL.search(md.replace("\n", ""))
     assert_no_secret(r.out, r.err, md, junit.read_bytes())

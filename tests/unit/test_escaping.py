@@ -26,6 +26,9 @@ HOSTILE = [
     pytest.param("\x90DCS\x9c\x85NEL", "DCSNEL", id="C1 DCS NEL"),
     pytest.param("abc\rXYZ\x08\x08\x7f", "abcXYZ", id="CR backspace DEL"),
     pytest.param("tab\tand\nnewline", "tab\tand\nnewline", id="tab and newline kept"),
+    pytest.param(
+        "access\u202e\u2066level\u2069\u202c ok", "accesslevel ok", id="bidi overrides"
+    ),
 ]
 
 
@@ -37,7 +40,8 @@ def test_printable_strips_escape_sequences_and_control_characters(text: str, exp
 
 
 def test_printable_keeps_ordinary_unicode() -> None:
-    assert printable("Résumé — 日本語 🙂") == "Résumé — 日本語 🙂"
+    text = "Résumé — 日本語 🙂 שלום عربي \u200f"
+    assert printable(text) == text
 
 
 def test_redact_masks_the_key_in_every_place_an_error_carries_it(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from promptctl.escaping import markdown_cell
+from promptctl.redaction import printable
 from promptctl.runner import EvalResult, SuiteResult
 
 _ICON = {0: "✅", 1: "❌", 3: "⚠️"}
@@ -15,6 +16,14 @@ def _pct(x: float | None) -> str:
 def _cell(text: str) -> str:
     # model outputs and dataset text: no HTML, no table breaks, no @mentions (issue 9)
     return markdown_cell(text[:160])
+
+
+def _code(text: str) -> str:
+    """A code span for a name from a dataset (literal inside: no HTML, no mentions), unless
+    the name could close the span or the table cell."""
+    if any(c in text for c in "`|\r\n") or printable(text) != text:
+        return _cell(text)
+    return f"`{text}`"
 
 
 def suite_markdown(s: SuiteResult) -> list[str]:
@@ -42,7 +51,7 @@ def suite_markdown(s: SuiteResult) -> list[str]:
                   "|---|---:|---|"]
         for w in worst:
             crit = " (critical)" if w.get("critical") else ""
-            lines.append(f"| `{w['case_id']}`{crit} | {w['mean_score']:.2f} | "
+            lines.append(f"| {_code(str(w['case_id']))}{crit} | {w['mean_score']:.2f} | "
                          f"{_cell('; '.join(w.get('reasons') or []))} |")
         lines += ["", "</details>"]
     if s.gate is not None:
