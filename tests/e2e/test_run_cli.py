@@ -188,3 +188,29 @@ def test_secret_never_printed_nor_stored(fake: Any, llm_server: FakeLLMServer):
             assert FAKE_KEY.encode() not in path.read_bytes(), path
     # The key did travel, in its header only.
     assert llm_server.requests[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
+
+
+def test_ctrl_c_during_a_call_exits_130(fake: Any, llm_server: FakeLLMServer):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    llm_server.latency_s = 30.0
+    env = {**os.environ, "FAKE_API_KEY": FAKE_KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptctl", "run", "sum", "--var", "ticket=x"],
+        cwd=fake.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert llm_server.wait_for_requests(1, timeout=30)  # the call is in flight
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert out == "" and "Traceback" not in err and FAKE_KEY not in err
