@@ -69,3 +69,11 @@ def test_readme_commands_table_lists_every_command() -> None:
     commands = {path[0] for path in reference.command_paths() if path}
     assert commands - listed == set(), "README.md's commands table lacks these commands"
     assert listed - commands == set(), "README.md's commands table lists commands that do not exist"
+
+
+def test_readme_links_every_docs_page() -> None:
+    root = REFERENCE.parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    pages = sorted(p.name for p in (root / "docs").glob("*.md"))
+    unlinked = [name for name in pages if f"](docs/{name})" not in readme]
+    assert unlinked == [], "README.md's Documentation section should link these docs pages"
