@@ -204,15 +204,17 @@ class Engine:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._flushing is not None:
-            await asyncio.shield(self._flushing)
-            self._flushing = None
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
-        if self._transport is not None:
-            await self._transport.aclose()
-            self._transport = None
+        try:
+            if self._flushing is not None:
+                await asyncio.shield(self._flushing)
+                self._flushing = None
+            if self._cache is not None:
+                cache, self._cache = self._cache, None
+                _flush_quietly(cache.close)
+        finally:
+            if self._transport is not None:
+                await self._transport.aclose()
+                self._transport = None
 
     def _open_cache(self) -> Cache:
         if self._cache is None:
@@ -449,7 +451,7 @@ class Engine:
     def _schedule_flush(self, cache: Cache) -> None:
         # SQLite commits leave the event loop; one flush at a time, the rest wait in memory.
         if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.ensure_future(asyncio.to_thread(cache.flush))
+            self._flushing = asyncio.ensure_future(asyncio.to_thread(_flush_quietly, cache.flush))
 
     async def _call(
         self, slot: _Slot, request: Request, api_key: str | None
@@ -562,6 +564,21 @@ def _exhausted(message: str, hint: str | None) -> ProviderError:
     error = ProviderError(message, hint=hint)
     error.exhausted = True  # type: ignore[attr-defined]
     return error
+
+
+def _flush_quietly(flush: Callable[[], None]) -> None:
+    """Run a cache write; a failure is a warning: the replies are in the run's results already,
+    and a cache that cannot be written must not turn a finished run into a failed one."""
+    try:
+        flush()
+    except IncompleteError as e:
+        import warnings
+
+        from promptctl.errors import PromptctlWarning
+
+        warnings.warn(
+            PromptctlWarning(f"{e.message}; replies of this run were not cached"), stacklevel=2
+        )
 
 
 async def _deadline(call: Awaitable[R], timeout_s: float) -> R:

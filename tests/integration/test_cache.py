@@ -197,3 +197,23 @@ def test_cache_stats_and_clear_commands(fake: Any, project: Any):
 def test_cache_stats_rejects_unknown_format(project: Any):
     r = project.run("cache", "stats", "--format", "xml")
     assert r.code == 2 and "--format 'xml'" in r.err
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(
+    fake: Any, llm_server: FakeLLMServer, project: Any, monkeypatch: pytest.MonkeyPatch
+):
+    from promptctl import cache as cache_mod
+    from promptctl.errors import PromptctlWarning
+
+    complete_all(fake, ["first"])  # creates the database
+    monkeypatch.setattr(cache_mod, "BUSY_TIMEOUT_MS", 50)
+    holder = sqlite3.connect(project.root / ".promptctl" / "cache.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        with pytest.warns(PromptctlWarning, match="were not cached"):
+            (reply,) = complete_all(fake, ["second"])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert reply.text == "second"
+    assert rows(project.root / ".promptctl" / "cache.db") == 1
