@@ -37,7 +37,7 @@ def test_import_promptctl_loads_neither_typer_nor_rich() -> None:
                                   ["lint", "--help"]])
 def test_help_loads_no_heavy_module(argv: list[str]) -> None:
     mods = loaded_after(f"    from promptctl.cli import main; main({argv!r})")
-    assert "typer" in mods
+    assert ("typer" in mods) is (argv != ["--help"])  # the top-level help is served statically
     assert not mods & set(HEAVY), mods & set(HEAVY)
 
 
@@ -46,3 +46,18 @@ def test_console_script_version() -> None:
                           text=True, check=False)
     assert proc.returncode == 0
     assert proc.stdout.startswith("promptctl 0.")
+
+
+def test_static_top_level_help_is_what_typer_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptctl.cli import tophelp
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert tophelp.generate() == tophelp.TEXT, "run: python -m promptctl.cli.tophelp"
+
+
+def test_help_does_not_build_the_commands() -> None:
+    mods = loaded_after("    from promptctl.cli import main; main(['--help'])")
+    assert "typer" not in mods
+    assert not {m for m in mods if m.startswith("promptctl.cli.") and m != "promptctl.cli"} - {
+        "promptctl.cli.tophelp"
+    }

@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"promptctl {__version__}\n")
         return 0
+    if argv in (["--help"], ["-h"]):  # the same bytes Typer prints, without building 17 commands
+        from promptctl.cli.tophelp import TEXT
+
+        sys.stdout.write(TEXT)
+        return 0
     from promptctl.errors import PromptctlError
 
     debug = wants_debug(argv)
@@ -76,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _show_warning(warnings.showwarning)
     import typer
 
-    from promptctl.cli.app import app, click_exceptions
+    from promptctl.cli.app import app_for, click_exceptions
 
     clicks = click_exceptions()
     try:
         # standalone_mode=False: Click would turn Ctrl-C into "Aborted!" and exit 1, not 130.
-        result = app(args=argv, prog_name="promptctl", standalone_mode=False)
+        result = app_for(argv)(args=argv, prog_name="promptctl", standalone_mode=False)
     except SystemExit as e:
         code = e.code
         if code is None:
