@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from promptctl.redaction import printable
-from promptctl.runner import DryRun, EvalResult, Progress, SuiteResult
+from promptctl.runner import SILENT, DryRun, EvalResult, Progress, SuiteResult
 
 
 def _passed(record: Mapping[str, Any]) -> bool:
@@ -107,21 +107,10 @@ class RichProgress:
         self.bar.stop()
 
 
-class QuietProgress:
-    def start(self, suite: str, total: int, done: int) -> None:
-        pass
-
-    def advance(self, suite: str, record: Mapping[str, Any]) -> None:
-        pass
-
-    def finish(self, suite: str) -> None:
-        pass
-
-
 def progress_for(*, quiet: bool, stream: TextIO | None = None) -> Progress:
     stream = stream or sys.stderr
     if quiet:
-        return QuietProgress()
+        return SILENT
     if stream.isatty():
         return RichProgress()
     return PlainProgress(stream)
