@@ -35,6 +35,7 @@ _PROVIDER = (
     "max_retries",
     "headers",
     "replies",
+    "ca_bundle",
 )
 _DEFAULTS = ("concurrency", "judge_model", "timeout_s", "max_retries", "repeat", "model")
 
@@ -50,6 +51,8 @@ class ProviderConfig:
     max_retries: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     replies: str | None = None  # mock only: a YAML file of {match: regex, reply: text} rules
+    # A PEM file (relative to the project root) of the CAs to trust for this provider's server
+    ca_bundle: str | None = None
     source: Location | None = None
 
 
@@ -275,6 +278,7 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             checker.add(
                 "PC301", f"{what}: replies is only for type: mock", entry.key_loc("replies")
             )
+        ca_bundle = checker.typed(entry, "ca_bundle", str, what=what)
         providers[name] = ProviderConfig(
             name=name,
             type=ptype or "openai",
@@ -285,6 +289,7 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             max_retries=checker.number(entry, "max_retries", what, low=0, high=20, integer=True),
             headers={str(k): str(v) for k, v in headers.items()},
             replies=replies,
+            ca_bundle=ca_bundle or None,
             source=where,
         )
 

@@ -1,8 +1,9 @@
 """The call engine: cache, provider, retries with backoff, timeouts, concurrency, budget, cost.
 
 No terminal code. One connection pool per run (`async with Engine(project) as engine`; a
-lean HTTP/1.1 keep-alive client, see providers/transport.py for why not httpx), one event
-loop (`asyncio.run` at the CLI edge). Providers only build requests and parse replies;
+lean HTTP/1.1 keep-alive client, see providers/transport.py for why not httpx; an httpx client,
+created only when needed, for URLs a proxy variable covers or with PROMPTCTL_HTTP_CLIENT=httpx),
+one event loop (`asyncio.run` at the CLI edge). Providers only build requests and parse replies;
 every policy about *when* to call lives here:
 
 - cache first (network providers only: mock replies are computed, and caching them would hide
@@ -26,7 +27,8 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from promptctl import prices
 from promptctl.cache import Cache
@@ -50,11 +52,24 @@ from promptctl.providers.base import (
     ProviderSettings,
 )
 from promptctl.providers.transport import (
+    HTTP_CLIENT_ENV,
     InvalidURL,
     PooledTransport,
     ReplyTooLarge,
+    TLSVerifyError,
     TransportError,
+    http_client_choice,
+    proxy_for,
+    tls_context,
 )
+
+if TYPE_CHECKING:
+    import ssl
+
+    from promptctl.providers.httpx_transport import HttpxTransport
+
+# (url, headers, body, *, max_bytes) -> (status, lower-cased headers, body)
+Send = Callable[..., Awaitable[tuple[int, dict[str, str], bytes]]]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -145,6 +160,7 @@ class _Slot:
     network: bool
     limiter: _Limiter | None = None
     failed_in_a_row: int = 0  # calls that failed after all retries since the last success
+    senders: dict[str, Send] = field(default_factory=dict)  # URL -> the client that posts it
 
 
 class Engine:
@@ -188,7 +204,10 @@ class Engine:
         self.stats = EngineStats()
         self.stop_reason: str | None = None
         self._slots: dict[str, _Slot] = {}
-        self._transport: PooledTransport | None = None
+        self._transport: PooledTransport | None = None  # the lean client, system CAs
+        self._transports: dict[Path, PooledTransport] = {}  # lean clients per ca_bundle
+        self._fallbacks: dict[tuple[str | None, Path | None], HttpxTransport] = {}
+        self._tls: dict[Path, ssl.SSLContext] = {}
         self._cache: Cache | None = None
         self._reserved_usd = 0.0
         self._prices: dict[str, tuple[float, float] | None] = {}
@@ -212,9 +231,17 @@ class Engine:
                 cache, self._cache = self._cache, None
                 _flush_quietly(cache.close)
         finally:
+            clients: list[PooledTransport | HttpxTransport] = [
+                *self._transports.values(),
+                *self._fallbacks.values(),
+            ]
             if self._transport is not None:
-                await self._transport.aclose()
-                self._transport = None
+                clients.append(self._transport)
+            self._transport = None
+            self._transports.clear()
+            self._fallbacks.clear()
+            for client in clients:
+                await client.aclose()
 
     def _open_cache(self) -> Cache:
         if self._cache is None:
@@ -223,9 +250,77 @@ class Engine:
 
     def _http(self) -> PooledTransport:
         if self._transport is None:
-            # No proxy variables, no ~/.netrc: keys come from api_key_env only.
+            # No ~/.netrc: keys come from api_key_env only.
             self._transport = PooledTransport(connect_timeout_s=min(10.0, self.timeout_s))
         return self._transport
+
+    def _sender(self, slot: _Slot, url: str) -> Send:
+        """The client that posts to `url` for this provider, chosen once per run and URL."""
+        send = slot.senders.get(url)
+        if send is None:
+            send = slot.senders[url] = self._route(slot.settings, url)
+        return send
+
+    def _route(self, settings: ProviderSettings, url: str) -> Send:
+        try:
+            choice = http_client_choice()
+        except ValueError:
+            raise UsageError(
+                f"{HTTP_CLIENT_ENV} must be 'lean' or 'httpx'",
+                hint=f"unset {HTTP_CLIENT_ENV} to use the default client",
+            ) from None
+        proxy = proxy_for(url)
+        ca_bundle = settings.ca_bundle
+        if proxy is None and choice == "lean":
+            if ca_bundle is None:
+                return self._http().post
+            lean = self._transports.get(ca_bundle)
+            if lean is None:
+                lean = self._transports[ca_bundle] = PooledTransport(
+                    connect_timeout_s=min(10.0, self.timeout_s),
+                    ssl_context=self._tls_context(settings),
+                )
+            return lean.post
+        fallback = self._fallbacks.get((proxy, ca_bundle))
+        if fallback is None:
+            from promptctl.providers.httpx_transport import HttpxTransport, ProxyConfigError
+
+            try:
+                fallback = HttpxTransport(
+                    proxy=proxy,
+                    ssl_context=self._tls_context(settings),
+                    connect_timeout_s=min(10.0, self.timeout_s),
+                )
+            except ProxyConfigError as e:
+                raise UsageError(
+                    f"{settings.name}: the proxy variable for this URL is unusable: {e}",
+                    hint="check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (http://host:port), or "
+                    "list the host in NO_PROXY",
+                ) from None
+            self._fallbacks[(proxy, ca_bundle)] = fallback
+        return fallback.post
+
+    def _tls_context(self, settings: ProviderSettings) -> ssl.SSLContext:
+        """The system's CAs (SSL_CERT_FILE included), or only the provider's ca_bundle."""
+        path = settings.ca_bundle
+        if path is None:
+            return tls_context()
+        found = self._tls.get(path)
+        if found is None:
+            import ssl
+
+            try:
+                found = self._tls[path] = tls_context(path)
+            except (OSError, ssl.SSLError):
+                entry = self.project.config.providers.get(settings.name)
+                raise UsageError(
+                    f"provider {settings.name!r}: ca_bundle {path.name!r} is missing, "
+                    "unreadable or not a PEM certificate bundle",
+                    where=entry.source if entry is not None else None,
+                    hint="point ca_bundle (relative to the project root) at the PEM file of the "
+                    "CA that signed the server's certificate",
+                ) from None
+        return found
 
     def stop(self, reason: str = "stopped") -> None:
         """Start no new network call (Ctrl-C, budget, quota, outage); cache hits still serve."""
@@ -275,6 +370,9 @@ class Engine:
         replies = None
         if entry is not None and entry.replies:
             replies = (self.project.root / entry.replies).resolve()
+        ca_bundle = None
+        if entry is not None and entry.ca_bundle:
+            ca_bundle = (self.project.root / entry.ca_bundle).resolve()
         return ProviderSettings(
             name=name,
             type=ptype,
@@ -286,6 +384,7 @@ class Engine:
             max_retries=entry.max_retries if entry is not None else None,
             replies=replies,
             root=self.project.root,
+            ca_bundle=ca_bundle,
         )
 
     def _api_key(self, slot: _Slot) -> str | None:
@@ -520,6 +619,15 @@ class Engine:
                         _after(f"{name}: no complete reply within {timeout_s:g} s", attempt),
                         "the server is slow or stuck; raise timeout_s for this provider",
                     ) from None
+            except TLSVerifyError:
+                # A certificate does not change between retries; like an outage, it stops the
+                # run after a few calls rather than failing every remaining case alike.
+                raise _exhausted(
+                    f"{name}: TLS handshake failed: the server's certificate is not trusted or "
+                    "not issued for this host",
+                    "for a private CA, set ca_bundle for this provider in promptctl.yaml (or "
+                    "SSL_CERT_FILE) to its PEM file; check the base URL's host name",
+                ) from None
             except InvalidURL:
                 raise UsageError(
                     f"{name}: the base URL is not a valid http(s) URL (or holds credentials)",
@@ -550,7 +658,7 @@ class Engine:
     async def _attempt(self, slot: _Slot, http: HTTPCall) -> Completion:
         body = json.dumps(http.body, ensure_ascii=False).encode("utf-8")
         try:
-            status, headers, reply = await self._http().post(
+            status, headers, reply = await self._sender(slot, http.url)(
                 http.url, http.headers, body, max_bytes=self.max_response_bytes
             )
         except ReplyTooLarge:

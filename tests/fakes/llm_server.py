@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -208,7 +209,10 @@ class _Server(ThreadingHTTPServer):
 class FakeLLMServer:
     """See the module docstring for the knobs."""
 
-    def __init__(self, latency_s: float = 0.0) -> None:
+    def __init__(
+        self, latency_s: float = 0.0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """`ssl_context` (server side) makes it an HTTPS server (`url` says https://)."""
         self.latency_s = latency_s
         self.default: Scripted | None = None
         self.require_key: str | None = None
@@ -222,6 +226,11 @@ class FakeLLMServer:
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
+        self.tls = ssl_context is not None
+        if ssl_context is not None:
+            # The handshake runs at accept; one a client aborts (an untrusted certificate) is
+            # an OSError that the server drops, and nothing reaches the request handler.
+            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- control
@@ -229,7 +238,7 @@ class FakeLLMServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     @property
     def openai_base(self) -> str:

@@ -39,6 +39,7 @@ class ProviderSettings:
     max_retries: int | None = None
     replies: Path | None = None  # mock: absolute path of a rules file
     root: Path | None = None  # the project root (mock rules are relative to it)
+    ca_bundle: Path | None = None  # absolute: a PEM file of CAs to trust instead of the system's
 
 
 @dataclass(frozen=True, slots=True)

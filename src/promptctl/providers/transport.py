@@ -6,7 +6,10 @@ response: ~7 ms of CPU per call, 3-7 s per run, where the target is 1.5 s. httpx
 (cookie jar, auth flow, redirects, URL model) adds ~0.5 ms per call and ~60 ms of import. This
 module does what LLM calls need and no more: POST a JSON body over HTTP/1.1 (keep-alive,
 Content-Length or chunked or close-delimited replies, via h11), TLS through the stdlib's
-default context, no proxies and no ~/.netrc (credentials come from api_key_env only).
+default context (which reads SSL_CERT_FILE / SSL_CERT_DIR) or a provider's `ca_bundle`, and no
+~/.netrc (credentials come from api_key_env only). It speaks to no proxy: the engine sends a
+request whose URL a proxy variable covers (`proxy_for`), or every request when
+PROMPTCTL_HTTP_CLIENT=httpx, through providers/httpx_transport.py instead.
 
 A connection goes back to the idle list only after a complete response; a cancelled, failed or
 half-read one is closed. Errors are `TransportError`s whose messages never hold a URL.
@@ -15,14 +18,21 @@ half-read one is closed. Errors are `TransportError`s whose messages never hold 
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import h11
 
 _READ_BYTES = 65536
 Origin = tuple[str, str, int]
+# `lean` (default) or `httpx`: a way out should this client ever misbehave against a server.
+HTTP_CLIENT_ENV = "PROMPTCTL_HTTP_CLIENT"
+HTTP_CLIENTS = ("lean", "httpx")
+# The variables urllib (and curl, and httpx) read; either case. no_proxy alone proxies nothing.
+_PROXY_VARS = frozenset({"http_proxy", "https_proxy", "all_proxy"})
 
 
 class TransportError(Exception):
@@ -45,6 +55,10 @@ class WriteError(TransportError):
     pass
 
 
+class TLSVerifyError(ConnectError):
+    """The server's certificate is not trusted or not for this host: retrying cannot help."""
+
+
 class RemoteProtocolError(TransportError):
     """Malformed or truncated reply, or the server closed the connection mid-reply."""
 
@@ -59,6 +73,56 @@ class ReplyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"reply larger than {limit} bytes")
         self.limit = limit
+
+
+_TLS_VERIFY_FAILED = "TLS handshake failed: the certificate is not trusted or not for this host"
+
+
+def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
+    """The verifying client context: the system's CAs (OpenSSL reads SSL_CERT_FILE and
+    SSL_CERT_DIR when the context is made), or only the PEM bundle `ca_bundle` when given.
+
+    Raises OSError (unreadable file) or ssl.SSLError (not a PEM bundle).
+    """
+    if ca_bundle is None:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=os.fspath(ca_bundle))
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy URL the environment names for `url`, or None to connect directly.
+
+    Python's own rules (urllib.request.getproxies_environment / proxy_bypass_environment):
+    `<scheme>_proxy` then `all_proxy`, lower case before upper; `no_proxy` lists hosts or
+    domain suffixes (`*` for all). Loopback is not exempt, as with curl: list it in NO_PROXY.
+    A proxy value without a scheme is taken as http://.
+    """
+    # The common case (no proxy variable at all) costs one scan of the environment and no
+    # urllib.request import (~15 ms).
+    if not any(name.lower() in _PROXY_VARS for name in os.environ):
+        return None
+    import urllib.request
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a bad port raises here, as it does for the transport
+    except ValueError:
+        return None  # the transport reports the bad URL
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or not parts.hostname:
+        return None
+    if urllib.request.proxy_bypass_environment(parts.netloc, proxies):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def http_client_choice() -> str:
+    """$PROMPTCTL_HTTP_CLIENT: "lean" (default) or "httpx"; anything else raises ValueError."""
+    value = os.environ.get(HTTP_CLIENT_ENV, "").strip().lower() or "lean"
+    if value not in HTTP_CLIENTS:
+        raise ValueError(value)
+    return value
 
 
 class Target:
@@ -122,12 +186,18 @@ class _Conn:
 class PooledTransport:
     """One idle list per origin; as many connections as calls in flight (the engine bounds it)."""
 
-    def __init__(self, *, connect_timeout_s: float = 10.0, max_idle: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout_s: float = 10.0,
+        max_idle: int = 256,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.connect_timeout_s = connect_timeout_s
         self.max_idle = max_idle
         self._idle: dict[Origin, list[_Conn]] = {}
         self._targets: dict[str, Target] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: ssl.SSLContext | None = ssl_context  # None: tls_context() at first https
 
     def target(self, url: str) -> Target:
         """`url` parsed once per run (raises InvalidURL)."""
@@ -147,7 +217,7 @@ class PooledTransport:
         ctx = None
         if scheme == "https":
             if self._ssl is None:
-                self._ssl = ssl.create_default_context()
+                self._ssl = tls_context()
             ctx = self._ssl
         try:
             reader, writer = await asyncio.wait_for(
@@ -156,6 +226,8 @@ class PooledTransport:
             )
         except asyncio.TimeoutError:
             raise ConnectTimeout("connect timed out") from None
+        except ssl.SSLCertVerificationError:
+            raise TLSVerifyError(_TLS_VERIFY_FAILED) from None
         except ssl.SSLError:
             raise ConnectError("TLS handshake failed") from None
         except OSError:
