@@ -162,8 +162,10 @@ class _Conn:
         return not self.writer.is_closing() and not self.reader.at_eof()
 
     def close(self) -> None:
-        if not self.writer.is_closing():
-            self.writer.close()
+        # abort, not close: a TLS close waits for the peer's close_notify (up to 30 s), which
+        # outlives the event loop when a run ends; nothing is ever left to flush here (the
+        # connection is idle after a whole reply, or in an unknown state it must not reuse).
+        self.writer.transport.abort()
 
     async def next_event(self) -> object:
         while True:
