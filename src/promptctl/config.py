@@ -279,6 +279,18 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
                 "PC301", f"{what}: replies is only for type: mock", entry.key_loc("replies")
             )
         ca_bundle = checker.typed(entry, "ca_bundle", str, what=what)
+        if ca_bundle is not None and (
+            not ca_bundle or Path(ca_bundle).is_absolute() or ".." in Path(ca_bundle).parts
+        ):
+            # committed config is shared: a machine's own CA file goes in SSL_CERT_FILE
+            checker.add(
+                "PC301",
+                f"{what}: ca_bundle must be a file inside the project",
+                entry.value_loc("ca_bundle"),
+                "commit the CA's PEM file and name it relative to the project root, or set "
+                "SSL_CERT_FILE for a CA file elsewhere on this machine",
+            )
+            ca_bundle = None
         providers[name] = ProviderConfig(
             name=name,
             type=ptype or "openai",

@@ -4,6 +4,7 @@ wrong-host certificate with a clear error (exit 3), never a traceback."""
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,3 +176,37 @@ def test_ca_bundle_must_be_a_string(project: Any, tls: FakeLLMServer) -> None:
     result = project.run("run", "p", "--var", "who=tls")
     assert result.code == 2
     assert "promptctl.yaml:2:" in result.err and "ca_bundle" in result.err
+
+
+def test_lint_flags_a_missing_ca_bundle_and_passes_a_present_one(project: Any) -> None:
+    project.write(
+        "promptctl.yaml",
+        "providers:\n"
+        "  corp:\n"
+        "    type: openai\n"
+        "    base_url: https://llm.corp.example/v1\n"
+        "    ca_bundle: certs/corp-ca.pem\n",
+    )
+    project.write("prompts/a.yaml", "model: corp/m\ntemplate: hi\n")
+    result = project.run("lint", "--format", "json")
+    assert result.code == 1, result.err
+    findings = [(f["code"], f["line"], f["col"], f["message"]) for f in json.loads(result.out)]
+    assert findings == [
+        ("PC301", 5, 16, "provider 'corp': ca_bundle 'certs/corp-ca.pem' does not exist")
+    ]
+    project.write("certs/corp-ca.pem", trustme.CA().cert_pem.bytes().decode())
+    assert project.run("lint").code == 0
+
+
+@pytest.mark.parametrize("path", ["/etc/ssl/corp-ca.pem", "../ca.pem", "''"])
+def test_a_ca_bundle_outside_the_project_is_refused(project: Any, path: str) -> None:
+    project.write(
+        "promptctl.yaml",
+        f"providers:\n  corp: {{type: openai, base_url: 'https://x/v1', ca_bundle: {path}}}\n",
+    )
+    project.write("prompts/a.yaml", "model: corp/m\ntemplate: hi\n")
+    result = project.run("run", "a")
+    assert result.code == 2
+    assert "promptctl.yaml:2:" in result.err
+    assert "ca_bundle must be a file inside the project" in result.err
+    assert "SSL_CERT_FILE" in result.err

@@ -19,7 +19,17 @@ def check_config(project: Project, path: Path) -> list[Finding]:
     except UsageError as e:
         return [finding_for_load_error(e)]
     checker = Checker(shown)
-    config.parse_config(data, checker)
+    parsed = config.parse_config(data, checker)
+    for name, provider in parsed.providers.items():
+        # the engine reports a missing bundle only at the first call; lint says it before
+        if provider.ca_bundle and not (project.root / provider.ca_bundle).is_file():
+            entry = data["providers"][name]
+            checker.add(
+                "PC301",
+                f"provider {name!r}: ca_bundle {provider.ca_bundle!r} does not exist",
+                entry.value_loc("ca_bundle"),
+                "name the CA's PEM file relative to the project root",
+            )
     return checker.findings
 
 
