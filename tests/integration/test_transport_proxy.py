@@ -1,11 +1,14 @@
-"""Proxies and the httpx fallback: HTTP_PROXY / NO_PROXY are honoured, PROMPTCTL_HTTP_CLIENT=httpx
-works like the lean client (retries, errors, size cap), and no key or proxy secret leaks."""
+"""Proxies and the httpx fallback: HTTP_PROXY / HTTPS_PROXY (a CONNECT tunnel) / NO_PROXY are
+honoured, PROMPTCTL_HTTP_CLIENT=httpx works like the lean client (retries, errors, size cap),
+and no key or proxy secret leaks."""
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import select
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import trustme
 
 from promptctl import config, engine
 from promptctl.engine import Engine
@@ -29,11 +33,12 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorizati
 
 
 class ForwardProxy:
-    """A loopback forward proxy for plain http: takes absolute-form requests
-    (`POST http://host:port/path`), forwards them and relays the reply; counts what it saw."""
+    """A loopback forward proxy: takes absolute-form requests (`POST http://host:port/path`),
+    forwards them and relays the reply, and tunnels `CONNECT host:port`; records what it saw."""
 
     def __init__(self) -> None:
         self.targets: list[str] = []  # request targets as received (absolute-form)
+        self.tunnels: list[str] = []  # CONNECT targets
         self.proxy_auth: list[str | None] = []
         self._lock = threading.Lock()
         proxy = self
@@ -43,6 +48,31 @@ class ForwardProxy:
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
+
+            def do_CONNECT(self) -> None:
+                with proxy._lock:
+                    proxy.tunnels.append(self.path)
+                    proxy.proxy_auth.append(self.headers.get("proxy-authorization"))
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=10)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.close_connection = True
+                ends = [self.connection, upstream]
+                try:  # pipe bytes both ways until either side closes
+                    while True:
+                        ready, _, _ = select.select(ends, [], [], 10)
+                        if not ready:
+                            return
+                        for end in ready:
+                            data = end.recv(65536)
+                            if not data:
+                                return
+                            (upstream if end is self.connection else self.connection).sendall(data)
+                except OSError:
+                    return
+                finally:
+                    upstream.close()
 
             def do_POST(self) -> None:
                 with proxy._lock:
@@ -154,6 +184,27 @@ def test_https_proxy_does_not_cover_http_urls(
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
     assert project.run("run", "p", "--var", "who=x").code == 0
     assert proxy.targets == [] and llm_server.total == 1
+
+
+def test_https_proxy_tunnels_tls_with_connect(
+    project: Any, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = trustme.CA()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    ca.cert_pem.write_to_path(str(project.root / "ca.pem"))
+    server = FakeLLMServer(ssl_context=ctx).start()
+    try:
+        setup(project, server, ca_bundle="ca.pem")
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        result = project.run("run", "p", "--var", "who=tunnel")
+    finally:
+        server.stop()
+    assert (result.code, result.out) == (0, "hello tunnel\n"), result.err
+    assert proxy.tunnels == [server.url.removeprefix("https://")] and proxy.targets == []
+    assert server.total == 1 and server.requests[0].path == "/v1/chat/completions"
+    assert server.requests[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
+    assert_no_secret(result.out, result.err)
 
 
 @pytest.mark.parametrize(
