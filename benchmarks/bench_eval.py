@@ -27,7 +27,7 @@ KEY = "sk-bench-0000000000000000"
 
 def start_server(latency_s: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.llm_server", "--latency", str(latency_s)],
+        [sys.executable, "-m", "tests.fakes.llm_server", "--latency", str(latency_s), "--lean"],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'src'}"},
     )
