@@ -638,7 +638,13 @@ class Engine:
                 if attempt >= max_retries:
                     raise _exhausted(
                         _after(f"{name}: connection failed ({_transport(e)})", attempt),
-                        "is the provider up and the base URL right?",
+                        "is the provider up and the base URL right?"
+                        + (
+                            " Is the proxy in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY up (or the "
+                            "host missing from NO_PROXY)?"
+                            if proxy_for(http.url)
+                            else ""
+                        ),
                     ) from None
             finally:
                 await limiter.release(throttled=throttled)

@@ -313,6 +313,7 @@ def test_forced_httpx_connection_refused_is_a_clear_error(
         result.err
     )
     assert "Traceback" not in result.err and str(port) not in result.err
+    assert "proxy" not in result.err  # no proxy variable: the hint does not send them looking
 
 
 def test_a_proxy_that_is_down_fails_clearly_and_hides_its_credentials(
@@ -323,9 +324,15 @@ def test_a_proxy_that_is_down_fails_clearly_and_hides_its_credentials(
     result = project.run("run", "p", "--var", "who=x")
     assert result.code == 3
     assert "fake: connection failed" in result.err
+    assert "Is the proxy in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY up" in result.err
     assert "s3cretPW" not in result.err + result.out and "corp-user" not in result.err
     assert "Traceback" not in result.err
     assert llm_server.total == 0
+    monkeypatch.setenv("PROMPTCTL_DEBUG", "1")  # a traceback, but nothing of httpx's messages
+    debug = project.run("run", "p", "--var", "who=x")
+    assert debug.code == 3
+    assert "s3cretPW" not in debug.err + debug.out and "corp-user" not in debug.err
+    assert_no_secret(debug.out, debug.err)
 
 
 def test_proxy_credentials_reach_the_proxy_only(
