@@ -132,6 +132,19 @@ class Cache:
         return aside
 
     def _open(self) -> sqlite3.Connection:
+        # Two processes creating the file at once: switching to WAL takes an exclusive lock,
+        # and SQLite answers "database is locked" at once rather than wait (deadlock
+        # avoidance); the busy timeout does not cover it, so try again for a while.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                return self._open_once()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _open_once(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(
             self.path,

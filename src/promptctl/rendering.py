@@ -23,6 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from promptctl import validation
 from promptctl.errors import Location, UsageError
 from promptctl.model import Message, Prompt
+from promptctl.yamlio import CliText
 
 MAX_OUTPUT_CHARS = 2_000_000  # a rendered prompt past this is a bug or an attack
 # Size limits do not stop `{% for a in range(10**5) %}{% for b in range(10**5) %}`: an empty
@@ -411,7 +412,12 @@ def _error_lineno(exc: BaseException) -> int | None:
 
 def apply_defaults(prompt: Prompt, variables: Mapping[str, Any]) -> dict[str, Any]:
     values = {k: v["default"] for k, v in prompt.input.items() if "default" in v}
-    values.update(variables)
+    for key, value in variables.items():
+        if isinstance(value, CliText):
+            kind = prompt.input.get(key, {}).get("type")
+            text = kind == "string" or (isinstance(kind, list) and "string" in kind)
+            value = str(value) if text else value.parsed
+        values[key] = value
     return values
 
 
@@ -432,7 +438,7 @@ def check_variables(prompt: Prompt, values: Mapping[str, Any]) -> None:
             if problems:
                 raise UsageError(
                     f"variable {key!r} of prompt {prompt.name!r}: {problems[0]}",
-                    where=prompt.source,
+                    where=prompt.input_source or prompt.source,
                     hint=f"see input.{key} in {prompt.source.path}",
                 )
 

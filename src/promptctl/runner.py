@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import shutil
 import signal
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class SuiteResult:
     error: str | None = None
     gate: Any = None  # gate.GateResult once the run completes (floors included)
     replayed: int = 0  # outputs reused from the baseline instead of calling the model
+    fatal: BaseException | None = None  # the error that stopped the run, if one did
 
     @property
     def exit_code(self) -> int:
@@ -193,8 +195,12 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
         try:
             if not _plainly_valid(prompt, values):
                 rendering.check_variables(prompt, values)
+            if count == 0:
+                # A template typo must stop here (exit 2, no run directory), not fail every
+                # case of a run that --resume could never finish.
+                rendering.render_messages(prompt, case.vars)
         except UsageError as e:
-            raise UsageError(f"case {case.id}: {e.message}", where=case.source,
+            raise UsageError(f"case {case.id}: {e.message}", where=e.where or case.source,
                              hint=e.hint) from None
         count += 1
     if count == 0 and not filtered:
@@ -300,9 +306,10 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
             try:
                 return await _one(engine, prompt, scorers, suite.name, case, repeat, replay)
             except PromptctlError as e:
-                if e.where is None:
-                    e.where = case.source
-                e.message = f"case {case.id} (repeat {repeat}): {e.message}"
+                if not isinstance(e, MissingKeyError):  # about the project, not this case
+                    if e.where is None:
+                        e.where = case.source
+                    e.message = f"case {case.id} (repeat {repeat}): {e.message}"
                 fatal.append(e)
                 engine.stop("error")
                 return None
@@ -364,7 +371,7 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
                        prompt=prompt.name, prompt_version=prompt.version, model=prompt.model,
                        status=status, summary=summary, outcomes=outcomes,
                        failing=tally.failing_cases(), floor_failures=floors, error=error,
-                       gate=gated, replayed=replayed[0])
+                       gate=gated, replayed=replayed[0], fatal=fatal[0] if fatal else None)
 
 
 def _gate(plan: _Plan, meta: Mapping[str, Any], writer: runs.RunWriter,
@@ -513,6 +520,7 @@ async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path |
         # Every suite's run directory exists before the first call: a Ctrl-C during the first
         # suite leaves the later ones unfinished too, and a bare `--resume` runs them all.
         paths: list[Path] = []
+        resume_dirs = [resume_dir for _, _, resume_dir in jobs]
         for p, opts, resume_dir in jobs:
             if resume_dir is None:
                 created = runs.RunWriter.create(project, runs.new_run_id(p.suite.name),
@@ -538,6 +546,14 @@ async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path |
                     hint=f"promptctl eval --resume {result.run_id}" if not later else
                     "promptctl eval --resume (continues every unfinished suite of this eval)",
                 )
+            if isinstance(result.fatal, UsageError):
+                # Missing key, a case that does not render: the input is wrong, not the
+                # provider (exit 2). A run that holds nothing is not left to --resume.
+                if not result.summary.get("pairs_done") and resume_dirs[len(results) - 1] is None:
+                    for empty, (_, _, was) in zip(paths, jobs, strict=True):
+                        if was is None and not runs.latest_records(empty):
+                            shutil.rmtree(empty, ignore_errors=True)
+                raise result.fatal
             if result.status == "incomplete" and result.error and result.summary.get(
                     "call_errors", 0) == 0:
                 raise IncompleteError(

@@ -70,14 +70,14 @@ def scaffold(
     (root / "prompts" / "partials").mkdir(parents=True, exist_ok=True)
     results.append(_gitignore(root))
     if editor:
-        try:
-            from promptctl import editor_schemas
-        except ImportError:
-            editor_schemas = None  # type: ignore[assignment]
-        if editor_schemas is not None:
-            results.extend(
-                Written(p, "updated") for p in editor_schemas.write_vscode_settings(root)
-            )
+        from promptctl import editor_schemas
+
+        vscode = root / ".vscode"
+        before = {p for p in vscode.rglob("*") if p.is_file()} if vscode.is_dir() else set()
+        results.extend(
+            Written(p, "updated" if p in before else "created")
+            for p in editor_schemas.write_vscode_settings(root)
+        )
     return results
 
 

@@ -241,6 +241,19 @@ def expect_mapping(data: Any, shown: str, *, what: str) -> YamlMap:
     return data
 
 
+class CliText(str):
+    """A `--var` value as typed. `parsed` is its YAML-scalar reading, used unless the prompt
+    declares the variable a string (so `--var ticket=yes` stays "yes", not True)."""
+
+    parsed: Any
+
+
+def cli_value(text: str) -> CliText:
+    value = CliText(text)
+    value.parsed = parse_scalar(text)
+    return value
+
+
 def parse_scalar(text: str) -> Any:
     """`--var k=v` values: a YAML scalar (42 -> int, true -> bool), else the string itself."""
     try:

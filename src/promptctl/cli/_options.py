@@ -48,7 +48,7 @@ def parse_vars(items: list[str] | None, vars_file: str | None = None) -> dict[st
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--var {item!r} is not NAME=VALUE", hint="write --var ticket='...'")
-        values[key.strip()] = yamlio.parse_scalar(raw)
+        values[key.strip()] = yamlio.cli_value(raw)
     return values
 
 
