@@ -9,7 +9,8 @@ import typer
 Vars = Annotated[
     list[str] | None,
     typer.Option(
-        "--var", help="A variable, NAME=VALUE (value parsed as a YAML scalar). Repeatable."
+        "--var",
+        help="A variable, NAME=VALUE (text for string inputs, else a YAML scalar). Repeatable.",
     ),
 ]
 VarsFile = Annotated[
