@@ -29,7 +29,7 @@ def test_lint_reports_every_problem_with_codes(project: Project) -> None:
     assert got == {
         ("PC003", "prompts/a.yaml", 2),
         ("PC106", "prompts/a.yaml", 3),
-        ("PC102", "prompts/a.yaml", 4),
+        ("PC102", "prompts/a.yaml", 6),  # where the template uses it
         ("PC103", "prompts/a.yaml", 5),
         ("PC107", "prompts/a.yaml", 8),
         ("PC101", "prompts/b.yaml", 2),

@@ -7,9 +7,9 @@ from pathlib import Path
 from promptctl import loader, yamlio
 from promptctl.checks import Checker
 from promptctl.config import Project
-from promptctl.errors import UsageError
+from promptctl.errors import Location, UsageError
 from promptctl.lint.findings import Finding
-from promptctl.model import Prompt
+from promptctl.model import Message, Prompt
 
 
 def finding_for_load_error(e: UsageError) -> Finding:
@@ -61,6 +61,7 @@ def check_templates(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> N
     from promptctl import rendering
 
     used: set[str] = set()
+    first_use: dict[str, Location | None] = {}
     for message in prompt.messages:
         try:
             rendering.compile_message(message.source, message.content, prompt.partials_dir)
@@ -68,7 +69,10 @@ def check_templates(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> N
             checker.add("PC101", e.message, e.where, e.hint)
             continue
         try:
-            used |= rendering.template_variables(message, prompt.partials_dir)
+            names = rendering.template_variables(message, prompt.partials_dir)
+            used |= names
+            for name in names:
+                first_use.setdefault(name, _line_of(message, name))
         except TemplateSyntaxError as e:
             checker.add("PC101", f"template syntax error: {e.message}", message.source)
         for name in sorted(rendering.included_partials(message, prompt.partials_dir)):
@@ -88,9 +92,7 @@ def check_templates(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> N
         checker.add(
             "PC102",
             f"template uses {name!r}, which `input` does not declare",
-            data.key_loc("input")
-            if inputs is not None
-            else data.key_loc("messages" if "messages" in data else "template"),
+            first_use.get(name) or data.key_loc("input" if inputs is not None else "model"),
             f"add `{name}: {{type: string}}` under input:",
         )
     for name in sorted(declared - used):
@@ -119,3 +121,20 @@ def check_schemas(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> Non
         where = output.value_loc("schema") if isinstance(output, yamlio.YamlMap) else None
         for problem in validation.schema_errors(prompt.output.schema)[:5]:
             checker.add("PC107", f"output.schema: {problem}", where, "fix the JSON Schema")
+
+
+def _line_of(message: Message, name: str) -> Location | None:
+    """Where `name` first appears in the message's text (its line in the YAML file)."""
+    import re
+
+    where = message.source
+    if where is None or where.line is None:
+        return where
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    for offset, line in enumerate(message.content.splitlines()):
+        hit = pattern.search(line)
+        if hit and ("{{" in line or "{%" in line):
+            # A block scalar's indentation is not in the text: past line 1, no column.
+            col = (where.col or 1) + hit.start() if offset == 0 else None
+            return Location(where.path, where.line + offset, col)
+    return where
