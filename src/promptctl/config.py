@@ -37,7 +37,7 @@ _PROVIDER = (
     "replies",
     "ca_bundle",
 )
-_DEFAULTS = ("concurrency", "judge_model", "timeout_s", "max_retries", "repeat", "model")
+_DEFAULTS = ("concurrency", "judge_model", "timeout_s", "max_retries", "repeat")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
