@@ -15,7 +15,7 @@ from pathlib import Path
 from promptctl import yamlio
 from promptctl.checks import Checker
 from promptctl.config import Project
-from promptctl.errors import UsageError
+from promptctl.errors import Location, UsageError
 
 LABEL_NAME = re.compile(r"^[a-z0-9_.-]{1,36}$")
 VERSION = re.compile(r"^[0-9a-f]{12}$")
@@ -110,13 +110,11 @@ def read(project: Project) -> Labels:
     if not path.exists():
         return {}
     shown = project.rel(path)
-    data = yamlio.load_file(path, shown)
-    if data is not None:
-        data = yamlio.expect_mapping(data, shown, what="labels.yaml")
-    checker = Checker(shown)
-    result = parse(data, checker)
-    checker.raise_first()
-    return result
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read file: {e.strerror}", where=Location(shown)) from None
+    return loads(yamlio.decode(data, shown), shown)
 
 
 def entry(project: Project, name: str, label: str) -> LabelEntry | None:

@@ -11,6 +11,7 @@ from promptctl.providers.base import (
     HTTPCall,
     ProviderSettings,
     http_error,
+    int_or_none,
     join_url,
     parse_json,
     shape_error,
@@ -72,14 +73,10 @@ class Anthropic:
         return Completion(
             text="".join(texts),
             model=str(data.get("model") or ""),
-            input_tokens=_int(usage.get("input_tokens")),
-            output_tokens=_int(usage.get("output_tokens")),
+            input_tokens=int_or_none(usage.get("input_tokens")),
+            output_tokens=int_or_none(usage.get("output_tokens")),
             finish_reason=data.get("stop_reason"),
         )
 
     async def complete_local(self, request: Request) -> Completion:  # pragma: no cover
         raise NotImplementedError("anthropic is a network provider")
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

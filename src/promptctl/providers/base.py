@@ -191,3 +191,8 @@ def join_url(base: str, path: str) -> str:
     """`base` + `path` without doubling the path when a user pasted the full endpoint."""
     base = base.rstrip("/")
     return base if base.endswith(path) else base + path
+
+
+def int_or_none(value: Any) -> int | None:
+    """A usage count from a reply: an int, or None when absent or malformed (never a bool)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -11,6 +11,7 @@ from promptctl.providers.base import (
     HTTPCall,
     ProviderSettings,
     http_error,
+    int_or_none,
     join_url,
     parse_json,
     shape_error,
@@ -70,14 +71,10 @@ class OpenAI:
         return Completion(
             text=text,
             model=str(data.get("model") or ""),
-            input_tokens=_int(usage.get("prompt_tokens")),
-            output_tokens=_int(usage.get("completion_tokens")),
+            input_tokens=int_or_none(usage.get("prompt_tokens")),
+            output_tokens=int_or_none(usage.get("completion_tokens")),
             finish_reason=choice.get("finish_reason"),
         )
 
     async def complete_local(self, request: Request) -> Completion:  # pragma: no cover
         raise NotImplementedError("openai is a network provider")
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
