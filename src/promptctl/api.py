@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from promptctl import config, loader
 from promptctl.errors import UsageError
 from promptctl.model import Prompt
+from promptctl.project import config
+from promptctl.prompts import loader
 
 
 def load(
@@ -30,7 +31,7 @@ def load(
         raise UsageError("pass either label= or ref=, not both")
     bundle = os.environ.get("PROMPTCTL_BUNDLE")
     if bundle:
-        from promptctl import bundles
+        from promptctl.labels import export as bundles
 
         return bundles.load_from_bundle(Path(bundle), name, label=label, ref=ref)
     project = config.load_project(Path(root) if root else None)

@@ -68,7 +68,7 @@ class Prompt:
 
     def render(self, **variables: Any) -> list[dict[str, str]]:
         """Render the messages with `variables` (input defaults fill the gaps)."""
-        from promptctl import rendering
+        from promptctl.prompts import rendering
 
         return rendering.render_prompt(self, variables)
 

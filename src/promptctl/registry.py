@@ -6,8 +6,8 @@ import importlib
 from collections.abc import Mapping
 from typing import Generic, TypeVar
 
-from promptctl.checks import did_you_mean
 from promptctl.errors import UsageError
+from promptctl.project.checks import did_you_mean
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from promptctl import engine
+from promptctl.engine import calls as engine
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
 

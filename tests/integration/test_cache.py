@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from promptctl import config
-from promptctl.cache import Cache
-from promptctl.engine import Engine
+from promptctl.engine.cache import Cache
+from promptctl.engine.calls import Engine
 from promptctl.errors import ProviderError
 from promptctl.model import Reply, Request
+from promptctl.project import config
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
 
@@ -127,8 +127,9 @@ def test_two_processes_share_one_cache(fake: Any, llm_server: FakeLLMServer, pro
     script = textwrap.dedent(f"""
         import asyncio, sys, time
         from pathlib import Path
-        from promptctl import cache, config
-        from promptctl.engine import Engine
+        from promptctl.engine import cache
+        from promptctl.project import config
+        from promptctl.engine.calls import Engine
         from promptctl.model import Request
 
         cache.FLUSH_ROWS = 3  # many small transactions, to collide with the other process
@@ -202,7 +203,7 @@ def test_cache_stats_rejects_unknown_format(project: Any):
 def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(
     fake: Any, llm_server: FakeLLMServer, project: Any, monkeypatch: pytest.MonkeyPatch
 ):
-    from promptctl import cache as cache_mod
+    from promptctl.engine import cache as cache_mod
     from promptctl.errors import PromptctlWarning
 
     complete_all(fake, ["first"])  # creates the database

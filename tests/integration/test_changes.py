@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from promptctl import changes
-from promptctl.config import load_project
 from promptctl.errors import UsageError
+from promptctl.history import changes
+from promptctl.project.config import load_project
 
 
 def _setup(p) -> str:  # type: ignore[no-untyped-def]

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from promptctl import scaffold
 from promptctl._version import __version__
+from promptctl.project import scaffold
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import write_config
 

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from promptctl import config, engine
-from promptctl.engine import Engine, StoppedError, bounded
+from promptctl.engine import calls as engine
+from promptctl.engine.calls import Engine, StoppedError, bounded
 from promptctl.errors import (
     AuthError,
     BudgetError,
@@ -19,6 +19,7 @@ from promptctl.errors import (
     UsageError,
 )
 from promptctl.model import OutputSpec, Prompt, Request
+from promptctl.project import config
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
 
@@ -93,7 +94,7 @@ def test_cost_uses_the_price_table_and_config_override(
 
 
 def test_builtin_price_for_dated_model_ids() -> None:
-    from promptctl import prices
+    from promptctl.engine import prices
 
     assert prices.price("openai/gpt-4o-mini-2024-07-18") == (0.15, 0.60)
     assert prices.price("openai/gpt-4o-2024-08-06") == (2.50, 10.00)

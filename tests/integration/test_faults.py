@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from promptctl import engine, runs
+from promptctl.engine import calls as engine
+from promptctl.evals import runs
 from tests.conftest import FAKE_KEY, Result
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
 from tests.secrets_scan import assert_no_secret, assert_no_secret_in_dir

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from promptctl import regexes, rendering, validation
+from promptctl import regexes
+from promptctl.prompts import rendering, validation
 from tests.conftest import FAKE_KEY, Result
 from tests.secrets_scan import assert_no_secret, assert_no_secret_in_dir
 

@@ -6,10 +6,11 @@ import os
 
 import pytest
 
-from promptctl import config, labels
-from promptctl.checks import Checker
 from promptctl.errors import UsageError
-from promptctl.labels import LabelEntry
+from promptctl.labels import store as labels
+from promptctl.labels.store import LabelEntry
+from promptctl.project import config
+from promptctl.project.checks import Checker
 from tests.integration.test_git_history import PROMPT, seed, version_of
 
 
@@ -144,7 +145,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(project, monkeypat
 
 
 def test_parse_collects_every_problem_for_lint() -> None:
-    from promptctl import yamlio
+    from promptctl.project import yamlio
 
     checker = Checker("labels.yaml")
     data = yamlio.loads(
@@ -185,8 +186,8 @@ def test_reading_an_invalid_labels_file_raises_usage_error(project) -> None:
 
 
 def test_check_config_reports_every_problem_with_locations(project) -> None:
-    from promptctl.config import Config, Project
     from promptctl.lint.project import check_config
+    from promptctl.project.config import Config, Project
 
     proj = Project(root=project.root, config=Config())
     path = project.write(

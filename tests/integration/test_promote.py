@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from promptctl import config, labels, yamlio
+from promptctl.labels import store as labels
+from promptctl.project import config, yamlio
 from tests.integration.test_git_history import (
     FAILING_SUITE,
     PROMPT,

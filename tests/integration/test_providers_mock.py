@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from promptctl import config
-from promptctl.engine import Engine
+from promptctl.engine.calls import Engine
 from promptctl.errors import UsageError
 from promptctl.model import Request
+from promptctl.project import config
 from promptctl.providers.mock import json_reply
 
 NONCE = "9f3a1c"

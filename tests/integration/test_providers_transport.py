@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from promptctl import config
-from promptctl.engine import Engine
+from promptctl.engine.calls import Engine
 from promptctl.errors import ProviderError
 from promptctl.model import Request
+from promptctl.project import config
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
 
@@ -84,7 +84,7 @@ def test_concurrent_calls_open_one_connection_each(fake: Any, llm_server: FakeLL
 def test_connect_failure_is_a_connect_error():
     import socket
 
-    from promptctl.providers.transport import ConnectError, PooledTransport
+    from promptctl.engine.transport import ConnectError, PooledTransport
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,7 +115,7 @@ def test_connect_failure_is_a_connect_error():
     ],
 )
 def test_target_parsing(url: str, origin: tuple[str, str, int], path: bytes, host: bytes):
-    from promptctl.providers.transport import Target
+    from promptctl.engine.transport import Target
 
     t = Target(url)
     assert (t.origin, t.path, t.host_header) == (origin, path, host)
@@ -123,7 +123,7 @@ def test_target_parsing(url: str, origin: tuple[str, str, int], path: bytes, hos
 
 @pytest.mark.parametrize("url", ["ftp://x/y", "http://user:pw@host/v1", "not a url", "http://:99/"])
 def test_bad_urls_are_refused(url: str):
-    from promptctl.providers.transport import InvalidURL, Target
+    from promptctl.engine.transport import InvalidURL, Target
 
     with pytest.raises(InvalidURL):
         Target(url)

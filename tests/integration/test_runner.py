@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from promptctl import config, runs
+from promptctl.evals import runs
+from promptctl.project import config
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, write_config
 
@@ -206,7 +207,7 @@ def _prompt(**schemas: Any) -> Any:
 )
 def test_plain_schemas_are_checked_without_jsonschema(schemas: dict[str, Any],
                                                       values: dict[str, Any], plain: bool) -> None:
-    from promptctl import runner
+    from promptctl.evals import runner
 
     assert runner._plainly_valid(_prompt(**schemas), values) is plain
 
@@ -231,8 +232,8 @@ class _InterruptAfter:
 
 
 def test_interrupting_the_first_suite_leaves_every_suite_to_resume(project: Any) -> None:
-    from promptctl import runner, suites
     from promptctl.errors import RunInterruptedError
+    from promptctl.evals import runner, suites
 
     project.write("prompts/p.yaml", "model: mock/echo\nparams: {latency_ms: 5}\ninput:\n"
                   "  text: {type: string}\ntemplate: '{{ text }}'\n")

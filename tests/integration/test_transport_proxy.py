@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 
-from promptctl import config, engine
-from promptctl.engine import Engine
+from promptctl.engine import calls as engine
+from promptctl.engine.calls import Engine
+from promptctl.engine.transport import PooledTransport, proxy_for
 from promptctl.errors import ProviderError
 from promptctl.model import Request
-from promptctl.providers.transport import PooledTransport, proxy_for
+from promptctl.project import config
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
 from tests.secrets_scan import assert_no_secret, assert_no_secret_in_dir

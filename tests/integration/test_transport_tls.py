@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trustme
 
-from promptctl import engine
+from promptctl.engine import calls as engine
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer
 from tests.secrets_scan import assert_no_secret, assert_no_secret_in_dir

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from promptctl import config
 from promptctl.errors import UsageError
+from promptctl.project import config
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer
 from tests.secrets_scan import assert_no_secret, assert_no_secret_in_dir

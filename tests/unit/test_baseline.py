@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptctl import baseline as bl
-from promptctl.config import Config, Project
 from promptctl.errors import UsageError
+from promptctl.gate import baseline as bl
 from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.project.config import Config, Project
 
 
 def _run(order: int = 1) -> RunData:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from promptctl import config, datasets, suites
 from promptctl.errors import Location, UsageError
+from promptctl.evals import datasets, suites
 from promptctl.model import Case
+from promptctl.project import config
 
 JSONL = (
     '{"id": "t-001", "vars": {"ticket": "a"}, "expected": "billing", "tags": ["billing"]}\n'

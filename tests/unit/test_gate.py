@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptctl import gate as gate_mod
-from promptctl.baseline import Baseline
+from promptctl.gate import verdict as gate_mod
+from promptctl.gate.baseline import Baseline
 from promptctl.model import Gate, RunData, ScorerOutcome, Verdict
 
 SEVERITY = {Verdict.PASSED: 0, Verdict.NEW: 0, Verdict.INCONCLUSIVE: 1, Verdict.REGRESSED: 2,

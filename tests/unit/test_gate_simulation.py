@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from promptctl import gate as gate_mod
-from promptctl.baseline import Baseline
+from promptctl.gate import verdict as gate_mod
+from promptctl.gate.baseline import Baseline
 from promptctl.model import Gate, RunData, ScorerOutcome, Verdict
 
 N_CASES = 100

@@ -8,9 +8,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptctl import yamlio
 from promptctl.errors import UsageError
 from promptctl.interop import plan_import
+from promptctl.project import yamlio
 
 WORDS = [
     "name",

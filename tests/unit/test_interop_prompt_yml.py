@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from promptctl import config, loader, rendering, suites
 from promptctl.errors import UsageError
+from promptctl.evals import suites
 from promptctl.interop import plan_import, write_plan
 from promptctl.interop.prompt_yml import (
     decode_rubric,
@@ -19,6 +19,8 @@ from promptctl.interop.prompt_yml import (
     from_jinja,
     to_jinja,
 )
+from promptctl.project import config
+from promptctl.prompts import loader, rendering
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "interop"
 GH = DATA / "ghmodels"

@@ -17,9 +17,11 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from promptctl import config, datasets, loader, suites, yamlio
 from promptctl.errors import Location, PromptctlError
+from promptctl.evals import datasets, suites
 from promptctl.model import Suite
+from promptctl.project import config, yamlio
+from promptctl.prompts import loader
 from promptctl.scorers import BUILTIN
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

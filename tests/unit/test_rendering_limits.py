@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from promptctl import rendering
 from promptctl.errors import Location, UsageError
+from promptctl.prompts import rendering
 
 SOURCE = Location("prompts/p.yaml", 7, 14)
 

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from promptctl import config, labels, loader, suites, yamlio
-from promptctl.checks import Checker
-from promptctl.editor_schemas import KINDS, schema, schema_text
 from promptctl.errors import UsageError
+from promptctl.evals import suites
+from promptctl.labels import store as labels
+from promptctl.project import config, yamlio
+from promptctl.project.checks import Checker
+from promptctl.project.schemas import KINDS, schema, schema_text
+from promptctl.prompts import loader
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "src" / "promptctl" / "templates" / "init"
@@ -205,7 +208,7 @@ def test_a_bad_file_is_rejected_by_schema_and_loader(
 
 def test_schema_keys_are_exactly_the_loaders_keys() -> None:
     """A key added to a loader must be added to its schema too (and the other way round)."""
-    from promptctl import datasets
+    from promptctl.evals import datasets
 
     prompt, suite, cfg, lab = (schema(k) for k in KINDS)
     assert set(prompt["properties"]) == set(loader.PROMPT_KEYS)

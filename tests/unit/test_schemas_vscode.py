@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from promptctl.editor_schemas import schema_text, write_vscode_settings
 from promptctl.errors import UsageError
+from promptctl.project.schemas import schema_text, write_vscode_settings
 
 MAPPING = {
     "./.vscode/promptctl/prompt.schema.json": ["prompts/**/*.yaml", "prompts/**/*.yml"],
@@ -65,7 +65,7 @@ def test_settings_with_comments_keep_their_comments(tmp_path: Path) -> None:
     text = settings(tmp_path)
     for kept in ("// my settings {", "// two", "/* block */", '"a": "//x"'):
         assert kept in text
-    from promptctl.editor_schemas import _strip_jsonc
+    from promptctl.project.schemas import _strip_jsonc
 
     data = json.loads(_strip_jsonc(text))
     assert data["yaml.schemas"] == MAPPING and data["editor.tabSize"] == 2

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from promptctl import stats
+from promptctl.gate import stats
 
 
 def _enumerated_p(base: list[float], current: list[float]) -> float:

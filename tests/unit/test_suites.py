@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from promptctl import config, suites
 from promptctl.errors import UsageError
+from promptctl.evals import suites
 from promptctl.lint import lint_paths
+from promptctl.project import config
 
 PROMPT = "model: mock/echo\ninput:\n  ticket: {type: string}\ntemplate: '{{ ticket }}'\n"
 

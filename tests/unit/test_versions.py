@@ -9,7 +9,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptctl import config, loader
+from promptctl.project import config
+from promptctl.prompts import loader
 
 BASE = {
     "description": "Summaries.",

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptctl import yamlio
 from promptctl.errors import UsageError
+from promptctl.project import yamlio
 
 
 def test_locations_are_one_based_and_block_scalars_point_at_their_text() -> None:

@@ -34,8 +34,8 @@ def parse_vars(items: list[str] | None, vars_file: str | None = None) -> dict[st
     """--vars-file first, then each --var on top of it."""
     from pathlib import Path
 
-    from promptctl import yamlio
     from promptctl.errors import UsageError
+    from promptctl.project import yamlio
 
     values: dict[str, Any] = {}
     if vars_file:

@@ -26,7 +26,8 @@ def update(
 
     Example: promptctl eval summarize && promptctl baseline update summarize
     """
-    from promptctl import baseline, config
+    from promptctl.gate import baseline
+    from promptctl.project import config
     from promptctl.reporters import plain
 
     project = config.load_project()

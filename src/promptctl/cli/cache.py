@@ -21,8 +21,8 @@ def stats(fmt: Format = "text") -> None:
 
     Example: promptctl cache stats --format json
     """
-    from promptctl import config
-    from promptctl.cache import Cache
+    from promptctl.engine.cache import Cache
+    from promptctl.project import config
     from promptctl.reporters import plain
 
     check_format(fmt, ("text", "json"))
@@ -51,8 +51,8 @@ def clear() -> None:
 
     Example: promptctl cache clear
     """
-    from promptctl import config
-    from promptctl.cache import Cache
+    from promptctl.engine.cache import Cache
+    from promptctl.project import config
     from promptctl.reporters import plain
 
     project = config.load_project()

@@ -10,8 +10,8 @@ import typer
 from promptctl.cli._options import TrustedRef, check_format
 
 if TYPE_CHECKING:
-    from promptctl.config import Project
-    from promptctl.runner import EvalResult
+    from promptctl.evals.runner import EvalResult
+    from promptctl.project.config import Project
 
 RESUME_LATEST = "latest"
 
@@ -67,9 +67,10 @@ def eval_cmd(
 
     Example: promptctl eval classify --filter tag:billing --repeat 3 --junit junit.xml
     """
-    from promptctl import config, datasets, runner
-    from promptctl import suites as suite_files
     from promptctl.errors import UsageError
+    from promptctl.evals import datasets, runner
+    from promptctl.evals import suites as suite_files
+    from promptctl.project import config
     from promptctl.reporters import github, terminal
 
     check_format(fmt, ("table", "json"))
@@ -83,7 +84,7 @@ def eval_cmd(
                          "first, then `promptctl baseline update --from-run RUN`)")
     project = config.load_project(trusted_ref=trusted_config_ref)
     if changed_since is not None and not resume:
-        from promptctl import changes
+        from promptctl.history import changes
 
         affected = changes.suites_changed_since(project, changed_since)
         suites = [s for s in suites if s in affected] if suites else affected
@@ -124,7 +125,7 @@ def eval_cmd(
     github.report(project, result)  # annotations and step summary inside GitHub Actions only
     for s in result.suites:
         if s.gate is not None and s.gate.verdict.value == "inconclusive":
-            from promptctl.gate import describe
+            from promptctl.gate.verdict import describe
 
             for sg in s.gate.scorers:
                 if sg.verdict.value == "inconclusive":
@@ -140,7 +141,7 @@ def _update_baselines(project: Project, result: EvalResult) -> EvalResult:
     """--update-baseline: record each complete run; the gate then compares with what it wrote."""
     from dataclasses import replace
 
-    from promptctl import baseline
+    from promptctl.gate import baseline
     from promptctl.reporters import terminal
 
     suites = []
@@ -156,8 +157,8 @@ def _update_baselines(project: Project, result: EvalResult) -> EvalResult:
 
 
 def _resume_paths(project: Project, ref: str) -> list[Path]:
-    from promptctl import runs
     from promptctl.errors import UsageError
+    from promptctl.evals import runs
 
     if ref != RESUME_LATEST:
         path = runs.find_run(project, ref)
@@ -179,8 +180,8 @@ def _write_reports(result: EvalResult, *, output: Path | None, junit: Path | Non
                    markdown: Path | None) -> None:
     targets: list[tuple[Path, str]] = []
     if output is not None:
+        from promptctl.evals.runs import write_json_atomic
         from promptctl.reporters import json_out
-        from promptctl.runs import write_json_atomic
 
         output.mkdir(parents=True, exist_ok=True)
         write_json_atomic(output / "results.json", json_out.eval_json(result))

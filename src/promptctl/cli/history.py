@@ -19,7 +19,10 @@ def log(
 
     Example: promptctl log summarize --format json
     """
-    from promptctl import config, history, labels, loader
+    from promptctl.history import revisions as history
+    from promptctl.labels import store as labels
+    from promptctl.project import config
+    from promptctl.prompts import loader
     from promptctl.reporters import plain
 
     check_format(fmt, ("text", "json"))
@@ -111,7 +114,8 @@ def diff(
 
     Example: promptctl diff origin/main --format markdown > comment.md
     """
-    from promptctl import config, diffing
+    from promptctl.history import diff as diffing
+    from promptctl.project import config
     from promptctl.redaction import printable, redact
     from promptctl.reporters import plain
 

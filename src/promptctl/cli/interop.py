@@ -34,8 +34,9 @@ def import_file(
     """
     from pathlib import Path
 
-    from promptctl import config, interop
+    from promptctl import interop
     from promptctl.errors import UsageError
+    from promptctl.project import config
     from promptctl.reporters import plain
 
     plan = interop.plan_import(Path(file), file)
@@ -95,7 +96,7 @@ def schema(
 
     Example: promptctl schema prompt > prompt.schema.json
     """
-    from promptctl import editor_schemas
+    from promptctl.project import schemas as editor_schemas
     from promptctl.reporters import plain
 
     plain.write(editor_schemas.schema_text(kind))

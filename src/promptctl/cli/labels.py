@@ -10,7 +10,7 @@ import typer
 from promptctl.cli._options import check_format
 
 if TYPE_CHECKING:
-    from promptctl import promotion
+    from promptctl.labels import promote as promotion
 
 Label = Annotated[str, typer.Option("--label", help="The label, e.g. production.")]
 
@@ -29,7 +29,8 @@ def promote(
 
     Example: promptctl promote summarize --to production --commit
     """
-    from promptctl import config, promotion
+    from promptctl.labels import promote as promotion
+    from promptctl.project import config
     from promptctl.reporters import plain
 
     project = config.load_project()
@@ -69,7 +70,8 @@ def rollback(
 
     Example: promptctl rollback summarize --label production
     """
-    from promptctl import config, promotion
+    from promptctl.labels import promote as promotion
+    from promptctl.project import config
     from promptctl.reporters import plain
 
     project = config.load_project()
@@ -95,7 +97,8 @@ def export(
     Example: promptctl export --label production -o bundle.json
     (then PROMPTCTL_BUNDLE=bundle.json makes promptctl.load() read it)
     """
-    from promptctl import bundles, config
+    from promptctl.labels import export as bundles
+    from promptctl.project import config
     from promptctl.reporters import plain
 
     check_format(fmt, ("bundle", "prompt-yml"))
@@ -113,7 +116,7 @@ def export(
 def _eval_now() -> promotion.EvalNow:
     """Evaluate the suites now (no baseline or run vouches for the version), saying so first:
     this can call a paid model."""
-    from promptctl import promotion
+    from promptctl.labels import promote as promotion
     from promptctl.reporters import plain
 
     def run(project: Any, prompt: Any, suites: list[str]) -> promotion.Evidence:

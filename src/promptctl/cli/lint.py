@@ -24,8 +24,9 @@ def lint(
 
     Example: promptctl lint --format github
     """
-    from promptctl import config, lint
+    from promptctl import lint
     from promptctl.errors import UsageError
+    from promptctl.project import config
     from promptctl.reporters import lint_out
 
     check_format(fmt, ("text", "json", "github"))

@@ -33,8 +33,9 @@ def merge(
 
     Example: promptctl merge .promptctl/runs --markdown report.md
     """
-    from promptctl import config, merging
     from promptctl.cli.eval import _write_reports
+    from promptctl.evals import merge as merging
+    from promptctl.project import config
     from promptctl.reporters import github
 
     check_format(fmt, ("table", "json"))

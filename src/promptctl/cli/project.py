@@ -21,7 +21,7 @@ def init(
 
     Example: promptctl init my-project && cd my-project && promptctl eval
     """
-    from promptctl import scaffold
+    from promptctl.project import scaffold
     from promptctl.reporters import plain
 
     results = scaffold.scaffold(directory.resolve(), force=force, ci=ci)

@@ -14,7 +14,9 @@ def list_prompts(fmt: Format = "text") -> None:
 
     Example: promptctl list --format json
     """
-    from promptctl import config, labels, loader
+    from promptctl.labels import store as labels
+    from promptctl.project import config
+    from promptctl.prompts import loader
     from promptctl.reporters import plain
 
     check_format(fmt, ("text", "json"))
@@ -77,7 +79,8 @@ def render(
 
     Example: promptctl render summarize --var ticket="The printer is on fire"
     """
-    from promptctl import config, loader, rendering
+    from promptctl.project import config
+    from promptctl.prompts import loader, rendering
     from promptctl.reporters import plain
 
     check_format(fmt, ("text", "json"))

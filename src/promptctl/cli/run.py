@@ -29,7 +29,9 @@ def run(
 
     Example: promptctl run classify --var ticket="I was charged twice"
     """
-    from promptctl import config, engine, loader, rendering
+    from promptctl.engine import calls as engine
+    from promptctl.project import config
+    from promptctl.prompts import loader, rendering
     from promptctl.redaction import printable
     from promptctl.reporters import plain
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from promptctl import yamlio
 from promptctl.errors import Location, UsageError
+from promptctl.project import yamlio
 
 FORMATS = {
     "prompt-yml": "GitHub Models .prompt.yml",
@@ -190,7 +190,7 @@ def template_variables(text: str) -> list[str] | None:
     """Variables a Jinja template reads, in order of first use; None if it does not parse."""
     from jinja2 import TemplateSyntaxError, meta
 
-    from promptctl import rendering
+    from promptctl.prompts import rendering
 
     env = rendering.environment(None)
     try:

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from promptctl import yamlio
 from promptctl.errors import Location, UsageError
 from promptctl.interop import (
     Collector,
@@ -37,6 +36,7 @@ from promptctl.interop import (
     unique,
     yaml_text,
 )
+from promptctl.project import yamlio
 
 GH_KEYS = (
     "name",
@@ -632,7 +632,7 @@ def export_prompt(project: Any, prompt: Any, suite: Any = None) -> str:
 def _cases(project: Any, suite: Any) -> list[Any]:
     if suite.dataset is None:
         return list(suite.cases)
-    from promptctl import datasets
+    from promptctl.evals import datasets
 
     path = Path(suite.dataset)
     return list(datasets.iter_file(path, project.rel(path)))

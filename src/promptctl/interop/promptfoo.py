@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptctl import yamlio
 from promptctl.errors import Location, UsageError
 from promptctl.interop import (
     Collector,
@@ -35,6 +34,7 @@ from promptctl.interop import (
     unique,
     yaml_text,
 )
+from promptctl.project import yamlio
 
 TOP_KEYS = ("description", "prompts", "providers", "targets", "tests", "defaultTest")
 TEST_KEYS = ("description", "vars", "assert", "options", "threshold", "metadata", "provider")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from promptctl.lint.findings import RULES, Finding, Rule, Severity
 
 if TYPE_CHECKING:  # config imports checks, which imports lint.findings: no cycle at runtime
-    from promptctl.config import Project
+    from promptctl.project.config import Project
 
 CONFIG_FILE = "promptctl.yaml"
 

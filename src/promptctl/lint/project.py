@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptctl import config, labels, yamlio
-from promptctl.checks import Checker
-from promptctl.config import Project
 from promptctl.errors import UsageError
+from promptctl.labels import store as labels
 from promptctl.lint.findings import Finding
 from promptctl.lint.prompts import finding_for_load_error
+from promptctl.project import config, yamlio
+from promptctl.project.checks import Checker
+from promptctl.project.config import Project
 
 
 def check_config(project: Project, path: Path) -> list[Finding]:
@@ -35,7 +36,9 @@ def check_config(project: Project, path: Path) -> list[Finding]:
 
 def check_labels(project: Project, path: Path) -> list[Finding]:
     """Structure, label names, prompts that exist, versions found in history (PC401-PC403)."""
-    from promptctl import gitrepo, history, loader
+    from promptctl.history import gitrepo
+    from promptctl.history import revisions as history
+    from promptctl.prompts import loader
 
     shown = project.rel(path)
     try:
@@ -88,7 +91,7 @@ def check_labels(project: Project, path: Path) -> list[Finding]:
 
 def _at_commit(project: Project, name: str, commit: str | None) -> str | None:
     """The version of `name` at `commit` (a label's commit may be on another branch)."""
-    from promptctl import history
+    from promptctl.history import revisions as history
 
     if not commit:
         return None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptctl import loader, yamlio
-from promptctl.checks import Checker
-from promptctl.config import Project
 from promptctl.errors import Location, UsageError
 from promptctl.lint.findings import Finding
 from promptctl.model import Message, Prompt
+from promptctl.project import yamlio
+from promptctl.project.checks import Checker
+from promptctl.project.config import Project
+from promptctl.prompts import loader
 
 
 def finding_for_load_error(e: UsageError) -> Finding:
@@ -58,7 +59,7 @@ def check(project: Project, path: Path) -> list[Finding]:
 def check_templates(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> None:
     from jinja2 import TemplateSyntaxError
 
-    from promptctl import rendering
+    from promptctl.prompts import rendering
 
     used: set[str] = set()
     first_use: dict[str, Location | None] = {}
@@ -105,7 +106,7 @@ def check_templates(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> N
 
 
 def check_schemas(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> None:
-    from promptctl import validation
+    from promptctl.prompts import validation
 
     inputs = data.get("input")
     for name, schema in prompt.input.items():

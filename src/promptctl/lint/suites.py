@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptctl import datasets, loader, suites
-from promptctl.checks import Checker, did_you_mean
-from promptctl.config import Project
 from promptctl.errors import Location, UsageError
+from promptctl.evals import datasets, suites
 from promptctl.lint.findings import Finding
 from promptctl.lint.prompts import load_yaml
 from promptctl.model import Prompt, Suite
-from promptctl.yamlio import YamlMap
+from promptctl.project.checks import Checker, did_you_mean
+from promptctl.project.config import Project
+from promptctl.project.yamlio import YamlMap
+from promptctl.prompts import loader
 
 MAX_ROW_FINDINGS = 20  # a broken 100k-row file needs the first problems, not all of them
 
@@ -89,7 +90,7 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
 
 def check_baseline(project: Project, path: Path) -> list[Finding]:
     """A baseline must parse and have the shape the gate reads (PC501), else `eval` exits 2."""
-    from promptctl import baseline
+    from promptctl.gate import baseline
     from promptctl.lint.findings import Severity
 
     try:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from promptctl import yamlio
 from promptctl.errors import Location, UsageError
 from promptctl.model import Request
+from promptctl.project import yamlio
 from promptctl.providers.base import Completion, HTTPCall, ProviderSettings
 from promptctl.regexes import compile_error, search_bounded
 

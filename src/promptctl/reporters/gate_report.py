@@ -8,7 +8,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from promptctl.escaping import markdown_cell, xml_text
-from promptctl.gate import GateResult, ScorerGate, describe
+from promptctl.gate.verdict import GateResult, ScorerGate, describe
 from promptctl.model import Verdict
 
 MAX_FLIPS = 10  # a report lists this many flipped cases per direction; JSON has them all

@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from promptctl.config import Project
 from promptctl.errors import PromptctlError
+from promptctl.evals.runner import EvalResult, SuiteResult
 from promptctl.model import Verdict
+from promptctl.project.config import Project
 from promptctl.redaction import printable, redact
-from promptctl.runner import EvalResult, SuiteResult
 
 SUMMARY_LIMIT_BYTES = 1_000_000  # GitHub refuses a step summary over 1 MiB
 _LEGACY = re.compile(r"##\[")  # the runner's legacy `##[command]` form matches anywhere
@@ -71,7 +71,7 @@ def _shown_path(project: Project, path: Path) -> str:
     workspace = os.environ.get("GITHUB_WORKSPACE")
     if workspace:
         bases.append(Path(workspace).resolve())
-    from promptctl import gitrepo
+    from promptctl.history import gitrepo
 
     if gitrepo.is_repo(project.root):
         bases.append(gitrepo.toplevel(project.root))
@@ -84,7 +84,7 @@ def _shown_path(project: Project, path: Path) -> str:
 
 
 def _prompt_location(project: Project, name: str) -> tuple[str | None, int | None]:
-    from promptctl import loader
+    from promptctl.prompts import loader
 
     path = loader.prompt_files(project).get(name)
     if path is None:
@@ -106,7 +106,7 @@ def _suite_file(project: Project, s: SuiteResult) -> str | None:
 
 def annotations(project: Project, result: EvalResult) -> list[str]:
     """Workflow commands for every suite that did not pass cleanly."""
-    from promptctl.gate import describe
+    from promptctl.gate.verdict import describe
     from promptctl.reporters.gate_report import MAX_FLIPS
 
     out: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptctl.runner import EvalResult, SuiteResult
+from promptctl.evals.runner import EvalResult, SuiteResult
 
 
 def suite_json(s: SuiteResult) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def suite_json(s: SuiteResult) -> dict[str, Any]:
 def _gate(s: SuiteResult) -> dict[str, Any] | None:
     if s.gate is None:
         return None
-    from promptctl.gate import as_dict
+    from promptctl.gate.verdict import as_dict
 
     return as_dict(s.gate)
 

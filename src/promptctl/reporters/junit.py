@@ -5,8 +5,8 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from promptctl.escaping import xml_text
+from promptctl.evals.runner import EvalResult
 from promptctl.redaction import printable
-from promptctl.runner import EvalResult
 
 
 def render_junit(result: EvalResult) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from promptctl.escaping import markdown_cell
+from promptctl.evals.runner import EvalResult, SuiteResult
 from promptctl.redaction import printable
-from promptctl.runner import EvalResult, SuiteResult
 
 _ICON = {0: "✅", 1: "❌", 3: "⚠️"}
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from promptctl.evals.runner import SILENT, DryRun, EvalResult, Progress, SuiteResult
 from promptctl.redaction import printable
-from promptctl.runner import SILENT, DryRun, EvalResult, Progress, SuiteResult
 
 
 def _passed(record: Mapping[str, Any]) -> bool:

@@ -13,7 +13,7 @@ from promptctl.model import Case, Prompt, Reply, Score, ScorerSpec
 class ScorerContext:
     """What a scorer may use besides the reply: the engine (judge calls), the prompt, defaults."""
 
-    engine: Any = None  # promptctl.engine.Engine; None when no scorer may call a model
+    engine: Any = None  # promptctl.engine.calls.Engine; None when no scorer may call a model
     prompt: Prompt | None = None
     judge_model: str | None = None
     partials_dir: str | None = None
@@ -34,7 +34,7 @@ def render_value(value: Any, case: Case, spec: ScorerSpec, partials_dir: str | N
     """`value` with `{{ expected }}` and case vars filled in (Jinja2 sandbox); non-strings as-is."""
     if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
         return value
-    from promptctl import rendering
+    from promptctl.prompts import rendering
 
     context = {**case.vars, "expected": case.expected, "vars": case.vars}
     return rendering.render_text(value, context, source=spec.source, partials_dir=partials_dir)

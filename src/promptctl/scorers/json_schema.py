@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptctl import validation
 from promptctl.model import Case, Reply, Score, ScorerSpec
+from promptctl.prompts import validation
 from promptctl.scorers.base import ScorerContext
 
 

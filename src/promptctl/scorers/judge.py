@@ -64,7 +64,7 @@ class JudgeTemplate:
 
 def load_template(path: str) -> JudgeTemplate:
     """A judge template file: YAML with `system:` and `user:` (Jinja2, sandboxed)."""
-    from promptctl import yamlio
+    from promptctl.project import yamlio
 
     shown = Path(path).name
     data = yamlio.load_mapping(Path(path), path, what="judge template")
@@ -163,7 +163,7 @@ class LlmJudge:
                    temperature=float(opts.get("temperature", 0.0)))
 
     def messages(self, output: str, case: Case) -> list[dict[str, str]]:
-        from promptctl import rendering
+        from promptctl.prompts import rendering
 
         reference = reference_text(case)
         seed = canonical_json({"rubric": self.rubric, "reference": reference, "output": output,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from promptctl import gitrepo, loader
-from promptctl.config import Project
 from promptctl.errors import UsageError
+from promptctl.history import gitrepo
 from promptctl.model import Prompt
+from promptctl.project.config import Project
+from promptctl.prompts import loader
 
 _VERSION = re.compile(r"^[0-9a-f]{12}$")
 
@@ -20,7 +21,7 @@ def load_at(project: Project, name: str, rev: str) -> Prompt | None:
     if data is None:
         return None
     sha = gitrepo.resolve_commit(project.root, rev)
-    from promptctl import yamlio
+    from promptctl.project import yamlio
 
     shown = f"{project.rel(path)}@{sha[:7]}"
     prompt = loader.load_prompt_text(yamlio.decode(data, shown), name, shown, project)
@@ -61,7 +62,7 @@ def resolve_rev(project: Project, name: str, rev: str, *, in_tree: bool) -> Prom
     except UsageError as e:
         if not e.message.startswith("git does not know the revision"):
             raise
-        from promptctl import labels
+        from promptctl.labels import store as labels
 
         held = sorted(labels.read(project).get(name, {}))
         shallow = gitrepo.is_shallow(project.root)
@@ -107,7 +108,7 @@ def _load_labelled(
 
 
 def _label_target(project: Project, name: str, label: str) -> tuple[str, str | None] | None:
-    from promptctl import labels
+    from promptctl.labels import store as labels
 
     entry = labels.read(project).get(name, {}).get(label)
     if entry is None:

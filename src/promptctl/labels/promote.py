@@ -10,10 +10,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from promptctl import gitrepo, history, labels, loader
-from promptctl.config import Project
 from promptctl.errors import UsageError
+from promptctl.history import gitrepo
+from promptctl.history import revisions as history
+from promptctl.labels import store as labels
 from promptctl.model import Prompt
+from promptctl.project.config import Project
+from promptctl.prompts import loader
 
 # `new` is a run with no baseline to compare against whose floors held; `inconclusive` is not
 # enough to promote on (eval exits 0 on it, but promotion is the stricter door).
@@ -62,7 +65,7 @@ class RunSummary:
 
 def suites_of(project: Project, name: str) -> list[str]:
     """Suites (file stems) in the working tree whose `prompt:` names this prompt."""
-    from promptctl import diffing
+    from promptctl.history import diff as diffing
 
     snap = diffing.Snapshot(project.root, None)
     return sorted(s.name for s in diffing.suites_at(snap, project).values() if s.prompt == name)
@@ -105,8 +108,9 @@ def baseline_evidence(project: Project, suite: str, version: str) -> Evidence | 
 def gate_verdict(project: Project, run_dir: Path) -> tuple[str, str]:
     """(verdict, why) of a complete run, gated as `eval` gates it, against the suite's baseline
     as committed at HEAD: an uncommitted, loosened baseline cannot vouch for a promotion."""
-    from promptctl import baseline as baselines
-    from promptctl import gate, runs
+    from promptctl.evals import runs
+    from promptctl.gate import baseline as baselines
+    from promptctl.gate import verdict as gate
 
     run = runs.load_run(run_dir)
     head = gitrepo.head_commit(project.root) if gitrepo.is_repo(project.root) else None
@@ -125,7 +129,7 @@ def gate_verdict(project: Project, run_dir: Path) -> tuple[str, str]:
 
 def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | None:
     """The newest complete local run of `suite` that evaluated prompt `version`."""
-    from promptctl import runs
+    from promptctl.evals import runs
 
     for path in reversed(runs.run_dirs(project)):
         try:
@@ -167,8 +171,8 @@ def run_evidence(project: Project, suite: str, version: str) -> Evidence | None:
 
 def eval_suites_now(project: Project, prompt: Prompt, suites: list[str]) -> Evidence:
     """Run the prompt's suites as `eval` would, pinned to exactly this version, and gate them."""
-    from promptctl import runner
-    from promptctl import suites as suite_files
+    from promptctl.evals import runner
+    from promptctl.evals import suites as suite_files
 
     pinned = [
         replace(s, prompt_ref=f"{prompt.name}@{prompt.version}")

@@ -8,7 +8,7 @@ from typing import Any
 
 from promptctl.errors import Location, UsageError
 from promptctl.lint.findings import RULES, Finding, Severity
-from promptctl.yamlio import YamlList, YamlMap
+from promptctl.project.yamlio import YamlList, YamlMap
 
 _TYPE_NAMES = {
     str: "a string",

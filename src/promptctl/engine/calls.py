@@ -30,28 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from promptctl import prices
-from promptctl.cache import Cache
-from promptctl.config import Project
-from promptctl.errors import (
-    AuthError,
-    BudgetError,
-    IncompleteError,
-    MissingKeyError,
-    OfflineError,
-    ProviderError,
-    UsageError,
-)
-from promptctl.model import Prompt, Reply, Request
-from promptctl.providers import providers
-from promptctl.providers.base import (
-    Completion,
-    HTTPCall,
-    Provider,
-    ProviderHTTPError,
-    ProviderSettings,
-)
-from promptctl.providers.transport import (
+from promptctl.engine import prices
+from promptctl.engine.cache import Cache
+from promptctl.engine.transport import (
     HTTP_CLIENT_ENV,
     InvalidURL,
     PooledTransport,
@@ -62,11 +43,30 @@ from promptctl.providers.transport import (
     proxy_for,
     tls_context,
 )
+from promptctl.errors import (
+    AuthError,
+    BudgetError,
+    IncompleteError,
+    MissingKeyError,
+    OfflineError,
+    ProviderError,
+    UsageError,
+)
+from promptctl.model import Prompt, Reply, Request
+from promptctl.project.config import Project
+from promptctl.providers import providers
+from promptctl.providers.base import (
+    Completion,
+    HTTPCall,
+    Provider,
+    ProviderHTTPError,
+    ProviderSettings,
+)
 
 if TYPE_CHECKING:
     import ssl
 
-    from promptctl.providers.httpx_transport import HttpxTransport
+    from promptctl.engine.httpx_transport import HttpxTransport
 
 # (url, headers, body, *, max_bytes) -> (status, lower-cased headers, body)
 Send = Callable[..., Awaitable[tuple[int, dict[str, str], bytes]]]
@@ -283,7 +283,7 @@ class Engine:
             return lean.post
         fallback = self._fallbacks.get((proxy, ca_bundle))
         if fallback is None:
-            from promptctl.providers.httpx_transport import HttpxTransport, ProxyConfigError
+            from promptctl.engine.httpx_transport import HttpxTransport, ProxyConfigError
 
             try:
                 fallback = HttpxTransport(

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from promptctl import datasets, loader, rendering, runs
-from promptctl.config import Project
 from promptctl.errors import (
     IncompleteError,
     MissingKeyError,
@@ -27,8 +25,11 @@ from promptctl.errors import (
     RunInterruptedError,
     UsageError,
 )
-from promptctl.floors import FloorFailure, check_floors
+from promptctl.evals import datasets, runs
+from promptctl.gate.floors import FloorFailure, check_floors
 from promptctl.model import Case, Prompt, Reply, Score, ScorerOutcome, Suite
+from promptctl.project.config import Project
+from promptctl.prompts import loader, rendering
 
 
 class Progress(Protocol):
@@ -207,7 +208,7 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
         what = "the filter matches no case" if options.filter or options.shard else "no cases"
         raise UsageError(f"suite {suite.name!r}: {what}", where=suite.source,
                          hint="check --filter/--shard, or add cases to the dataset")
-    from promptctl import baseline
+    from promptctl.gate import baseline
 
     committed = baseline.read(project, suite.name, ref=options.baseline_ref) \
         if options.gate else None
@@ -269,7 +270,7 @@ def _fatal(e: BaseException) -> bool:
 async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progress: Progress,
                      interrupt: _Interrupt, writer: runs.RunWriter) -> SuiteResult:
     from promptctl import scorers as registry
-    from promptctl.engine import Engine, bounded
+    from promptctl.engine.calls import Engine, bounded
 
     suite, prompt = plan.suite, plan.prompt
     meta = runs.read_meta(writer.path)
@@ -291,8 +292,8 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
         interrupt.engine = engine
         # Replay (issue 6): a request identical to one the baseline recorded reuses its output;
         # judge calls go through the same door, and are logged so the baseline can record them.
-        from promptctl import baseline as baseline_mod
-        from promptctl.replay import ReplayingEngine
+        from promptctl.evals.replay import ReplayingEngine
+        from promptctl.gate import baseline as baseline_mod
 
         replay = {} if options.fresh else baseline_mod.replay_index(plan.baseline)
         replayed = [0]
@@ -362,7 +363,7 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
     gated = _gate(plan, meta, writer, outcomes, summary, options) if status == "complete" \
         else None
     if gated is not None:
-        from promptctl import gate as gate_mod
+        from promptctl.gate import verdict as gate_mod
 
         summary["gate"] = gate_mod.as_dict(gated)
     summary["replayed"] = replayed[0]
@@ -380,7 +381,7 @@ def _gate(plan: _Plan, meta: Mapping[str, Any], writer: runs.RunWriter,
     """The gate's verdict on a complete run (issue 6); floors only without a baseline."""
     if not options.gate:
         return None
-    from promptctl import gate as gate_mod
+    from promptctl.gate import verdict as gate_mod
     from promptctl.model import RunData
 
     suite, prompt = plan.suite, plan.prompt
@@ -410,7 +411,7 @@ async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suit
     try:
         if recorded is not None:
             # Same key = same provider, model, params, messages, format and repeat index.
-            from promptctl.replay import reply_from
+            from promptctl.evals.replay import reply_from
 
             record["replayed"] = True
             reply: Reply = reply_from(recorded, request)
@@ -424,7 +425,7 @@ async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suit
                       latency_s=None, cost_usd=None, cached=False, error=e.message)
         return record
     scores: dict[str, dict[str, Any]] = {}
-    from promptctl.replay import capturing
+    from promptctl.evals.replay import capturing
 
     with capturing() as judged:
         await _score_all(scorers, reply, case, repeat, scores)
@@ -491,7 +492,7 @@ def run_eval(project: Project, suites: list[Suite], options: EvalOptions,
 
 
 def _suite_for(project: Project, meta: Mapping[str, Any]) -> Suite:
-    from promptctl import suites as suite_files
+    from promptctl.evals import suites as suite_files
 
     path = Path(str(meta.get("suite_path") or ""))
     if not path.is_file():
@@ -572,7 +573,7 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
     """Calls the cache cannot answer and their estimated cost, per suite; makes no call."""
 
     async def go() -> list[DryRun]:
-        from promptctl.engine import Engine
+        from promptctl.engine.calls import Engine
 
         out = []
         for suite in suites:
@@ -580,7 +581,7 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
             judges = sum(1 for s in suite.scorers if s.type == "llm-judge")
             calls = cached = 0
             cost: float | None = 0.0
-            from promptctl.baseline import replay_index
+            from promptctl.gate.baseline import replay_index
 
             replay = {} if options.fresh else replay_index(p.baseline)
             async with Engine(project, use_cache=not options.fresh) as engine:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptctl.config import Project
 from promptctl.errors import Location, UsageError
 from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.project.config import Project
 
 FORMAT = 1
 _DIGITS = 6
@@ -233,7 +233,7 @@ def read(project: Project, suite: str, *, ref: str | None = None) -> Baseline | 
         except FileNotFoundError:
             return None
     else:
-        from promptctl import gitrepo
+        from promptctl.history import gitrepo
 
         commit = gitrepo.resolve_commit(project.root, ref)
         blob = gitrepo.read_file(project.root, commit, path)
@@ -429,8 +429,8 @@ def update_from_runs(project: Project, suites: list[str] | None,
     """Write the baselines of `suites` (None: every suite that has a complete run) from their
     latest complete runs, or from the run `from_run`. Refuses incomplete, sharded, filtered and
     stale runs: a baseline must describe the whole suite as it is now."""
-    from promptctl import runs
-    from promptctl import suites as suite_files
+    from promptctl.evals import runs
+    from promptctl.evals import suites as suite_files
 
     files = suite_files.suite_files(project)
     chosen: list[Path] = []
@@ -445,7 +445,7 @@ def update_from_runs(project: Project, suites: list[str] | None,
         explicit = suites is not None
         for name in suites if suites is not None else list(files):
             if name not in files:
-                from promptctl.checks import did_you_mean
+                from promptctl.project.checks import did_you_mean
 
                 hint = did_you_mean(name, list(files))
                 raise UsageError(f"unknown suite {name!r}",
@@ -465,8 +465,9 @@ def update_from_runs(project: Project, suites: list[str] | None,
 
 
 def _update_one(project: Project, path: Path, files: Mapping[str, Path]) -> Updated:
-    from promptctl import loader, runs
-    from promptctl import suites as suite_files
+    from promptctl.evals import runs
+    from promptctl.evals import suites as suite_files
+    from promptctl.prompts import loader
 
     meta = runs.read_meta(path)
     run = runs.load_run(path)

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from promptctl import stats
+from promptctl.gate import stats
 from promptctl.model import Gate, RunData, ScorerOutcome, Verdict
 
 if TYPE_CHECKING:
-    from promptctl.baseline import Baseline
+    from promptctl.gate.baseline import Baseline
 
 _SEVERITY = {Verdict.PASSED: 0, Verdict.NEW: 0, Verdict.INCONCLUSIVE: 1, Verdict.REGRESSED: 2,
              Verdict.FAILED: 3}

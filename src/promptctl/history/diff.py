@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from promptctl import gitrepo, loader, yamlio
-from promptctl.checks import Checker
-from promptctl.config import CONFIG_FILE, Config, Project, read_config
 from promptctl.errors import UsageError
+from promptctl.history import gitrepo
 from promptctl.model import Gate, Prompt, content_hash
+from promptctl.project import yamlio
+from promptctl.project.checks import Checker
+from promptctl.project.config import CONFIG_FILE, Config, Project, read_config
+from promptctl.prompts import loader
 
 # ----------------------------------------------------------------------------- snapshots
 
@@ -622,7 +624,7 @@ def eval_deltas(
 
 
 def _run_rates(project: Project, suite: str, version: str) -> tuple[dict[str, float], str]:
-    from promptctl import promotion
+    from promptctl.labels import promote as promotion
 
     run = promotion.latest_run_of(project, suite, version)
     if run is None:
@@ -684,7 +686,7 @@ def diff(project: Project, rev_a: str | None = "HEAD", rev_b: str | None = None)
 def partial_changes(
     project: Project, sa: Snapshot, sb: Snapshot, prompts: list[Mapping[str, Prompt | str]]
 ) -> list[PartialChange]:
-    from promptctl import rendering
+    from promptctl.prompts import rendering
 
     def files(snap: Snapshot) -> dict[str, Path]:
         base = project.partials_dir

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from promptctl import yamlio
-from promptctl.checks import Checker
 from promptctl.errors import Location
+from promptctl.project import yamlio
+from promptctl.project.checks import Checker
 
 CONFIG_FILE = "promptctl.yaml"
 BUILTIN_PROVIDERS = ("openai", "anthropic", "mock")
@@ -181,7 +181,7 @@ def load_project(
 def read_trusted(root: Path, ref: str) -> Config:
     """promptctl.yaml as committed at `ref`; an empty Config when it has none then (only the
     built-in providers, with their own key variables, are usable)."""
-    from promptctl import gitrepo
+    from promptctl.history import gitrepo
 
     data = gitrepo.read_file(root, ref, root / CONFIG_FILE)
     if data is None:

@@ -20,10 +20,10 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from promptctl import validation
 from promptctl.errors import Location, UsageError
 from promptctl.model import Message, Prompt
-from promptctl.yamlio import CliText
+from promptctl.project.yamlio import CliText
+from promptctl.prompts import validation
 
 MAX_OUTPUT_CHARS = 2_000_000  # a rendered prompt past this is a bug or an attack
 # Size limits do not stop `{% for a in range(10**5) %}{% for b in range(10**5) %}`: an empty

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from promptctl.providers.transport import (
+from promptctl.engine.transport import (
     _TLS_VERIFY_FAILED,
     ConnectError,
     ConnectTimeout,

@@ -10,11 +10,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from promptctl import yamlio
-from promptctl.checks import did_you_mean
-from promptctl.config import Project
 from promptctl.errors import Location, UsageError
 from promptctl.model import Case, Suite, content_hash
+from promptctl.project import yamlio
+from promptctl.project.checks import did_you_mean
+from promptctl.project.config import Project
 
 CASE_KEYS = ("id", "vars", "expected", "tags", "critical")
 _CSV_RESERVED = ("id", "expected", "tags", "critical")

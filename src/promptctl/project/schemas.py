@@ -10,7 +10,7 @@ from typing import Any
 from promptctl.errors import Location, UsageError
 
 KINDS = ("prompt", "suite", "config", "labels")
-SCHEMA_DIR = Path(__file__).parent / "schemas"
+SCHEMA_DIR = Path(__file__).parent.parent / "schemas"
 VSCODE_DIR = ".vscode/promptctl"
 SETTINGS = ".vscode/settings.json"
 
@@ -18,7 +18,7 @@ SETTINGS = ".vscode/settings.json"
 def schema_text(kind: str) -> str:
     """The JSON Schema (Draft 2020-12) of one file kind, as shipped in the package."""
     if kind not in KINDS:
-        from promptctl.checks import did_you_mean
+        from promptctl.project.checks import did_you_mean
 
         hint = did_you_mean(kind, KINDS)
         raise UsageError(
@@ -34,7 +34,7 @@ def schema(kind: str) -> dict[str, Any]:
 
 def file_globs(root: Path) -> dict[str, list[str]]:
     """Which files each schema applies to, following promptctl.yaml's `paths:` when present."""
-    from promptctl import config
+    from promptctl.project import config
 
     project = config.load_project(root=root)
 

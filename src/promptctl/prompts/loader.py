@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from promptctl import yamlio
-from promptctl.checks import Checker, did_you_mean
-from promptctl.config import PROVIDER_TYPES, Project
 from promptctl.errors import Location, UsageError
 from promptctl.model import Message, OutputSpec, Prompt, canonical_json
+from promptctl.project import yamlio
+from promptctl.project.checks import Checker, did_you_mean
+from promptctl.project.config import PROVIDER_TYPES, Project
 
 PROMPT_KEYS = (
     "description",
@@ -342,6 +342,6 @@ def resolve(ref: str, project: Project) -> Prompt:
         current = load_prompt_file(project, files[name])
         if current.version == rev:
             return current
-    from promptctl import history
+    from promptctl.history import revisions as history
 
     return history.resolve_rev(project, name, rev, in_tree=name in files)

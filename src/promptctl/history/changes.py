@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptctl import yamlio
-from promptctl.config import CONFIG_FILE, Project
 from promptctl.errors import PromptctlError
+from promptctl.project import yamlio
+from promptctl.project.config import CONFIG_FILE, Project
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ def suite_dependencies(project: Project, suite_path: Path, top: Path) -> set[Pat
 
 
 def _prompt_dependencies(project: Project, name: str) -> set[Path]:
-    from promptctl import loader
+    from promptctl.prompts import loader
 
     files = loader.prompt_files(project)
     path = files.get(name, project.prompts_dir / f"{name}.yaml")
@@ -61,7 +61,7 @@ def _prompt_dependencies(project: Project, name: str) -> set[Path]:
         prompt = loader.load_prompt_file(project, path)
     except PromptctlError:
         return deps  # a broken or missing prompt: its file is the dependency that matters
-    from promptctl import rendering
+    from promptctl.prompts import rendering
 
     for message in prompt.messages:
         for partial in rendering.included_partials(message, prompt.partials_dir):
@@ -75,7 +75,8 @@ def _inside(path: Path, top: Path) -> bool:
 
 def dependency_map(project: Project) -> list[SuiteDeps]:
     """Every suite with its dependencies, as paths relative to the git top level."""
-    from promptctl import gitrepo, suites
+    from promptctl.evals import suites
+    from promptctl.history import gitrepo
 
     top = gitrepo.toplevel(project.root)
     out = []
@@ -89,7 +90,7 @@ def suites_changed_since(project: Project, ref: str) -> list[str]:
     """Names of the suites with a dependency that differs between `ref` and the working tree
     (uncommitted and untracked changes included). An unknown `ref` (e.g. a shallow clone) is a
     UsageError saying to fetch it."""
-    from promptctl import gitrepo
+    from promptctl.history import gitrepo
 
     changed = gitrepo.changed_files(project.root, ref)
     return [d.suite for d in dependency_map(project) if d.files & changed]

@@ -14,10 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from promptctl import gitrepo, labels, loader
-from promptctl.config import Project
 from promptctl.errors import Location, UsageError
+from promptctl.history import gitrepo
+from promptctl.labels import store as labels
 from promptctl.model import Message, OutputSpec, Prompt
+from promptctl.project.config import Project
+from promptctl.prompts import loader
 
 FORMAT = "promptctl-bundle"
 FORMAT_VERSION = 1
@@ -25,7 +27,8 @@ FORMAT_VERSION = 1
 
 def build(project: Project, label: str) -> dict[str, Any]:
     """The bundle for `label`: each prompt at exactly the version the label records."""
-    from promptctl import history, rendering
+    from promptctl.history import revisions as history
+    from promptctl.prompts import rendering
 
     labels.check_label_name(label)
     pointers = labels.read(project)
@@ -111,7 +114,8 @@ def write_prompt_yml(project: Project, label: str, output: Path) -> list[Path]:
 
 
 def _only_suite(project: Project, name: str) -> Any:
-    from promptctl import promotion, suites
+    from promptctl.evals import suites
+    from promptctl.labels import promote as promotion
 
     names = promotion.suites_of(project, name)
     if len(names) != 1:

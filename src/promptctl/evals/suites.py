@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptctl import yamlio
-from promptctl.checks import Checker, did_you_mean
-from promptctl.config import Project
 from promptctl.errors import Location, UsageError
 from promptctl.model import Case, Gate, ScorerSpec, Suite
+from promptctl.project import yamlio
+from promptctl.project.checks import Checker, did_you_mean
+from promptctl.project.config import Project
 
 SUITE_KEYS = ("description", "prompt", "dataset", "cases", "repeat", "scorers", "gate",
               "record_outputs")
@@ -108,7 +108,7 @@ def _inline_cases(data: yamlio.YamlMap, shown: str, checker: Checker) -> list[Ca
     raw = checker.typed(data, "cases", list, what="suite file")
     if raw is None:
         return None
-    from promptctl import datasets
+    from promptctl.evals import datasets
 
     cases: list[Case] = []
     for i, item in enumerate(raw):
@@ -168,7 +168,7 @@ def _scorers(
                           options=options, source=item.loc)
         value = spec.value
         if isinstance(value, str) and ("{{" in value or "{%" in value):
-            from promptctl import rendering
+            from promptctl.prompts import rendering
 
             try:  # a broken `value` template would otherwise fail every case at run time
                 rendering.compile_message(item.value_loc("value"), value, None)

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from promptctl import yamlio
-from promptctl.checks import Checker
-from promptctl.config import Project
 from promptctl.errors import Location, UsageError
+from promptctl.project import yamlio
+from promptctl.project.checks import Checker
+from promptctl.project.config import Project
 
 LABEL_NAME = re.compile(r"^[a-z0-9_.-]{1,36}$")
 VERSION = re.compile(r"^[0-9a-f]{12}$")

@@ -17,9 +17,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from promptctl.config import Project
 from promptctl.errors import IncompleteError, Location, UsageError
 from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.project.config import Project
 
 RESULTS = "results.jsonl"
 META = "run.json"

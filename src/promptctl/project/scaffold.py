@@ -70,7 +70,7 @@ def scaffold(
     (root / "prompts" / "partials").mkdir(parents=True, exist_ok=True)
     results.append(_gitignore(root))
     if editor:
-        from promptctl import editor_schemas
+        from promptctl.project import schemas as editor_schemas
 
         vscode = root / ".vscode"
         before = {p for p in vscode.rglob("*") if p.is_file()} if vscode.is_dir() else set()

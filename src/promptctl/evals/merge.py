@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptctl import datasets, runs
-from promptctl.config import Project
 from promptctl.errors import Location, UsageError
-from promptctl.floors import check_floors
+from promptctl.evals import datasets, runs
+from promptctl.gate.floors import check_floors
 from promptctl.model import Gate, RunData, Suite
+from promptctl.project.config import Project
 
 # Meta fields every shard of a suite must share: any difference means different experiments.
 _SAME = ("prompt", "prompt_version", "model", "params", "scorer_hashes", "gate_hash", "repeat",
@@ -193,7 +193,7 @@ def merge(project: Project, paths: Sequence[Path], *, baseline_ref: str | None =
     The baseline is the one the shards were gated against (the commit recorded in their
     summaries), unless `baseline_ref` names another revision.
     """
-    from promptctl.runner import EvalResult
+    from promptctl.evals.runner import EvalResult
 
     plans = plan(paths)
     invocation = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + \
@@ -204,8 +204,8 @@ def merge(project: Project, paths: Sequence[Path], *, baseline_ref: str | None =
 
 def _merge_one(project: Project, p: MergePlan, invocation: str,
                baseline_ref: str | None) -> Any:
-    from promptctl import gate as gate_mod
-    from promptctl.runner import SuiteResult
+    from promptctl.evals.runner import SuiteResult
+    from promptctl.gate import verdict as gate_mod
 
     first = p.shards[0].meta
     records: dict[tuple[str, int], dict[str, Any]] = {}
@@ -283,7 +283,7 @@ def _summary(p: MergePlan, run_id: str, tally: runs.Tally, floors: tuple[Any, ..
 
 
 def _baseline(project: Project, p: MergePlan, ref: str | None) -> Any:
-    from promptctl import baseline
+    from promptctl.gate import baseline
 
     if ref is not None:
         return baseline.read(project, p.suite, ref=ref)
@@ -296,7 +296,7 @@ def _baseline(project: Project, p: MergePlan, ref: str | None) -> Any:
 
 def _suite(project: Project, meta: Mapping[str, Any]) -> Suite:
     """The suite of the shards as the reports need it: its file when this checkout has it."""
-    from promptctl import suites as suite_files
+    from promptctl.evals import suites as suite_files
 
     name = str(meta.get("suite"))
     path = suite_files.suite_files(project).get(name)

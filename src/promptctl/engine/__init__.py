@@ -1,0 +1,1 @@
+"""The call engine: concurrency, retries, budget, cache, prices, HTTP clients."""

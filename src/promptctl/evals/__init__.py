@@ -1,0 +1,1 @@
+"""Eval suites and datasets, the runner, run directories, merge and replay."""

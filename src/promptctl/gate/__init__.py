@@ -1,0 +1,1 @@
+"""The gate: verdicts, statistics, floors and the baseline files."""

@@ -1,0 +1,1 @@
+"""Git history: the one git module, prompts at revisions, diffs and changes."""

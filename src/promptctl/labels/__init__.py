@@ -1,0 +1,1 @@
+"""labels.yaml: the store, promotion and rollback, deploy bundles."""

@@ -1,0 +1,1 @@
+"""The project: promptctl.yaml, safe YAML, field checks, scaffolding, editor schemas."""

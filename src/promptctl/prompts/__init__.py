@@ -1,0 +1,1 @@
+"""Prompts: loading, versions, rendering in the sandbox, validation."""
