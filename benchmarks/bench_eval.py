@@ -28,7 +28,10 @@ KEY = "sk-bench-0000000000000000"
 def start_server(latency_s: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.llm_server", "--latency", str(latency_s), "--lean"],
-        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'src'}"},
     )
     assert proc.stdout is not None
@@ -40,25 +43,50 @@ def make_project(root: Path, url: str, cases: int) -> None:
     (root / "prompts").mkdir(parents=True)
     (root / "evals" / "data").mkdir(parents=True)
     (root / "promptctl.yaml").write_text(
-        f"providers:\n  fake: {{type: openai, base_url: '{url}/v1', api_key_env: FAKE_API_KEY}}\n")
+        f"providers:\n  fake: {{type: openai, base_url: '{url}/v1', api_key_env: FAKE_API_KEY}}\n"
+    )
     (root / "prompts" / "p.yaml").write_text(
         "model: fake/m\ninput:\n  ticket: {type: string}\n"
-        "template: 'Route this ticket: {{ ticket }}'\n")
+        "template: 'Route this ticket: {{ ticket }}'\n"
+    )
     with open(root / "evals" / "data" / "d.jsonl", "w") as fh:
         for i in range(cases):
-            fh.write(json.dumps({"id": f"t-{i:06d}", "vars": {"ticket": f"ticket number {i}"},
-                                 "expected": "x", "tags": ["bench"]}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"t-{i:06d}",
+                        "vars": {"ticket": f"ticket number {i}"},
+                        "expected": "x",
+                        "tags": ["bench"],
+                    }
+                )
+                + "\n"
+            )
     (root / "evals" / "s.yaml").write_text(
         "prompt: p\ndataset: data/d.jsonl\nscorers:\n  - {id: routed, type: regex, "
-        "value: 'ticket number \\d+'}\n")
+        "value: 'ticket number \\d+'}\n"
+    )
 
 
 def run_eval(root: Path, concurrency: int) -> dict[str, float]:
     env = {**os.environ, "FAKE_API_KEY": KEY, "PYTHONPATH": str(REPO / "src")}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "promptctl", "eval", "--fresh", "--quiet", "--concurrency",
-         str(concurrency)], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "promptctl",
+            "eval",
+            "--fresh",
+            "--quiet",
+            "--concurrency",
+            str(concurrency),
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     _, _, rusage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     out = proc.stdout.read().decode() if proc.stdout else ""
@@ -66,12 +94,20 @@ def run_eval(root: Path, concurrency: int) -> dict[str, float]:
     proc.returncode = 0  # reaped by wait4
     summary = json.loads(next((root / ".promptctl" / "runs").glob("*/summary.json")).read_text())
     if summary["status"] != "complete":
-        errors = [json.loads(line).get("error") for line in next(
-            (root / ".promptctl" / "runs").glob("*/results.jsonl")).read_text().splitlines()]
+        errors = [
+            json.loads(line).get("error")
+            for line in next((root / ".promptctl" / "runs").glob("*/results.jsonl"))
+            .read_text()
+            .splitlines()
+        ]
         raise SystemExit(f"eval did not complete:\n{out}\n{err}\n{[e for e in errors if e][:3]}")
     rss_mb = rusage.ru_maxrss / 1024 if sys.platform != "darwin" else rusage.ru_maxrss / 2**20
-    return {"wall_s": wall, "cpu_s": rusage.ru_utime + rusage.ru_stime, "rss_mb": rss_mb,
-            "results": summary["pairs_done"]}
+    return {
+        "wall_s": wall,
+        "cpu_s": rusage.ru_utime + rusage.ru_stime,
+        "rss_mb": rss_mb,
+        "results": summary["pairs_done"],
+    }
 
 
 def scenario(cases: int, latency_s: float, concurrency: int) -> dict[str, float]:
@@ -97,16 +133,23 @@ def main() -> None:
     floor = small / 32 * 0.05
     per_case_ms = (b["cpu_s"] - a["cpu_s"]) / (big - small) * 1000
     rows = [
-        (f"{small} cases, 50 ms, c=32", a, f"wall <= {1.3 * floor:.2f} s (1.3x {floor:.2f}), "
-         "CPU <= 1.5 s, RSS <= 100 MB"),
+        (
+            f"{small} cases, 50 ms, c=32",
+            a,
+            f"wall <= {1.3 * floor:.2f} s (1.3x {floor:.2f}), CPU <= 1.5 s, RSS <= 100 MB",
+        ),
         (f"{big} cases, 0 ms, c=64", b, "RSS <= 150 MB"),
     ]
     print(f"{'scenario':28} {'results':>7} {'wall s':>7} {'CPU s':>6} {'RSS MB':>7}  target")
     for name, r, target in rows:
-        print(f"{name:28} {int(r['results']):>7} {r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} "
-              f"{r['rss_mb']:>7.1f}  {target}")
-    print(f"per-case CPU overhead: {per_case_ms:.3f} ms (marginal, between the two runs); "
-          f"{a['cpu_s'] / small * 1000:.2f} ms average at {small} cases incl. start-up")
+        print(
+            f"{name:28} {int(r['results']):>7} {r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} "
+            f"{r['rss_mb']:>7.1f}  {target}"
+        )
+    print(
+        f"per-case CPU overhead: {per_case_ms:.3f} ms (marginal, between the two runs); "
+        f"{a['cpu_s'] / small * 1000:.2f} ms average at {small} cases incl. start-up"
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ def median_s(args: list[str], runs: int) -> float:
 
 
 def importtime(args: list[str], top: int = 12) -> list[tuple[int, str]]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *args], capture_output=True, text=True, check=True
+    )
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:

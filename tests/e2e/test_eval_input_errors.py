@@ -22,8 +22,10 @@ def _runs(project: Project) -> list[str]:
 
 
 def test_a_template_typo_is_a_usage_error_before_any_run(project: Project) -> None:
-    project.write("prompts/p.yaml", "model: mock/echo\ninput: {ticket: {type: string}}\n"
-                  "template: 'Hi {{ tiket }}'\n")
+    project.write(
+        "prompts/p.yaml",
+        "model: mock/echo\ninput: {ticket: {type: string}}\ntemplate: 'Hi {{ tiket }}'\n",
+    )
     project.write("evals/s.yaml", SUITE)
     result = project.run("eval")
     assert result.code == 2, result.err
@@ -37,8 +39,10 @@ def test_a_missing_api_key_is_exit_2_naming_the_variable(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    project.write("prompts/p.yaml", "model: openai/gpt-4o-mini\ninput: {ticket: {type: string}}\n"
-                  "template: 'Hi {{ ticket }}'\n")
+    project.write(
+        "prompts/p.yaml",
+        "model: openai/gpt-4o-mini\ninput: {ticket: {type: string}}\ntemplate: 'Hi {{ ticket }}'\n",
+    )
     project.write("evals/s.yaml", SUITE)
     result = project.run("eval")
     assert result.code == 2, result.err
@@ -48,8 +52,11 @@ def test_a_missing_api_key_is_exit_2_naming_the_variable(
 
 
 def test_var_values_stay_text_for_string_inputs(project: Project) -> None:
-    project.write("prompts/p.yaml", "model: mock/echo\ninput:\n  ticket: {type: string}\n"
-                  "  n: {type: integer}\ntemplate: '{{ ticket }} {{ n + 1 }}'\n")
+    project.write(
+        "prompts/p.yaml",
+        "model: mock/echo\ninput:\n  ticket: {type: string}\n"
+        "  n: {type: integer}\ntemplate: '{{ ticket }} {{ n + 1 }}'\n",
+    )
     result = project.run("render", "p", "--var", "ticket=yes", "--var", "n=41")
     assert result.code == 0, result.err
     assert result.out == "--- user ---\nyes 42\n"

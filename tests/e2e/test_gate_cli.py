@@ -11,25 +11,55 @@ import pytest
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import write_config
 
-CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima"),
-            ("Japan", "Tokyo"), ("Egypt", "Cairo"), ("Chile", "Santiago"), ("Kenya", "Nairobi"),
-            ("Norway", "Oslo"), ("Cuba", "Havana"), ("Ghana", "Accra"), ("Nepal", "Kathmandu"),
-            ("Fiji", "Suva"), ("Iran", "Tehran"), ("Iraq", "Baghdad"), ("Mali", "Bamako"),
-            ("Chad", "Ndjamena"), ("Laos", "Vientiane"), ("Oman", "Muscat"), ("Togo", "Lome"),
-            ("Qatar", "Doha"), ("Syria", "Damascus"), ("Yemen", "Sanaa"), ("Niger", "Niamey"),
-            ("Benin", "Porto-Novo"), ("Gabon", "Libreville"), ("Haiti", "Port-au-Prince"),
-            ("Malta", "Valletta"), ("Nauru", "Yaren"), ("Palau", "Ngerulmud")]
+CAPITALS = [
+    ("France", "Paris"),
+    ("Italy", "Rome"),
+    ("Spain", "Madrid"),
+    ("Peru", "Lima"),
+    ("Japan", "Tokyo"),
+    ("Egypt", "Cairo"),
+    ("Chile", "Santiago"),
+    ("Kenya", "Nairobi"),
+    ("Norway", "Oslo"),
+    ("Cuba", "Havana"),
+    ("Ghana", "Accra"),
+    ("Nepal", "Kathmandu"),
+    ("Fiji", "Suva"),
+    ("Iran", "Tehran"),
+    ("Iraq", "Baghdad"),
+    ("Mali", "Bamako"),
+    ("Chad", "Ndjamena"),
+    ("Laos", "Vientiane"),
+    ("Oman", "Muscat"),
+    ("Togo", "Lome"),
+    ("Qatar", "Doha"),
+    ("Syria", "Damascus"),
+    ("Yemen", "Sanaa"),
+    ("Niger", "Niamey"),
+    ("Benin", "Porto-Novo"),
+    ("Gabon", "Libreville"),
+    ("Haiti", "Port-au-Prince"),
+    ("Malta", "Valletta"),
+    ("Nauru", "Yaren"),
+    ("Palau", "Ngerulmud"),
+]
 N = len(CAPITALS)
 
 # The fake echoes the last user message, so the prompt decides what "the model" answers.
-GOOD = 'model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n' \
-       'template: "The capital of {{ country }} is {{ capital }}."\n'
-REWORDED = 'model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n' \
-           'template: "{{ capital }} is the capital city of {{ country }}."\n'
+GOOD = (
+    "model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n"
+    'template: "The capital of {{ country }} is {{ capital }}."\n'
+)
+REWORDED = (
+    "model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n"
+    'template: "{{ capital }} is the capital city of {{ country }}."\n'
+)
 # Degraded: long capital names get lost, about half the cases.
-DEGRADED = 'model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n' \
-           'template: "The capital of {{ country }} is ' \
-           '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n'
+DEGRADED = (
+    "model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n"
+    'template: "The capital of {{ country }} is '
+    '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n'
+)
 SUITE = """\
 prompt: capitals
 dataset: data/capitals.jsonl
@@ -48,8 +78,10 @@ def story(git_project, llm_server, monkeypatch):  # type: ignore[no-untyped-def]
     git_project.write(".gitignore", ".promptctl/\n")
     git_project.write("prompts/capitals.yaml", GOOD)
     git_project.write("evals/capitals.yaml", SUITE)
-    rows = [json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k},
-                        "expected": k}) for i, (c, k) in enumerate(CAPITALS)]
+    rows = [
+        json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k}, "expected": k})
+        for i, (c, k) in enumerate(CAPITALS)
+    ]
     git_project.write("evals/data/capitals.jsonl", "\n".join(rows) + "\n")
     git_project.commit("capitals suite")
     return git_project, llm_server
@@ -220,7 +252,9 @@ def test_judge_calls_replay_too(story) -> None:  # type: ignore[no-untyped-def]
     from tests.fakes.llm_server import Scripted
 
     p, server = story
-    p.write("evals/judged.yaml", """\
+    p.write(
+        "evals/judged.yaml",
+        """\
         prompt: capitals
         cases:
           - {id: a, vars: {country: France, capital: Paris}}
@@ -228,7 +262,8 @@ def test_judge_calls_replay_too(story) -> None:  # type: ignore[no-untyped-def]
         repeat: 2
         scorers:
           - {id: fair, type: llm-judge, model: fake/judge-1, rubric: "Is it right?", pass: 4}
-        """)
+        """,
+    )
     server.default = Scripted.text('{"reason": "fine", "score": 5}')
     r = p.run("eval", "judged", "--update-baseline")
     assert r.code == 0, r.out + r.err
@@ -264,10 +299,12 @@ def test_update_baseline_refuses_a_partial_run_before_calling(story) -> None:  #
     assert server.total == 0
 
 
-TWO_WRONG = 'model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n' \
-            'template: "The capital of {{ country }} is ' \
-            '{% if country in [\'France\', \'Italy\'] %}unknown{% else %}{{ capital }}' \
-            '{% endif %}."\n'
+TWO_WRONG = (
+    "model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n"
+    'template: "The capital of {{ country }} is '
+    "{% if country in ['France', 'Italy'] %}unknown{% else %}{{ capital }}"
+    '{% endif %}."\n'
+)
 
 
 def test_small_drop_is_inconclusive_with_a_hint_or_fails_when_configured(story) -> None:  # type: ignore[no-untyped-def]

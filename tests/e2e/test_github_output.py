@@ -15,16 +15,34 @@ import pytest
 from promptctl.reporters import github
 from tests.conftest import FAKE_KEY
 
-CASES = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima"),
-         ("Japan", "Tokyo"), ("Egypt", "Cairo"), ("Chile", "Santiago"), ("Kenya", "Nairobi"),
-         ("Norway", "Oslo"), ("Cuba", "Havana"), ("Ghana", "Accra"), ("Nepal", "Kathmandu"),
-         ("Laos", "Vientiane"), ("Oman", "Muscat"), ("Syria", "Damascus"), ("Niger", "Niamey")]
+CASES = [
+    ("France", "Paris"),
+    ("Italy", "Rome"),
+    ("Spain", "Madrid"),
+    ("Peru", "Lima"),
+    ("Japan", "Tokyo"),
+    ("Egypt", "Cairo"),
+    ("Chile", "Santiago"),
+    ("Kenya", "Nairobi"),
+    ("Norway", "Oslo"),
+    ("Cuba", "Havana"),
+    ("Ghana", "Accra"),
+    ("Nepal", "Kathmandu"),
+    ("Laos", "Vientiane"),
+    ("Oman", "Muscat"),
+    ("Syria", "Damascus"),
+    ("Niger", "Niamey"),
+]
 HEAD = "model: mock/echo\ninput: {country: {type: string}, capital: {type: string}}\n"
 GOOD = HEAD + 'template: "The capital of {{ country }} is {{ capital }}."\n'
-DEGRADED = HEAD + ('template: "The capital of {{ country }} is '
-                   '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n')
-SUITE = "prompt: capitals\ndataset: data/capitals.jsonl\n" \
-        "scorers:\n  - {id: names-capital, type: contains, value: \"{{ expected }}\"}\n"
+DEGRADED = HEAD + (
+    'template: "The capital of {{ country }} is '
+    '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n'
+)
+SUITE = (
+    "prompt: capitals\ndataset: data/capitals.jsonl\n"
+    'scorers:\n  - {id: names-capital, type: contains, value: "{{ expected }}"}\n'
+)
 
 
 @pytest.fixture
@@ -32,9 +50,14 @@ def regressed(git_project: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     p = git_project
     p.write("prompts/capitals.yaml", GOOD)
     p.write("evals/capitals.yaml", SUITE)
-    p.write("evals/data/capitals.jsonl", "".join(
-        json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k}, "expected": k})
-        + "\n" for i, (c, k) in enumerate(CASES)))
+    p.write(
+        "evals/data/capitals.jsonl",
+        "".join(
+            json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k}, "expected": k})
+            + "\n"
+            for i, (c, k) in enumerate(CASES)
+        ),
+    )
     assert p.run("eval", "--quiet").code == 0
     assert p.run("baseline", "update").code == 0
     p.write("prompts/capitals.yaml", DEGRADED)
@@ -51,7 +74,8 @@ def _in_actions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_regression_is_annotated_on_the_prompt_and_summarised(
-        regressed: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    regressed: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     summary = _in_actions(monkeypatch, tmp_path)
     r = regressed.run("eval", "--format", "json")
     assert r.code == 1
@@ -60,11 +84,15 @@ def test_regression_is_annotated_on_the_prompt_and_summarised(
     notes = [line for line in r.err.splitlines() if line.startswith("::")]
     assert len(notes) == 1, r.err
     head, _, message = notes[0][2:].partition("::")
-    assert head == ("error file=prompts/capitals.yaml,line=3,"
-                    "title=promptctl%3A capitals/names-capital regressed")
-    assert message == ("capitals/names-capital: pass rate fell 56.2%25 (> max_drop 5.0%25), "
-                       "significant: p=0.00195 < alpha 0.05; pass->fail: c-02, c-06, c-07, "
-                       "c-09, c-11, c-12, c-13, c-14, c-15")
+    assert head == (
+        "error file=prompts/capitals.yaml,line=3,"
+        "title=promptctl%3A capitals/names-capital regressed"
+    )
+    assert message == (
+        "capitals/names-capital: pass rate fell 56.2%25 (> max_drop 5.0%25), "
+        "significant: p=0.00195 < alpha 0.05; pass->fail: c-02, c-06, c-07, "
+        "c-09, c-11, c-12, c-13, c-14, c-15"
+    )
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n## promptctl eval: failed\n")  # appended, not replaced
     assert "**Gate: ❌ regressed**" in text
@@ -73,7 +101,8 @@ def test_regression_is_annotated_on_the_prompt_and_summarised(
 
 
 def test_merge_annotates_and_summarises_too(
-        regressed: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    regressed: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     dirs = []
     for shard in ("1/2", "2/2"):
         r = regressed.run("eval", "--shard", shard, "--format", "json")
@@ -85,8 +114,9 @@ def test_merge_annotates_and_summarises_too(
     assert "## promptctl eval: failed" in summary.read_text(encoding="utf-8")
 
 
-def test_nothing_github_outside_actions(regressed: Any, monkeypatch: pytest.MonkeyPatch,
-                                        tmp_path: Path) -> None:
+def test_nothing_github_outside_actions(
+    regressed: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     summary = tmp_path / "untouched.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))  # set, but GITHUB_ACTIONS is not
     r = regressed.run("eval")
@@ -94,13 +124,17 @@ def test_nothing_github_outside_actions(regressed: Any, monkeypatch: pytest.Monk
     assert "::" not in r.err and not summary.exists()
 
 
-def test_a_passing_run_raises_no_annotation(git_project: Any, monkeypatch: pytest.MonkeyPatch,
-                                            tmp_path: Path) -> None:
+def test_a_passing_run_raises_no_annotation(
+    git_project: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     summary = _in_actions(monkeypatch, tmp_path)
     git_project.write("prompts/capitals.yaml", GOOD)
-    git_project.write("evals/capitals.yaml", "prompt: capitals\ncases:\n"
-                      "  - {id: a, vars: {country: Peru, capital: Lima}, expected: Lima}\n"
-                      "scorers: [{id: hit, type: contains, value: '{{ expected }}'}]\n")
+    git_project.write(
+        "evals/capitals.yaml",
+        "prompt: capitals\ncases:\n"
+        "  - {id: a, vars: {country: Peru, capital: Lima}, expected: Lima}\n"
+        "scorers: [{id: hit, type: contains, value: '{{ expected }}'}]\n",
+    )
     r = git_project.run("eval")
     assert r.code == 0
     assert "::" not in r.err
@@ -108,15 +142,20 @@ def test_a_passing_run_raises_no_annotation(git_project: Any, monkeypatch: pytes
 
 
 def test_dataset_text_cannot_pose_as_a_workflow_command(
-        git_project: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    git_project: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     _in_actions(monkeypatch, tmp_path)
-    git_project.write("prompts/p.yaml", "model: mock/echo\ninput: {t: {type: string}}\n"
-                                        "template: '{{ t }}'\n")
+    git_project.write(
+        "prompts/p.yaml", "model: mock/echo\ninput: {t: {type: string}}\ntemplate: '{{ t }}'\n"
+    )
     # A case id starts a worst-case line of the table; the runner trims leading blanks.
-    git_project.write("evals/s.yaml", "prompt: p\ncases:\n"
-                      "  - {id: '::warning file=a::spoofed', vars: {t: '##[error]legacy'},"
-                      " expected: nope}\n"
-                      "scorers: [{id: hit, type: equals, value: '{{ expected }}'}]\n")
+    git_project.write(
+        "evals/s.yaml",
+        "prompt: p\ncases:\n"
+        "  - {id: '::warning file=a::spoofed', vars: {t: '##[error]legacy'},"
+        " expected: nope}\n"
+        "scorers: [{id: hit, type: equals, value: '{{ expected }}'}]\n",
+    )
     r = git_project.run("eval")
     assert r.code == 0  # no baseline, no floor: the failing case is only reported
     assert ":\u200b:warning file=a::spoofed" in r.out  # shown, defanged

@@ -45,9 +45,7 @@ def test_lint_github_format_is_workflow_commands(project: Project) -> None:
 
 
 def test_warnings_pass_unless_strict(project: Project) -> None:
-    project.write(
-        "prompts/a.yaml", "model: mock/echo\ninput: {x: {type: string}}\ntemplate: hi\n"
-    )
+    project.write("prompts/a.yaml", "model: mock/echo\ninput: {x: {type: string}}\ntemplate: hi\n")
     result = project.run("lint")
     assert result.code == 0
     assert "prompts/a.yaml:2:9: warning: PC103" in result.out

@@ -9,17 +9,39 @@ from typing import Any
 
 import pytest
 
-CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima"),
-            ("Japan", "Tokyo"), ("Egypt", "Cairo"), ("Chile", "Santiago"), ("Kenya", "Nairobi"),
-            ("Norway", "Oslo"), ("Cuba", "Havana"), ("Ghana", "Accra"), ("Nepal", "Kathmandu"),
-            ("Fiji", "Suva"), ("Iran", "Tehran"), ("Iraq", "Baghdad"), ("Mali", "Bamako"),
-            ("Chad", "Ndjamena"), ("Laos", "Vientiane"), ("Oman", "Muscat"), ("Togo", "Lome"),
-            ("Qatar", "Doha"), ("Syria", "Damascus"), ("Yemen", "Sanaa"), ("Niger", "Niamey")]
+CAPITALS = [
+    ("France", "Paris"),
+    ("Italy", "Rome"),
+    ("Spain", "Madrid"),
+    ("Peru", "Lima"),
+    ("Japan", "Tokyo"),
+    ("Egypt", "Cairo"),
+    ("Chile", "Santiago"),
+    ("Kenya", "Nairobi"),
+    ("Norway", "Oslo"),
+    ("Cuba", "Havana"),
+    ("Ghana", "Accra"),
+    ("Nepal", "Kathmandu"),
+    ("Fiji", "Suva"),
+    ("Iran", "Tehran"),
+    ("Iraq", "Baghdad"),
+    ("Mali", "Bamako"),
+    ("Chad", "Ndjamena"),
+    ("Laos", "Vientiane"),
+    ("Oman", "Muscat"),
+    ("Togo", "Lome"),
+    ("Qatar", "Doha"),
+    ("Syria", "Damascus"),
+    ("Yemen", "Sanaa"),
+    ("Niger", "Niamey"),
+]
 HEAD = "model: mock/echo\ninput: {country: {type: string}, capital: {type: string}}\n"
 GOOD = HEAD + 'template: "The capital of {{ country }} is {{ capital }}."\n'
 # About half the capitals get lost: a clear, significant regression.
-DEGRADED = HEAD + ('template: "The capital of {{ country }} is '
-                   '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n')
+DEGRADED = HEAD + (
+    'template: "The capital of {{ country }} is '
+    '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n'
+)
 SUITE = """\
 prompt: capitals
 dataset: data/capitals.jsonl
@@ -30,9 +52,27 @@ scorers:
 gate: {max_drop: 0.05, alpha: 0.05}
 """
 # Summary numbers that do not depend on how the cases were split (not ids, times, latencies).
-SAME = ("pairs_total", "pairs_done", "cases", "repeat", "call_errors", "cached", "input_tokens",
-        "output_tokens", "cost_usd", "judge_cost_usd", "scorers", "worst_cases",
-        "floor_failures", "prompt", "prompt_version", "model", "status", "calls", "replayed")
+SAME = (
+    "pairs_total",
+    "pairs_done",
+    "cases",
+    "repeat",
+    "call_errors",
+    "cached",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "judge_cost_usd",
+    "scorers",
+    "worst_cases",
+    "floor_failures",
+    "prompt",
+    "prompt_version",
+    "model",
+    "status",
+    "calls",
+    "replayed",
+)
 
 
 @pytest.fixture
@@ -41,8 +81,10 @@ def capitals(git_project: Any) -> Any:
     p.write(".gitignore", ".promptctl/\n")
     p.write("prompts/capitals.yaml", GOOD)
     p.write("evals/capitals.yaml", SUITE)
-    rows = [json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k},
-                        "expected": k}) for i, (c, k) in enumerate(CAPITALS)]
+    rows = [
+        json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k}, "expected": k})
+        for i, (c, k) in enumerate(CAPITALS)
+    ]
     p.write("evals/data/capitals.jsonl", "\n".join(rows) + "\n")
     assert p.run("eval", "--quiet").code == 0
     assert p.run("baseline", "update", "capitals").code == 0
@@ -96,7 +138,8 @@ def test_shards_then_merge_equal_the_unsharded_regressed_run(capitals: Any) -> N
 
 
 def test_merge_of_a_passing_suite_from_a_directory_of_runs_can_become_the_baseline(
-        capitals: Any, tmp_path: Path) -> None:
+    capitals: Any, tmp_path: Path
+) -> None:
     p = capitals
     code, whole = _eval(p)
     assert code == 0
@@ -118,8 +161,11 @@ def test_merge_of_a_passing_suite_from_a_directory_of_runs_can_become_the_baseli
 def test_empty_shards_of_a_small_suite_run_and_merge(git_project: Any) -> None:
     p = git_project
     p.write("prompts/p.yaml", "model: mock/echo\ninput: {t: {type: string}}\ntemplate: '{{ t }}'\n")
-    p.write("evals/tiny.yaml", "prompt: p\ncases:\n  - {id: only, vars: {t: hello}}\n"
-                               "scorers: [{id: hi, type: contains, value: hello}]\n")
+    p.write(
+        "evals/tiny.yaml",
+        "prompt: p\ncases:\n  - {id: only, vars: {t: hello}}\n"
+        "scorers: [{id: hi, type: contains, value: hello}]\n",
+    )
     dirs = []
     for i in range(1, 5):
         r = p.run("eval", "--shard", f"{i}/4", "--format", "json")
@@ -134,8 +180,10 @@ def test_empty_shards_of_a_small_suite_run_and_merge(git_project: Any) -> None:
 @pytest.mark.parametrize("bad", ["3/2", "0/2", "a/b", "1/0", "2"])
 def test_bad_shard_is_exit_2(project: Any, bad: str) -> None:
     project.write("prompts/p.yaml", "model: mock/echo\ntemplate: hi\n")
-    project.write("evals/s.yaml", "prompt: p\ncases: [{id: a}]\n"
-                                  "scorers: [{id: hi, type: contains, value: hi}]\n")
+    project.write(
+        "evals/s.yaml",
+        "prompt: p\ncases: [{id: a}]\nscorers: [{id: hi, type: contains, value: hi}]\n",
+    )
     r = project.run("eval", "--shard", bad)
     assert r.code == 2
     assert f"--shard {bad!r}" in r.err and "Traceback" not in r.err

@@ -28,8 +28,9 @@ def test_render_text_and_json(project: Project) -> None:
     result = project.run("render", "greet", "--var", "who=Ada")
     assert result.code == 0, result.err
     assert result.out == "--- system ---\nBe brief.\n--- user ---\nHello, Ada!\n-- the team\n"
-    result = project.run("render", "greet", "--var", "who=Ada", "--var", "greeting=Hi",
-                         "--format", "json")
+    result = project.run(
+        "render", "greet", "--var", "who=Ada", "--var", "greeting=Hi", "--format", "json"
+    )
     data = json.loads(result.out)
     assert data["messages"][1]["content"].startswith("Hi, Ada!")
     assert len(data["version"]) == 12
@@ -83,8 +84,13 @@ def test_name_at_old_version_is_found_in_history(git_project: Project) -> None:
 def test_init_scaffolds_lints_clean_and_never_overwrites(project: Project) -> None:
     result = project.run("init")
     assert result.code == 0, result.err
-    for rel in ("promptctl.yaml", "prompts/summarize.yaml", "evals/summarize.yaml",
-                "evals/data/summarize.jsonl", ".github/workflows/promptctl.yml"):
+    for rel in (
+        "promptctl.yaml",
+        "prompts/summarize.yaml",
+        "evals/summarize.yaml",
+        "evals/data/summarize.jsonl",
+        ".github/workflows/promptctl.yml",
+    ):
         assert (project.root / rel).is_file(), rel
     assert ".promptctl/" in project.read(".gitignore")
     assert project.run("lint").code == 0

@@ -18,8 +18,9 @@ with contextlib.redirect_stdout(io.StringIO()):
 {code}
 print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))
 """
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     return set(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
@@ -33,8 +34,9 @@ def test_import_promptctl_loads_neither_typer_nor_rich() -> None:
     assert not mods & {"typer", "rich", "yaml", "jinja2"}
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["render", "--help"], ["eval", "--help"],
-                                  ["lint", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["render", "--help"], ["eval", "--help"], ["lint", "--help"]]
+)
 def test_help_loads_no_heavy_module(argv: list[str]) -> None:
     mods = loaded_after(f"    from promptctl.cli import main; main({argv!r})")
     assert ("typer" in mods) is (argv != ["--help"])  # the top-level help is served statically
@@ -42,8 +44,12 @@ def test_help_loads_no_heavy_module(argv: list[str]) -> None:
 
 
 def test_console_script_version() -> None:
-    proc = subprocess.run([sys.executable, "-m", "promptctl", "--version"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "promptctl", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0
     assert proc.stdout.startswith("promptctl 0.")
 

@@ -13,29 +13,38 @@ def _setup(p) -> str:  # type: ignore[no-untyped-def]
     p.write("prompts/partials/tone.j2", "Be kind. {% include 'inner.j2' %}")
     p.write("prompts/partials/inner.j2", "Be brief.")
     p.write("prompts/partials/unused.j2", "unused")
-    p.write("prompts/greet.yaml", """\
+    p.write(
+        "prompts/greet.yaml",
+        """\
         model: mock/echo
         input: {name: {type: string}}
         messages:
           - {role: system, content: "{% include 'tone.j2' %}"}
           - {role: user, content: "Hi {{ name }}"}
-        """)
+        """,
+    )
     p.write("prompts/plain.yaml", "model: mock/echo\ntemplate: hello\n")
-    p.write("evals/greet.yaml", """\
+    p.write(
+        "evals/greet.yaml",
+        """\
         prompt: greet
         dataset: data/greet.jsonl
         scorers:
           - {id: hi, type: contains, value: Hi}
           - {id: judge, type: llm-judge, model: mock/judge, rubric: Fine,
              template: judges/strict.yaml}
-        """)
+        """,
+    )
     p.write("evals/judges/strict.yaml", "system: s {{ rubric }}\nuser: u {{ output }}\n")
     p.write("evals/data/greet.jsonl", '{"id": "a", "vars": {"name": "Ann"}}\n')
-    p.write("evals/plain.yaml", """\
+    p.write(
+        "evals/plain.yaml",
+        """\
         prompt: plain@production
         cases: [{id: x, vars: {}}]
         scorers: [{id: hi, type: contains, value: hello}]
-        """)
+        """,
+    )
     p.write("labels.yaml", "{}\n")
     return p.commit("initial")
 
@@ -81,8 +90,10 @@ def test_a_changed_file_selects_exactly_its_dependents(  # type: ignore[no-untyp
     if path == "promptctl.yaml":
         p.write(path, "defaults: {repeat: 1}\n")
     else:
-        p.write(path, old + "\n# changed\n" if path.endswith((".yaml", ".md", ".json"))
-                else old + " changed")
+        p.write(
+            path,
+            old + "\n# changed\n" if path.endswith((".yaml", ".md", ".json")) else old + " changed",
+        )
     assert _changed(p, base) == expected
     p.commit("change")  # committed changes count as well as uncommitted ones
     assert _changed(p, base) == expected

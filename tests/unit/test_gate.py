@@ -12,39 +12,77 @@ from promptctl.gate import verdict as gate_mod
 from promptctl.gate.baseline import Baseline
 from promptctl.model import Gate, RunData, ScorerOutcome, Verdict
 
-SEVERITY = {Verdict.PASSED: 0, Verdict.NEW: 0, Verdict.INCONCLUSIVE: 1, Verdict.REGRESSED: 2,
-            Verdict.FAILED: 3}
+SEVERITY = {
+    Verdict.PASSED: 0,
+    Verdict.NEW: 0,
+    Verdict.INCONCLUSIVE: 1,
+    Verdict.REGRESSED: 2,
+    Verdict.FAILED: 3,
+}
 
 
-def outcomes(fractions: Sequence[float], *, scorer: str = "s", shash: str = "h1",
-             critical: Sequence[int] = (), case_hash: str = "c", repeats: int = 1
-             ) -> tuple[ScorerOutcome, ...]:
+def outcomes(
+    fractions: Sequence[float],
+    *,
+    scorer: str = "s",
+    shash: str = "h1",
+    critical: Sequence[int] = (),
+    case_hash: str = "c",
+    repeats: int = 1,
+) -> tuple[ScorerOutcome, ...]:
     return tuple(
-        ScorerOutcome(case_id=f"t-{i:03d}", case_hash=case_hash, scorer_id=scorer,
-                      scorer_hash=shash, mean_score=f, pass_fraction=f, repeats=repeats,
-                      critical=i in critical)
+        ScorerOutcome(
+            case_id=f"t-{i:03d}",
+            case_hash=case_hash,
+            scorer_id=scorer,
+            scorer_hash=shash,
+            mean_score=f,
+            pass_fraction=f,
+            repeats=repeats,
+            critical=i in critical,
+        )
         for i, f in enumerate(fractions)
     )
 
 
-def run_of(fractions: Sequence[float], gate: Gate | None = None, *, cost: float = 0.0,
-           **kw: object) -> RunData:
+def run_of(
+    fractions: Sequence[float], gate: Gate | None = None, *, cost: float = 0.0, **kw: object
+) -> RunData:
     outs = outcomes(fractions, **kw)  # type: ignore[arg-type]
-    return RunData(run_id="r", path="/tmp/r", suite="demo", prompt="p", prompt_version="b" * 12,
-                   model="mock/echo", params={}, gate=gate or Gate(),
-                   scorer_hashes={o.scorer_id: o.scorer_hash for o in outs} or {"s": "h1"},
-                   outcomes=outs, cost_usd=cost)
+    return RunData(
+        run_id="r",
+        path="/tmp/r",
+        suite="demo",
+        prompt="p",
+        prompt_version="b" * 12,
+        model="mock/echo",
+        params={},
+        gate=gate or Gate(),
+        scorer_hashes={o.scorer_id: o.scorer_hash for o in outs} or {"s": "h1"},
+        outcomes=outs,
+        cost_usd=cost,
+    )
 
 
-def baseline_of(fractions: Sequence[float], *, commit: str | None = None,
-                gate: Gate | None = None, **kw: object) -> Baseline:
+def baseline_of(
+    fractions: Sequence[float], *, commit: str | None = None, gate: Gate | None = None, **kw: object
+) -> Baseline:
     outs = outcomes(fractions, **kw)  # type: ignore[arg-type]
     g = gate or Gate()
-    return Baseline(suite="demo", prompt="p", prompt_version="a" * 12, model="mock/echo",
-                    params={}, gate=g, gate_hash=g.hash,
-                    scorer_hashes={o.scorer_id: o.scorer_hash for o in outs}, outcomes=outs,
-                    path="evals/baselines/demo.json", commit=commit,
-                    case_hashes={o.case_id: o.case_hash for o in outs})
+    return Baseline(
+        suite="demo",
+        prompt="p",
+        prompt_version="a" * 12,
+        model="mock/echo",
+        params={},
+        gate=g,
+        gate_hash=g.hash,
+        scorer_hashes={o.scorer_id: o.scorer_hash for o in outs},
+        outcomes=outs,
+        path="evals/baselines/demo.json",
+        commit=commit,
+        case_hashes={o.case_id: o.case_hash for o in outs},
+    )
 
 
 def test_clear_drop_on_100_cases_is_regressed_with_numbers() -> None:
@@ -115,8 +153,9 @@ def test_min_pass_rate_counts_every_current_case() -> None:
 
 
 def test_cost_over_budget_fails() -> None:
-    result = gate_mod.evaluate(run_of([1.0] * 3, Gate(max_cost_usd=0.5), cost=0.75),
-                               baseline_of([1.0] * 3))
+    result = gate_mod.evaluate(
+        run_of([1.0] * 3, Gate(max_cost_usd=0.5), cost=0.75), baseline_of([1.0] * 3)
+    )
     assert (result.verdict, result.exit_code) == (Verdict.FAILED, 1)
     assert "exceeds max_cost_usd" in result.failures[0]
 
@@ -166,8 +205,17 @@ def test_as_dict_has_the_report_columns() -> None:
     result = gate_mod.evaluate(run_of([1.0] * 7 + [0.0] * 3), baseline_of([1.0] * 10))
     d = gate_mod.as_dict(result)
     s = d["scorers"][0]
-    for key in ("base_rate", "current_rate", "delta", "delta_ci", "p_value",
-                "min_detectable_drop", "pass_to_fail", "fail_to_pass", "verdict"):
+    for key in (
+        "base_rate",
+        "current_rate",
+        "delta",
+        "delta_ci",
+        "p_value",
+        "min_detectable_drop",
+        "pass_to_fail",
+        "fail_to_pass",
+        "verdict",
+    ):
         assert key in s
     assert d["baseline"]["path"] == "evals/baselines/demo.json"
 

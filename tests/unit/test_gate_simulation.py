@@ -20,20 +20,45 @@ GATE = Gate(max_drop=0.05, alpha=0.05)
 
 def _outcomes(passes: list[float]) -> tuple[ScorerOutcome, ...]:
     return tuple(
-        ScorerOutcome(case_id=f"c{i}", case_hash="h", scorer_id="s", scorer_hash="x",
-                      mean_score=p, pass_fraction=p, repeats=1)
+        ScorerOutcome(
+            case_id=f"c{i}",
+            case_hash="h",
+            scorer_id="s",
+            scorer_hash="x",
+            mean_score=p,
+            pass_fraction=p,
+            repeats=1,
+        )
         for i, p in enumerate(passes)
     )
 
 
 def _verdict(base: list[float], cur: list[float]) -> Verdict:
     b = _outcomes(base)
-    baseline = Baseline(suite="sim", prompt="p", prompt_version="a" * 12, model="m/m", params={},
-                        gate=GATE, gate_hash=GATE.hash, scorer_hashes={"s": "x"}, outcomes=b,
-                        case_hashes={o.case_id: "h" for o in b})
-    run = RunData(run_id="r", path="r", suite="sim", prompt="p", prompt_version="b" * 12,
-                  model="m/m", params={}, gate=GATE, scorer_hashes={"s": "x"},
-                  outcomes=_outcomes(cur))
+    baseline = Baseline(
+        suite="sim",
+        prompt="p",
+        prompt_version="a" * 12,
+        model="m/m",
+        params={},
+        gate=GATE,
+        gate_hash=GATE.hash,
+        scorer_hashes={"s": "x"},
+        outcomes=b,
+        case_hashes={o.case_id: "h" for o in b},
+    )
+    run = RunData(
+        run_id="r",
+        path="r",
+        suite="sim",
+        prompt="p",
+        prompt_version="b" * 12,
+        model="m/m",
+        params={},
+        gate=GATE,
+        scorer_hashes={"s": "x"},
+        outcomes=_outcomes(cur),
+    )
     return gate_mod.evaluate(run, baseline).verdict
 
 

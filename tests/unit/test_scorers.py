@@ -17,8 +17,14 @@ from promptctl.scorers.base import ScorerContext
 
 def spec(type_name: str, value: Any = None, **options: Any) -> ScorerSpec:
     base, negate = scorers.resolve_type(type_name)
-    return ScorerSpec(id=type_name, type=base, negate=negate, value=value, options=options,
-                      source=Location("evals/s.yaml", 3, 5))
+    return ScorerSpec(
+        id=type_name,
+        type=base,
+        negate=negate,
+        value=value,
+        options=options,
+        source=Location("evals/s.yaml", 3, 5),
+    )
 
 
 def score(s: ScorerSpec, text: str, case: Case | None = None, **reply: Any) -> Score:
@@ -98,8 +104,11 @@ def test_aliases_and_unknown_types() -> None:
 def test_catastrophic_regex_is_bounded_in_time() -> None:
     started = time.monotonic()
     with pytest.raises(RegexTimeout):
-        asyncio.run(scorers.build(spec("regex", r"^(a|aa)+$"), ScorerContext()).score(
-            Reply(text="a" * 60 + "!"), Case(id="c", vars={})))
+        asyncio.run(
+            scorers.build(spec("regex", r"^(a|aa)+$"), ScorerContext()).score(
+                Reply(text="a" * 60 + "!"), Case(id="c", vars={})
+            )
+        )
     assert time.monotonic() - started < 5
 
 
@@ -109,8 +118,10 @@ def test_static_checks_find_bad_regex_schema_and_missing_value() -> None:
     assert scorers.check_spec(spec("contains"))[0][0] == "PC005"
     assert scorers.check_spec(spec("latency", -1))[0][0] == "PC004"
     assert scorers.check_spec(spec("llm-judge", rubric="ok?", scale=[5, 1]))[0][0] == "PC004"
-    assert scorers.check_spec(spec("llm-judge", rubric="ok?", scale=[1, 5], **{"pass": 9})
-                              )[0][0] == "PC004"
+    assert (
+        scorers.check_spec(spec("llm-judge", rubric="ok?", scale=[1, 5], **{"pass": 9}))[0][0]
+        == "PC004"
+    )
     assert scorers.check_spec(spec("regex", "{{ expected }}")) == []
 
 

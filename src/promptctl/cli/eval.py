@@ -17,46 +17,85 @@ RESUME_LATEST = "latest"
 
 
 def eval_cmd(
-    suites: Annotated[list[str] | None, typer.Argument(
-        metavar="[SUITE|RUN]...",
-        help="Suite names (file stems under evals/; default: all), or runs with --resume.")
+    suites: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[SUITE|RUN]...",
+            help="Suite names (file stems under evals/; default: all), or runs with --resume.",
+        ),
     ] = None,
-    filter_expr: Annotated[str | None, typer.Option(
-        "--filter", help="Cases to run: id:GLOB, tag:GLOB or a bare id GLOB; comma = or.")] = None,
-    repeat: Annotated[int | None, typer.Option(
-        "--repeat", min=1, max=100, help="Samples per case (overrides the suite).")] = None,
-    concurrency: Annotated[int | None, typer.Option(
-        "--concurrency", min=1, max=1024, help="Calls in flight at once.")] = None,
-    fresh: Annotated[bool, typer.Option(
-        "--fresh", help="No cache or baseline reuse: call the model for everything.")] = False,
-    offline: Annotated[bool, typer.Option(
-        "--offline", help="Fail (exit 3) if any call would need the network.")] = False,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Print the calls needed and their estimated cost; call nothing.")
+    filter_expr: Annotated[
+        str | None,
+        typer.Option(
+            "--filter", help="Cases to run: id:GLOB, tag:GLOB or a bare id GLOB; comma = or."
+        ),
+    ] = None,
+    repeat: Annotated[
+        int | None,
+        typer.Option("--repeat", min=1, max=100, help="Samples per case (overrides the suite)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, max=1024, help="Calls in flight at once.")
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="No cache or baseline reuse: call the model for everything."),
     ] = False,
-    max_cost: Annotated[float | None, typer.Option(
-        "--max-cost", min=0.0, help="Stop scheduling before spending more than USD.")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write results.json, junit.xml and report.md into DIR.")] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Fail (exit 3) if any call would need the network.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the calls needed and their estimated cost; call nothing."
+        ),
+    ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", min=0.0, help="Stop scheduling before spending more than USD."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write results.json, junit.xml and report.md into DIR."
+        ),
+    ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML to FILE.")] = None,
-    markdown: Annotated[Path | None, typer.Option(
-        "--markdown", help="Write a markdown report (PR-comment ready) to FILE.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; one line per suite."
-                                        )] = False,
-    # Typer has no optional-value options: `--resume` is a flag and its RUNs come as arguments.
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Finish interrupted runs: `--resume [RUN]...` (default: the latest).")
-    ] = False,
-    shard: Annotated[str | None, typer.Option(
-        "--shard", metavar="I/N", help="Run only shard I of N (cases split by id hash).")] = None,
-    update_baseline: Annotated[bool, typer.Option(
-        "--update-baseline", help="Rewrite the baselines from this run.")] = False,
-    baseline_ref: Annotated[str | None, typer.Option(
-        "--baseline-ref", metavar="REF", help="Gate against the baseline as committed at REF.")
+    markdown: Annotated[
+        Path | None,
+        typer.Option("--markdown", help="Write a markdown report (PR-comment ready) to FILE."),
     ] = None,
-    changed_since: Annotated[str | None, typer.Option(
-        "--changed-since", metavar="REF", help="Only suites whose inputs changed since REF.")
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress; one line per suite.")
+    ] = False,
+    # Typer has no optional-value options: `--resume` is a flag and its RUNs come as arguments.
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Finish interrupted runs: `--resume [RUN]...` (default: the latest)."
+        ),
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard", metavar="I/N", help="Run only shard I of N (cases split by id hash)."
+        ),
+    ] = None,
+    update_baseline: Annotated[
+        bool, typer.Option("--update-baseline", help="Rewrite the baselines from this run.")
+    ] = False,
+    baseline_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline-ref", metavar="REF", help="Gate against the baseline as committed at REF."
+        ),
+    ] = None,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since", metavar="REF", help="Only suites whose inputs changed since REF."
+        ),
     ] = None,
     trusted_config_ref: TrustedRef = None,
 ) -> None:
@@ -75,13 +114,22 @@ def eval_cmd(
 
     check_format(fmt, ("table", "json"))
     options = runner.EvalOptions(
-        filter=filter_expr, shard=datasets.parse_shard(shard), repeat=repeat,
-        concurrency=concurrency, fresh=fresh, offline=offline, max_cost_usd=max_cost,
-        baseline_ref=baseline_ref)
+        filter=filter_expr,
+        shard=datasets.parse_shard(shard),
+        repeat=repeat,
+        concurrency=concurrency,
+        fresh=fresh,
+        offline=offline,
+        max_cost_usd=max_cost,
+        baseline_ref=baseline_ref,
+    )
     if update_baseline and (filter_expr or shard):
-        raise UsageError("--update-baseline records whole suites; it cannot be combined with "
-                         "--filter or --shard", hint="drop --filter/--shard (merge shard runs "
-                         "first, then `promptctl baseline update --from-run RUN`)")
+        raise UsageError(
+            "--update-baseline records whole suites; it cannot be combined with "
+            "--filter or --shard",
+            hint="drop --filter/--shard (merge shard runs "
+            "first, then `promptctl baseline update --from-run RUN`)",
+        )
     project = config.load_project(trusted_ref=trusted_config_ref)
     if changed_since is not None and not resume:
         from promptctl.history import changes
@@ -129,11 +177,14 @@ def eval_cmd(
 
             for sg in s.gate.scorers:
                 if sg.verdict.value == "inconclusive":
-                    terminal.warn(f"warning: {s.suite.name}: {sg.scorer_id} inconclusive: "
-                                  f"{describe(sg, s.gate.gate)}")
+                    terminal.warn(
+                        f"warning: {s.suite.name}: {sg.scorer_id} inconclusive: "
+                        f"{describe(sg, s.gate.gate)}"
+                    )
         if s.status != "complete":
-            terminal.warn(f"{s.suite.name}: incomplete: {s.error}\n  hint: promptctl eval "
-                          f"--resume {s.run_id}")
+            terminal.warn(
+                f"{s.suite.name}: incomplete: {s.error}\n  hint: promptctl eval --resume {s.run_id}"
+            )
     raise typer.Exit(result.exit_code)
 
 
@@ -150,8 +201,10 @@ def _update_baselines(project: Project, result: EvalResult) -> EvalResult:
             suites.append(s)
             continue
         (u,) = baseline.update_from_runs(project, None, s.run_id)
-        terminal.warn(f"{'wrote' if u.changed else 'unchanged'} {u.path}: {u.cases} cases, "
-                      f"{u.outputs} recorded outputs")
+        terminal.warn(
+            f"{'wrote' if u.changed else 'unchanged'} {u.path}: {u.cases} cases, "
+            f"{u.outputs} recorded outputs"
+        )
         suites.append(replace(s, gate=None))  # floors only: the run is the new reference
     return replace(result, suites=tuple(suites))
 
@@ -163,21 +216,27 @@ def _resume_paths(project: Project, ref: str) -> list[Path]:
     if ref != RESUME_LATEST:
         path = runs.find_run(project, ref)
         if runs.is_complete(path):
-            raise UsageError(f"run {path.name} is complete: nothing to resume",
-                             hint="start a new run with promptctl eval")
+            raise UsageError(
+                f"run {path.name} is complete: nothing to resume",
+                hint="start a new run with promptctl eval",
+            )
         return [path]
     latest = runs.latest_run(project, complete=False)
     if latest is None:
         raise UsageError("no interrupted run to resume", hint="start one with promptctl eval")
     # Every unfinished suite of the same `eval` invocation resumes together.
     invocation = runs.read_meta(latest).get("invocation")
-    paths = [p for p in runs.run_dirs(project)
-             if not runs.is_complete(p) and runs.read_meta(p).get("invocation") == invocation]
+    paths = [
+        p
+        for p in runs.run_dirs(project)
+        if not runs.is_complete(p) and runs.read_meta(p).get("invocation") == invocation
+    ]
     return paths or [latest]
 
 
-def _write_reports(result: EvalResult, *, output: Path | None, junit: Path | None,
-                   markdown: Path | None) -> None:
+def _write_reports(
+    result: EvalResult, *, output: Path | None, junit: Path | None, markdown: Path | None
+) -> None:
     targets: list[tuple[Path, str]] = []
     if output is not None:
         from promptctl.evals.runs import write_json_atomic
@@ -195,8 +254,7 @@ def _write_reports(result: EvalResult, *, output: Path | None, junit: Path | Non
     from promptctl.reporters import junit as junit_out  # xml.etree: only when asked for
     from promptctl.reporters import markdown as md_out
 
-    texts = {"junit": junit_out.render_junit(result),
-             "md": md_out.render_markdown(result)}
+    texts = {"junit": junit_out.render_junit(result), "md": md_out.render_markdown(result)}
     for path, kind in targets:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(texts[kind], encoding="utf-8")

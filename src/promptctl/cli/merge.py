@@ -11,18 +11,32 @@ from promptctl.cli._options import check_format
 
 
 def merge(
-    run_refs: Annotated[list[str], typer.Argument(
-        metavar="RUN...",
-        help="Shard runs: run ids, run directories, or a directory holding run directories.")],
-    baseline_ref: Annotated[str | None, typer.Option(
-        "--baseline-ref", metavar="REF",
-        help="Gate against the baseline at REF (default: the one the shards were gated against)."
-    )] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write results.json, junit.xml and report.md into DIR.")] = None,
+    run_refs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="RUN...",
+            help="Shard runs: run ids, run directories, or a directory holding run directories.",
+        ),
+    ],
+    baseline_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline-ref",
+            metavar="REF",
+            help="Gate against the baseline at REF (default: the one the shards were gated against).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write results.json, junit.xml and report.md into DIR."
+        ),
+    ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML to FILE.")] = None,
-    markdown: Annotated[Path | None, typer.Option(
-        "--markdown", help="Write a markdown report (PR-comment ready) to FILE.")] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option("--markdown", help="Write a markdown report (PR-comment ready) to FILE."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One line per suite.")] = False,
 ) -> None:

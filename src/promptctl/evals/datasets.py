@@ -30,8 +30,10 @@ def case_id_for(variables: Mapping[str, Any]) -> str:
 def case_from_mapping(item: Any, where: Location) -> Case:
     """One case from a JSON/YAML mapping; a malformed row is a UsageError at `where`."""
     if not isinstance(item, dict):
-        raise UsageError("a case must be a mapping with `vars` (and optionally id, expected, "
-                         "tags, critical)", where=where)
+        raise UsageError(
+            "a case must be a mapping with `vars` (and optionally id, expected, tags, critical)",
+            where=where,
+        )
     for key in item:
         if key not in CASE_KEYS:
             hint = did_you_mean(str(key), CASE_KEYS) or f"allowed keys: {', '.join(CASE_KEYS)}"
@@ -57,8 +59,14 @@ def case_from_mapping(item: Any, where: Location) -> Case:
     critical = item.get("critical", False)
     if not isinstance(critical, bool):
         raise UsageError(f"case `critical` must be true or false, not {critical!r}", where=where)
-    return Case(id=case_id, vars=variables, expected=yamlio.plain(item.get("expected")),
-                tags=tuple(tags), critical=critical, source=where)
+    return Case(
+        id=case_id,
+        vars=variables,
+        expected=yamlio.plain(item.get("expected")),
+        tags=tuple(tags),
+        critical=critical,
+        source=where,
+    )
 
 
 def iter_file(path: Path, shown: str) -> Iterator[Case]:
@@ -83,9 +91,11 @@ def _jsonl(path: Path, shown: str) -> Iterator[Case]:
         while raw := fh.readline(MAX_LINE_CHARS + 1):
             lineno += 1
             if len(raw) > MAX_LINE_CHARS:
-                raise UsageError(f"line longer than {MAX_LINE_CHARS:,} characters",
-                                 where=Location(shown, lineno, 1),
-                                 hint="one case per line; keep large documents out of datasets")
+                raise UsageError(
+                    f"line longer than {MAX_LINE_CHARS:,} characters",
+                    where=Location(shown, lineno, 1),
+                    hint="one case per line; keep large documents out of datasets",
+                )
             line = raw.strip()
             if not line or line.startswith("//"):
                 continue
@@ -94,12 +104,17 @@ def _jsonl(path: Path, shown: str) -> Iterator[Case]:
             except (ValueError, RecursionError) as e:  # RecursionError: '[' * 100000
                 col = getattr(e, "colno", None)
                 msg = getattr(e, "msg", "nested too deeply")
-                raise UsageError(f"not valid JSON: {msg}", where=Location(shown, lineno, col),
-                                 hint="one JSON object per line") from None
+                raise UsageError(
+                    f"not valid JSON: {msg}",
+                    where=Location(shown, lineno, col),
+                    hint="one JSON object per line",
+                ) from None
             if "\\u" in line and _lone_surrogate(item):
-                raise UsageError("a lone UTF-16 surrogate escape (\\ud800-\\udfff)",
-                                 where=Location(shown, lineno, 1),
-                                 hint="write the character itself, or a valid pair")
+                raise UsageError(
+                    "a lone UTF-16 surrogate escape (\\ud800-\\udfff)",
+                    where=Location(shown, lineno, 1),
+                    hint="write the character itself, or a valid pair",
+                )
             yield case_from_mapping(item, Location(shown, lineno, 1))
 
 
@@ -122,23 +137,29 @@ def _csv(path: Path, shown: str) -> Iterator[Case]:
             header = [h.strip() for h in header]
             dupes = sorted({h for h in header if header.count(h) > 1})
             if dupes or "" in header:
-                raise UsageError(f"CSV header has {'duplicate' if dupes else 'empty'} column "
-                                 f"names{': ' + ', '.join(dupes) if dupes else ''}",
-                                 where=Location(shown, 1, 1))
+                raise UsageError(
+                    f"CSV header has {'duplicate' if dupes else 'empty'} column "
+                    f"names{': ' + ', '.join(dupes) if dupes else ''}",
+                    where=Location(shown, 1, 1),
+                )
             for row in reader:
                 lineno = reader.line_num
                 if not row or all(not c.strip() for c in row):
                     continue
                 if len(row) != len(header):
-                    raise UsageError(f"row has {len(row)} fields, the header {len(header)}",
-                                     where=Location(shown, lineno, 1),
-                                     hint="quote fields that contain commas")
+                    raise UsageError(
+                        f"row has {len(row)} fields, the header {len(header)}",
+                        where=Location(shown, lineno, 1),
+                        hint="quote fields that contain commas",
+                    )
                 yield _csv_case(dict(zip(header, row, strict=True)), Location(shown, lineno, 1))
         except csv.Error as e:
             # e.g. "field larger than field limit (131072)": a clean error, not a traceback.
-            raise UsageError(f"CSV error: {e}", where=Location(shown, reader.line_num or 1),
-                             hint="check quoting; fields are limited to "
-                             f"{csv.field_size_limit():,} characters") from None
+            raise UsageError(
+                f"CSV error: {e}",
+                where=Location(shown, reader.line_num or 1),
+                hint=f"check quoting; fields are limited to {csv.field_size_limit():,} characters",
+            ) from None
 
 
 def _csv_case(row: dict[str, str], where: Location) -> Case:
@@ -164,8 +185,10 @@ def _yaml(path: Path, shown: str) -> Iterator[Case]:
     if isinstance(data, yamlio.YamlMap) and "cases" in data:
         data = data["cases"]
     if not isinstance(data, yamlio.YamlList):
-        raise UsageError("a YAML dataset must be a list of cases (or a mapping with `cases:`)",
-                         where=getattr(data, "loc", None) or Location(shown, 1, 1))
+        raise UsageError(
+            "a YAML dataset must be a list of cases (or a mapping with `cases:`)",
+            where=getattr(data, "loc", None) or Location(shown, 1, 1),
+        )
     for i, item in enumerate(data):
         yield case_from_mapping(item, data.item_loc(i) or Location(shown))
 
@@ -189,8 +212,11 @@ def iter_cases(project: Project, suite: Suite) -> Iterator[Case]:
     try:
         yield from iter_file(path, shown)
     except UnicodeDecodeError as e:
-        raise UsageError(f"dataset is not UTF-8 ({e.reason})", where=Location(shown),
-                         hint="save the file as UTF-8") from None
+        raise UsageError(
+            f"dataset is not UTF-8 ({e.reason})",
+            where=Location(shown),
+            hint="save the file as UTF-8",
+        ) from None
 
 
 # ----------------------------------------------------------------------------- selection
@@ -244,6 +270,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         raise UsageError(f"--shard {text!r} is not I/N", hint="e.g. --shard 1/4 (I from 1 to N)")
     i, n = int(index), int(total)
     if n < 1 or not 1 <= i <= n:
-        raise UsageError(f"--shard {text!r}: I must be between 1 and N (N >= 1)",
-                         hint="e.g. --shard 1/4 ... --shard 4/4")
+        raise UsageError(
+            f"--shard {text!r}: I must be between 1 and N (N >= 1)",
+            hint="e.g. --shard 1/4 ... --shard 4/4",
+        )
     return i, n

@@ -25,8 +25,16 @@ from promptctl.model import Gate, RunData, Suite
 from promptctl.project.config import Project
 
 # Meta fields every shard of a suite must share: any difference means different experiments.
-_SAME = ("prompt", "prompt_version", "model", "params", "scorer_hashes", "gate_hash", "repeat",
-         "filter")
+_SAME = (
+    "prompt",
+    "prompt_version",
+    "model",
+    "params",
+    "scorer_hashes",
+    "gate_hash",
+    "repeat",
+    "filter",
+)
 _GATE_FIELDS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
 _UNKNOWN = object()  # the baseline a shard was gated against, when it says nothing
 
@@ -67,8 +75,10 @@ def expand(project: Project, refs: Sequence[str]) -> list[Path]:
         if path.is_dir() and not (path / runs.META).is_file():
             found = sorted(p.resolve() for p in path.iterdir() if (p / runs.META).is_file())
             if not found:
-                raise UsageError(f"{ref}: neither a run directory nor a directory of runs",
-                                 hint="pass run directories or ids (.promptctl/runs/<id>)")
+                raise UsageError(
+                    f"{ref}: neither a run directory nor a directory of runs",
+                    hint="pass run directories or ids (.promptctl/runs/<id>)",
+                )
             out.extend(found)
             continue
         out.append(runs.find_run(project, ref))
@@ -86,8 +96,11 @@ def _read_shard(path: Path) -> Shard:
     where = Location(str(path / runs.META))
     shard = meta.get("shard")
     if not shard:
-        raise UsageError(f"run {path.name} (suite {meta.get('suite')}) is not a shard",
-                         where=where, hint="merge takes the runs of `eval --shard I/N`")
+        raise UsageError(
+            f"run {path.name} (suite {meta.get('suite')}) is not a shard",
+            where=where,
+            hint="merge takes the runs of `eval --shard I/N`",
+        )
     try:
         parsed = datasets.parse_shard(str(shard))
     except UsageError:
@@ -96,9 +109,10 @@ def _read_shard(path: Path) -> Shard:
     summary = runs.read_summary(path)
     if not summary or summary.get("status") != "complete":
         status = (summary or {}).get("status", "unfinished")
-        raise UsageError(f"run {path.name} (suite {meta.get('suite')}, shard {shard}) is "
-                         f"{status}, not complete",
-                         hint=f"finish it first: promptctl eval --resume {path.name}")
+        raise UsageError(
+            f"run {path.name} (suite {meta.get('suite')}, shard {shard}) is {status}, not complete",
+            hint=f"finish it first: promptctl eval --resume {path.name}",
+        )
     return Shard(path=path, meta=meta, summary=summary, index=parsed[0], count=parsed[1])
 
 
@@ -132,47 +146,66 @@ def plan(paths: Sequence[Path]) -> list[MergePlan]:
         lead = ""
         if len(groups) > 1:
             have = "; ".join(
-                f"{name}: " + ", ".join(f"{s.index}/{s.count}"
-                                        for s in sorted(g, key=lambda s: s.index))
-                for name, g in sorted(groups.items()))
+                f"{name}: "
+                + ", ".join(f"{s.index}/{s.count}" for s in sorted(g, key=lambda s: s.index))
+                for name, g in sorted(groups.items())
+            )
             lead = f"the runs are shards of different suites ({have}); "
-        raise UsageError(lead + "; ".join(problems),
-                         hint="merge exactly the N shard runs of each suite from one CI run")
-    return [MergePlan(suite, tuple(sorted(g, key=lambda s: s.index)))
-            for suite, g in sorted(groups.items())]
+        raise UsageError(
+            lead + "; ".join(problems),
+            hint="merge exactly the N shard runs of each suite from one CI run",
+        )
+    return [
+        MergePlan(suite, tuple(sorted(g, key=lambda s: s.index)))
+        for suite, g in sorted(groups.items())
+    ]
 
 
 def _check_group(suite: str, shards: list[Shard]) -> list[str]:
     first = shards[0]
     for s in shards[1:]:
         if s.count != first.count:
-            return [f"suite {suite}: run {first.run_id} is shard {first.index}/{first.count} but "
-                    f"run {s.run_id} is shard {s.index}/{s.count} (different shard counts)"]
+            return [
+                f"suite {suite}: run {first.run_id} is shard {first.index}/{first.count} but "
+                f"run {s.run_id} is shard {s.index}/{s.count} (different shard counts)"
+            ]
         for key in _SAME:
             if s.meta.get(key) != first.meta.get(key):
-                what = {"prompt_version": "prompt versions", "scorer_hashes": "scorers",
-                        "gate_hash": "gates", "params": "model params"}.get(key, f"{key}s")
+                what = {
+                    "prompt_version": "prompt versions",
+                    "scorer_hashes": "scorers",
+                    "gate_hash": "gates",
+                    "params": "model params",
+                }.get(key, f"{key}s")
                 shown = ""
                 if key in ("prompt_version", "model", "prompt", "repeat", "filter"):
                     shown = f" ({first.meta.get(key)} vs {s.meta.get(key)})"
-                return [f"suite {suite}: runs {first.run_id} and {s.run_id} have different "
-                        f"{what}{shown}"]
+                return [
+                    f"suite {suite}: runs {first.run_id} and {s.run_id} have different "
+                    f"{what}{shown}"
+                ]
         if _baseline_key(s) != _baseline_key(first):
-            return [f"suite {suite}: runs {first.run_id} and {s.run_id} were gated against "
-                    "different baselines"]
+            return [
+                f"suite {suite}: runs {first.run_id} and {s.run_id} were gated against "
+                "different baselines"
+            ]
     problems: list[str] = []
     by_index: dict[int, list[Shard]] = {}
     for s in shards:
         by_index.setdefault(s.index, []).append(s)
     for index, same in sorted(by_index.items()):
         if len(same) > 1:
-            problems.append(f"suite {suite}: shard {index}/{first.count} appears "
-                            f"{len(same)} times (runs {', '.join(x.run_id for x in same)})")
+            problems.append(
+                f"suite {suite}: shard {index}/{first.count} appears "
+                f"{len(same)} times (runs {', '.join(x.run_id for x in same)})"
+            )
     missing = [i for i in range(1, first.count + 1) if i not in by_index]
     if missing:
-        problems.append(f"suite {suite}: missing shard"
-                        f"{'s' if len(missing) > 1 else ''} "
-                        f"{', '.join(f'{i}/{first.count}' for i in missing)}")
+        problems.append(
+            f"suite {suite}: missing shard"
+            f"{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(f'{i}/{first.count}' for i in missing)}"
+        )
     if problems:
         return problems
     owner: dict[str, str] = {}
@@ -196,14 +229,13 @@ def merge(project: Project, paths: Sequence[Path], *, baseline_ref: str | None =
     from promptctl.evals.runner import EvalResult
 
     plans = plan(paths)
-    invocation = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + \
-        f"-{secrets.token_hex(2)}"
-    return EvalResult(suites=tuple(_merge_one(project, p, invocation, baseline_ref)
-                                   for p in plans))
+    invocation = (
+        dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{secrets.token_hex(2)}"
+    )
+    return EvalResult(suites=tuple(_merge_one(project, p, invocation, baseline_ref) for p in plans))
 
 
-def _merge_one(project: Project, p: MergePlan, invocation: str,
-               baseline_ref: str | None) -> Any:
+def _merge_one(project: Project, p: MergePlan, invocation: str, baseline_ref: str | None) -> Any:
     from promptctl.evals.runner import SuiteResult
     from promptctl.gate import verdict as gate_mod
 
@@ -213,7 +245,8 @@ def _merge_one(project: Project, p: MergePlan, invocation: str,
         records.update(runs.latest_records(s.path))
     meta = {k: v for k, v in first.items() if k != "run_id"}
     meta.update(
-        shard=None, invocation=invocation,
+        shard=None,
+        invocation=invocation,
         cases=sum(int(s.meta.get("cases") or 0) for s in p.shards),
         pairs=sum(int(s.meta.get("pairs") or 0) for s in p.shards),
         merged_from=[s.run_id for s in p.shards],
@@ -234,12 +267,19 @@ def _merge_one(project: Project, p: MergePlan, invocation: str,
         gated = None
         if all(_baseline_key(s) is not _UNKNOWN for s in p.shards):
             committed = _baseline(project, p, baseline_ref)
-            run = RunData(run_id=writer.run_id, path=str(writer.path), suite=p.suite,
-                          prompt=str(first.get("prompt")),
-                          prompt_version=str(first.get("prompt_version")),
-                          model=str(first.get("model")), params=dict(first.get("params") or {}),
-                          gate=gate, scorer_hashes=scorer_hashes, outcomes=outcomes,
-                          cost_usd=summary.get("cost_usd"))
+            run = RunData(
+                run_id=writer.run_id,
+                path=str(writer.path),
+                suite=p.suite,
+                prompt=str(first.get("prompt")),
+                prompt_version=str(first.get("prompt_version")),
+                model=str(first.get("model")),
+                params=dict(first.get("params") or {}),
+                gate=gate,
+                scorer_hashes=scorer_hashes,
+                outcomes=outcomes,
+                cost_usd=summary.get("cost_usd"),
+            )
             gated = gate_mod.evaluate(run, committed)
             summary["gate"] = gate_mod.as_dict(gated)
         summary["replayed"] = sum(int(s.summary.get("replayed") or 0) for s in p.shards)
@@ -247,16 +287,25 @@ def _merge_one(project: Project, p: MergePlan, invocation: str,
     finally:
         writer.close()
     return SuiteResult(
-        suite=_suite(project, first), run_id=writer.run_id, run_dir=str(writer.path),
-        prompt=str(first.get("prompt")), prompt_version=str(first.get("prompt_version")),
-        model=str(first.get("model")), status="complete", summary=summary, outcomes=outcomes,
-        failing=tally.failing_cases(), floor_failures=floors, gate=gated,
+        suite=_suite(project, first),
+        run_id=writer.run_id,
+        run_dir=str(writer.path),
+        prompt=str(first.get("prompt")),
+        prompt_version=str(first.get("prompt_version")),
+        model=str(first.get("model")),
+        status="complete",
+        summary=summary,
+        outcomes=outcomes,
+        failing=tally.failing_cases(),
+        floor_failures=floors,
+        gate=gated,
         replayed=summary["replayed"],
     )
 
 
-def _summary(p: MergePlan, run_id: str, tally: runs.Tally, floors: tuple[Any, ...]
-             ) -> dict[str, Any]:
+def _summary(
+    p: MergePlan, run_id: str, tally: runs.Tally, floors: tuple[Any, ...]
+) -> dict[str, Any]:
     """summary.json as runner._run_suite writes it for an unsharded run of the same cases."""
     first = p.shards[0].summary
 
@@ -264,14 +313,24 @@ def _summary(p: MergePlan, run_id: str, tally: runs.Tally, floors: tuple[Any, ..
         return sum(int(s.summary.get(key) or 0) for s in p.shards)
 
     judge = [s.summary.get("judge_cost_usd") for s in p.shards]
-    judge_cost = None if any(j is None for j in judge) else round(
-        sum(float(j) for j in judge if j is not None), 8)
+    judge_cost = (
+        None
+        if any(j is None for j in judge)
+        else round(sum(float(j) for j in judge if j is not None), 8)
+    )
     summary: dict[str, Any] = {
-        "run_id": run_id, "suite": p.suite, "status": "complete", "error": None,
-        "prompt": first.get("prompt"), "prompt_version": first.get("prompt_version"),
-        "model": first.get("model"), "pairs_total": total("pairs_total"),
-        "repeat": first.get("repeat"), "calls": total("calls"),
-        "cache_hits": total("cache_hits"), "retries": total("retries"),
+        "run_id": run_id,
+        "suite": p.suite,
+        "status": "complete",
+        "error": None,
+        "prompt": first.get("prompt"),
+        "prompt_version": first.get("prompt_version"),
+        "model": first.get("model"),
+        "pairs_total": total("pairs_total"),
+        "repeat": first.get("repeat"),
+        "calls": total("calls"),
+        "cache_hits": total("cache_hits"),
+        "retries": total("retries"),
         **tally.summary(),
         "floor_failures": [f.message for f in floors],
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -306,5 +365,10 @@ def _suite(project: Project, meta: Mapping[str, Any]) -> Suite:
         except UsageError:
             pass  # a broken suite file does not stop reporting on runs already made
     shown = str(meta.get("suite_path") or name)
-    return Suite(name=name, path=shown, prompt_ref=str(meta.get("prompt")), dataset=None,
-                 source=Location(shown))
+    return Suite(
+        name=name,
+        path=shown,
+        prompt_ref=str(meta.get("prompt")),
+        dataset=None,
+        source=Location(shown),
+    )

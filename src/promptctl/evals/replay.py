@@ -16,14 +16,19 @@ from promptctl.model import RecordedOutput, Reply, Request
 
 # The judge calls of the (case, repeat) being scored: asyncio runs each case in its own task,
 # and each task has its own copy of the context, so concurrent cases never mix their logs.
-_captured: ContextVar[list[dict[str, Any]] | None] = ContextVar("promptctl_captured",
-                                                                default=None)
+_captured: ContextVar[list[dict[str, Any]] | None] = ContextVar("promptctl_captured", default=None)
 
 
 def reply_from(recorded: RecordedOutput, request: Request) -> Reply:
     """The Reply a recorded output stands for (marked cached: it costs nothing now)."""
-    return Reply(text=recorded.output, model=request.model, input_tokens=recorded.input_tokens,
-                 output_tokens=recorded.output_tokens, cost_usd=recorded.cost_usd, cached=True)
+    return Reply(
+        text=recorded.output,
+        model=request.model,
+        input_tokens=recorded.input_tokens,
+        output_tokens=recorded.output_tokens,
+        cost_usd=recorded.cost_usd,
+        cached=True,
+    )
 
 
 @contextmanager

@@ -142,8 +142,13 @@ def resolve_prompt(project: Project, suite: Suite) -> Prompt:
 
 
 _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str, "boolean": bool, "integer": int, "number": (int, float), "object": dict,
-    "array": list, "null": type(None),
+    "string": str,
+    "boolean": bool,
+    "integer": int,
+    "number": (int, float),
+    "object": dict,
+    "array": list,
+    "null": type(None),
 }
 _PLAIN_SCHEMA_KEYS = frozenset(("type", "default", "description", "title"))
 
@@ -167,8 +172,11 @@ def _plainly_valid(prompt: Prompt, values: Mapping[str, Any]) -> bool:
             continue
         wanted = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
         value = values[key]
-        if wanted is None or not isinstance(value, wanted) or (
-                isinstance(value, bool) and kind in ("integer", "number")):
+        if (
+            wanted is None
+            or not isinstance(value, wanted)
+            or (isinstance(value, bool) and kind in ("integer", "number"))
+        ):
             return False
     return True
 
@@ -186,8 +194,11 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
     count = 0
     for case in datasets.iter_cases(project, suite):
         if case.id in seen:
-            raise UsageError(f"duplicate case id {case.id!r}", where=case.source,
-                             hint="case ids must be unique within a suite")
+            raise UsageError(
+                f"duplicate case id {case.id!r}",
+                where=case.source,
+                hint="case ids must be unique within a suite",
+            )
         seen.add(case.id)
         filtered += 1 if unsharded is not None and unsharded(case) else 0
         if not selector(case):
@@ -201,39 +212,54 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
                 # case of a run that --resume could never finish.
                 rendering.render_messages(prompt, case.vars)
         except UsageError as e:
-            raise UsageError(f"case {case.id}: {e.message}", where=e.where or case.source,
-                             hint=e.hint) from None
+            raise UsageError(
+                f"case {case.id}: {e.message}", where=e.where or case.source, hint=e.hint
+            ) from None
         count += 1
     if count == 0 and not filtered:
         what = "the filter matches no case" if options.filter or options.shard else "no cases"
-        raise UsageError(f"suite {suite.name!r}: {what}", where=suite.source,
-                         hint="check --filter/--shard, or add cases to the dataset")
+        raise UsageError(
+            f"suite {suite.name!r}: {what}",
+            where=suite.source,
+            hint="check --filter/--shard, or add cases to the dataset",
+        )
     from promptctl.gate import baseline
 
-    committed = baseline.read(project, suite.name, ref=options.baseline_ref) \
-        if options.gate else None
+    committed = (
+        baseline.read(project, suite.name, ref=options.baseline_ref) if options.gate else None
+    )
     return _Plan(suite, prompt, repeat, selector, count * repeat, count, committed)
 
 
 def _meta(plan: _Plan, options: EvalOptions, invocation: str) -> dict[str, Any]:
     suite, prompt = plan.suite, plan.prompt
     return {
-        "suite": suite.name, "suite_path": suite.path, "prompt": prompt.name,
-        "prompt_version": prompt.version, "model": prompt.model, "params": dict(prompt.params),
+        "suite": suite.name,
+        "suite_path": suite.path,
+        "prompt": prompt.name,
+        "prompt_version": prompt.version,
+        "model": prompt.model,
+        "params": dict(prompt.params),
         "scorer_hashes": {s.id: s.hash for s in suite.scorers},
-        "gate": {"min_pass_rate": suite.gate.min_pass_rate, "max_drop": suite.gate.max_drop,
-                 "alpha": suite.gate.alpha, "max_cost_usd": suite.gate.max_cost_usd,
-                 "on_inconclusive": suite.gate.on_inconclusive},
-        "gate_hash": suite.gate.hash, "repeat": plan.repeat, "cases": plan.cases,
-        "pairs": plan.total_pairs, "filter": options.filter,
+        "gate": {
+            "min_pass_rate": suite.gate.min_pass_rate,
+            "max_drop": suite.gate.max_drop,
+            "alpha": suite.gate.alpha,
+            "max_cost_usd": suite.gate.max_cost_usd,
+            "on_inconclusive": suite.gate.on_inconclusive,
+        },
+        "gate_hash": suite.gate.hash,
+        "repeat": plan.repeat,
+        "cases": plan.cases,
+        "pairs": plan.total_pairs,
+        "filter": options.filter,
         "shard": f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
         "invocation": invocation,
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _pairs(project: Project, plan: _Plan, done: set[tuple[str, int]]) -> Iterator[
-        tuple[Case, int]]:
+def _pairs(project: Project, plan: _Plan, done: set[tuple[str, int]]) -> Iterator[tuple[Case, int]]:
     for case in datasets.iter_cases(project, plan.suite):
         if not plan.selector(case):
             continue
@@ -267,8 +293,14 @@ def _fatal(e: BaseException) -> bool:
     return isinstance(e, PromptctlError) and type(e) is not ProviderError
 
 
-async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progress: Progress,
-                     interrupt: _Interrupt, writer: runs.RunWriter) -> SuiteResult:
+async def _run_suite(
+    project: Project,
+    plan: _Plan,
+    options: EvalOptions,
+    progress: Progress,
+    interrupt: _Interrupt,
+    writer: runs.RunWriter,
+) -> SuiteResult:
     from promptctl import scorers as registry
     from promptctl.engine.calls import Engine, bounded
 
@@ -284,11 +316,17 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
     previous = runs.read_summary(writer.path) or {}
     prior_judge_cost = float(previous.get("judge_cost_usd") or 0.0)
     new_cost = 0.0
-    budget = min((b for b in (options.max_cost_usd, suite.gate.max_cost_usd) if b is not None),
-                 default=None)
+    budget = min(
+        (b for b in (options.max_cost_usd, suite.gate.max_cost_usd) if b is not None), default=None
+    )
     fatal: list[BaseException] = []
-    async with Engine(project, concurrency=options.concurrency, use_cache=not options.fresh,
-                      offline=options.offline, max_cost_usd=budget) as engine:
+    async with Engine(
+        project,
+        concurrency=options.concurrency,
+        use_cache=not options.fresh,
+        offline=options.offline,
+        max_cost_usd=budget,
+    ) as engine:
         interrupt.engine = engine
         # Replay (issue 6): a request identical to one the baseline recorded reuses its output;
         # judge calls go through the same door, and are logged so the baseline can record them.
@@ -297,9 +335,12 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
 
         replay = {} if options.fresh else baseline_mod.replay_index(plan.baseline)
         replayed = [0]
-        ctx = registry.ScorerContext(engine=ReplayingEngine(engine, replay), prompt=prompt,
-                                     judge_model=project.config.defaults.judge_model,
-                                     partials_dir=prompt.partials_dir)
+        ctx = registry.ScorerContext(
+            engine=ReplayingEngine(engine, replay),
+            prompt=prompt,
+            judge_model=project.config.defaults.judge_model,
+            partials_dir=prompt.partials_dir,
+        )
         scorers = [(spec.id, registry.build(spec, ctx)) for spec in suite.scorers]
 
         async def work(item: tuple[Case, int]) -> dict[str, Any] | None:
@@ -317,8 +358,12 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
 
         progress.start(suite.name, plan.total_pairs, len(done))
         try:
-            async for record in bounded(_pairs(project, plan, done), work, engine.concurrency,
-                                        stop=lambda: interrupt.requested or bool(fatal)):
+            async for record in bounded(
+                _pairs(project, plan, done),
+                work,
+                engine.concurrency,
+                stop=lambda: interrupt.requested or bool(fatal),
+            ):
                 if record is None:
                     continue
                 writer.append(record)
@@ -345,10 +390,18 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
     outcomes = tuple(tally.outcomes())
     floors = tuple(check_floors(suite.gate, outcomes)) if status == "complete" else ()
     summary = {
-        "run_id": writer.run_id, "suite": suite.name, "status": status, "error": error,
-        "prompt": prompt.name, "prompt_version": prompt.version, "model": prompt.model,
-        "pairs_total": plan.total_pairs, "repeat": plan.repeat,
-        "calls": stats.calls, "cache_hits": stats.cache_hits, "retries": stats.retries,
+        "run_id": writer.run_id,
+        "suite": suite.name,
+        "status": status,
+        "error": error,
+        "prompt": prompt.name,
+        "prompt_version": prompt.version,
+        "model": prompt.model,
+        "pairs_total": plan.total_pairs,
+        "repeat": plan.repeat,
+        "calls": stats.calls,
+        "cache_hits": stats.cache_hits,
+        "retries": stats.retries,
         **tally.summary(),
         "floor_failures": [f.message for f in floors],
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -356,28 +409,46 @@ async def _run_suite(project: Project, plan: _Plan, options: EvalOptions, progre
     # The engine's spend covers judge calls too; records carry only the candidate's cost.
     # None: some model has no known price (never a silent 0).
     judge_cost = None if stats.cost_usd is None else max(0.0, stats.cost_usd - new_cost)
-    summary["judge_cost_usd"] = None if judge_cost is None else round(
-        judge_cost + prior_judge_cost, 8)
-    summary["cost_usd"] = None if judge_cost is None else round(
-        tally.cost_usd + summary["judge_cost_usd"], 8)
-    gated = _gate(plan, meta, writer, outcomes, summary, options) if status == "complete" \
-        else None
+    summary["judge_cost_usd"] = (
+        None if judge_cost is None else round(judge_cost + prior_judge_cost, 8)
+    )
+    summary["cost_usd"] = (
+        None if judge_cost is None else round(tally.cost_usd + summary["judge_cost_usd"], 8)
+    )
+    gated = _gate(plan, meta, writer, outcomes, summary, options) if status == "complete" else None
     if gated is not None:
         from promptctl.gate import verdict as gate_mod
 
         summary["gate"] = gate_mod.as_dict(gated)
     summary["replayed"] = replayed[0]
     writer.write_summary(summary)
-    return SuiteResult(suite=suite, run_id=writer.run_id, run_dir=str(writer.path),
-                       prompt=prompt.name, prompt_version=prompt.version, model=prompt.model,
-                       status=status, summary=summary, outcomes=outcomes,
-                       failing=tally.failing_cases(), floor_failures=floors, error=error,
-                       gate=gated, replayed=replayed[0], fatal=fatal[0] if fatal else None)
+    return SuiteResult(
+        suite=suite,
+        run_id=writer.run_id,
+        run_dir=str(writer.path),
+        prompt=prompt.name,
+        prompt_version=prompt.version,
+        model=prompt.model,
+        status=status,
+        summary=summary,
+        outcomes=outcomes,
+        failing=tally.failing_cases(),
+        floor_failures=floors,
+        error=error,
+        gate=gated,
+        replayed=replayed[0],
+        fatal=fatal[0] if fatal else None,
+    )
 
 
-def _gate(plan: _Plan, meta: Mapping[str, Any], writer: runs.RunWriter,
-          outcomes: tuple[ScorerOutcome, ...], summary: Mapping[str, Any],
-          options: EvalOptions) -> Any:
+def _gate(
+    plan: _Plan,
+    meta: Mapping[str, Any],
+    writer: runs.RunWriter,
+    outcomes: tuple[ScorerOutcome, ...],
+    summary: Mapping[str, Any],
+    options: EvalOptions,
+) -> Any:
     """The gate's verdict on a complete run (issue 6); floors only without a baseline."""
     if not options.gate:
         return None
@@ -385,27 +456,52 @@ def _gate(plan: _Plan, meta: Mapping[str, Any], writer: runs.RunWriter,
     from promptctl.model import RunData
 
     suite, prompt = plan.suite, plan.prompt
-    run = RunData(run_id=writer.run_id, path=str(writer.path), suite=suite.name,
-                  prompt=prompt.name, prompt_version=prompt.version, model=prompt.model,
-                  params=dict(prompt.params), gate=suite.gate,
-                  scorer_hashes=dict(meta["scorer_hashes"]), outcomes=outcomes,
-                  cost_usd=summary.get("cost_usd"), shard=meta.get("shard"))
+    run = RunData(
+        run_id=writer.run_id,
+        path=str(writer.path),
+        suite=suite.name,
+        prompt=prompt.name,
+        prompt_version=prompt.version,
+        model=prompt.model,
+        params=dict(prompt.params),
+        gate=suite.gate,
+        scorer_hashes=dict(meta["scorer_hashes"]),
+        outcomes=outcomes,
+        cost_usd=summary.get("cost_usd"),
+        shard=meta.get("shard"),
+    )
     return gate_mod.evaluate(run, plan.baseline)
 
 
-async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suite: str,
-               case: Case, repeat: int, replay: Mapping[str, Any] | None = None
-               ) -> dict[str, Any]:
+async def _one(
+    engine: Any,
+    prompt: Prompt,
+    scorers: list[tuple[str, Any]],
+    suite: str,
+    case: Case,
+    repeat: int,
+    replay: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     # plan() already checked every selected case's variables; render_messages would check
     # them again (a JSON Schema validation per variable, ~0.15 ms a case).
     values = rendering.apply_defaults(prompt, case.vars)
-    messages = [{"role": m.role, "content": rendering.render_text(
-        m.content, values, source=m.source, partials_dir=prompt.partials_dir)}
-        for m in prompt.messages]
+    messages = [
+        {
+            "role": m.role,
+            "content": rendering.render_text(
+                m.content, values, source=m.source, partials_dir=prompt.partials_dir
+            ),
+        }
+        for m in prompt.messages
+    ]
     request = engine.build_request(prompt, messages, repeat=repeat)
     record: dict[str, Any] = {
-        "suite": suite, "case_id": case.id, "case_hash": case.hash, "repeat": repeat,
-        "request_key": request.key, "critical": case.critical,
+        "suite": suite,
+        "case_id": case.id,
+        "case_hash": case.hash,
+        "repeat": repeat,
+        "request_key": request.key,
+        "critical": case.critical,
     }
     recorded = replay.get(request.key) if replay else None
     try:
@@ -421,8 +517,16 @@ async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suit
         if _fatal(e):
             raise
         # One case's call failed after retries: recorded, the run goes on, --resume retries it.
-        record.update(output=None, scores={}, input_tokens=None, output_tokens=None,
-                      latency_s=None, cost_usd=None, cached=False, error=e.message)
+        record.update(
+            output=None,
+            scores={},
+            input_tokens=None,
+            output_tokens=None,
+            latency_s=None,
+            cost_usd=None,
+            cached=False,
+            error=e.message,
+        )
         return record
     scores: dict[str, dict[str, Any]] = {}
     from promptctl.evals.replay import capturing
@@ -431,35 +535,61 @@ async def _one(engine: Any, prompt: Prompt, scorers: list[tuple[str, Any]], suit
         await _score_all(scorers, reply, case, repeat, scores)
     if judged:
         record["judge_outputs"] = judged
-    record.update(output=reply.text, scores=scores, input_tokens=reply.input_tokens,
-                  output_tokens=reply.output_tokens, latency_s=round(reply.latency_s, 6),
-                  cost_usd=reply.cost_usd, cached=reply.cached, error=None)
+    record.update(
+        output=reply.text,
+        scores=scores,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        latency_s=round(reply.latency_s, 6),
+        cost_usd=reply.cost_usd,
+        cached=reply.cached,
+        error=None,
+    )
     return record
 
 
-async def _score_all(scorers: list[tuple[str, Any]], reply: Reply, case: Case, repeat: int,
-                     scores: dict[str, dict[str, Any]]) -> None:
+async def _score_all(
+    scorers: list[tuple[str, Any]],
+    reply: Reply,
+    case: Case,
+    repeat: int,
+    scores: dict[str, dict[str, Any]],
+) -> None:
     for sid, scorer in scorers:
         try:
             s: Score = await scorer.score(reply, case, repeat=repeat)
             value = min(1.0, max(0.0, float(s.value)))
-            scores[sid] = {"score": value, "passed": bool(s.passed), "reason": s.reason,
-                           "error": s.error}
+            scores[sid] = {
+                "score": value,
+                "passed": bool(s.passed),
+                "reason": s.reason,
+                "error": s.error,
+            }
         except Exception as e:
             # A scorer's own bad input (a `value` template naming an unknown variable) is that
             # scorer's error; the engine's stops (budget, auth, offline, missing key) end the run.
             if isinstance(e, MissingKeyError) or (_fatal(e) and not isinstance(e, UsageError)):
                 raise
             message = e.message if isinstance(e, PromptctlError) else str(e)
-            scores[sid] = {"score": 0.0, "passed": False, "reason": "",
-                           "error": message or type(e).__name__}
+            scores[sid] = {
+                "score": 0.0,
+                "passed": False,
+                "reason": "",
+                "error": message or type(e).__name__,
+            }
 
 
 # ----------------------------------------------------------------------------- entry points
 
 
-def run_eval(project: Project, suites: list[Suite], options: EvalOptions,
-             progress: Progress = SILENT, *, resume: list[Path] | None = None) -> EvalResult:
+def run_eval(
+    project: Project,
+    suites: list[Suite],
+    options: EvalOptions,
+    progress: Progress = SILENT,
+    *,
+    resume: list[Path] | None = None,
+) -> EvalResult:
     """Run `suites` (or resume the runs in `resume`), one run directory per suite.
 
     Raises:
@@ -467,24 +597,33 @@ def run_eval(project: Project, suites: list[Suite], options: EvalOptions,
         RunInterruptedError: Ctrl-C; partial results and summary are on disk.
         IncompleteError: budget, auth or --offline stopped the run (partial results kept).
     """
-    invocation = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + \
-        f"-{secrets.token_hex(2)}"
+    invocation = (
+        dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{secrets.token_hex(2)}"
+    )
     jobs: list[tuple[_Plan, EvalOptions, Path | None]] = []
     if resume:
         for path in resume:
             meta = runs.read_meta(path)
             suite = _suite_for(project, meta)
             shard = datasets.parse_shard(meta.get("shard"))
-            opts = EvalOptions(filter=meta.get("filter"), shard=shard, repeat=meta.get("repeat"),
-                               concurrency=options.concurrency, fresh=options.fresh,
-                               offline=options.offline, max_cost_usd=options.max_cost_usd,
-                               baseline_ref=options.baseline_ref, gate=options.gate)
+            opts = EvalOptions(
+                filter=meta.get("filter"),
+                shard=shard,
+                repeat=meta.get("repeat"),
+                concurrency=options.concurrency,
+                fresh=options.fresh,
+                offline=options.offline,
+                max_cost_usd=options.max_cost_usd,
+                baseline_ref=options.baseline_ref,
+                gate=options.gate,
+            )
             p = plan(project, suite, opts)
             if p.prompt.version != meta.get("prompt_version"):
                 raise UsageError(
                     f"run {path.name}: prompt {p.prompt.name} changed since the run "
                     f"({meta.get('prompt_version')} -> {p.prompt.version})",
-                    hint="start a new run: promptctl eval " + suite.name)
+                    hint="start a new run: promptctl eval " + suite.name,
+                )
             jobs.append((p, opts, path))
     else:
         jobs = [(plan(project, s, options), options, None) for s in suites]
@@ -503,8 +642,12 @@ def _suite_for(project: Project, meta: Mapping[str, Any]) -> Suite:
     return suite_files.load_suite(project, path)
 
 
-async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path | None]],
-                   progress: Progress, invocation: str) -> EvalResult:
+async def _run_all(
+    project: Project,
+    jobs: list[tuple[_Plan, EvalOptions, Path | None]],
+    progress: Progress,
+    invocation: str,
+) -> EvalResult:
     loop = asyncio.get_running_loop()
     interrupt = _Interrupt()
     interrupt.task = asyncio.current_task()
@@ -524,8 +667,9 @@ async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path |
         resume_dirs = [resume_dir for _, _, resume_dir in jobs]
         for p, opts, resume_dir in jobs:
             if resume_dir is None:
-                created = runs.RunWriter.create(project, runs.new_run_id(p.suite.name),
-                                                _meta(p, opts, invocation))
+                created = runs.RunWriter.create(
+                    project, runs.new_run_id(p.suite.name), _meta(p, opts, invocation)
+                )
                 created.close()
                 resume_dir = created.path
             paths.append(resume_dir)
@@ -544,8 +688,9 @@ async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path |
                     f"interrupted: {result.summary['pairs_done']}/{p.total_pairs} results of "
                     f"suite {p.suite.name} are saved in run {result.run_id}"
                     + (f"; {later} more suite(s) not started" if later else ""),
-                    hint=f"promptctl eval --resume {result.run_id}" if not later else
-                    "promptctl eval --resume (continues every unfinished suite of this eval)",
+                    hint=f"promptctl eval --resume {result.run_id}"
+                    if not later
+                    else "promptctl eval --resume (continues every unfinished suite of this eval)",
                 )
             if isinstance(result.fatal, UsageError):
                 # Missing key, a case that does not render: the input is wrong, not the
@@ -555,8 +700,11 @@ async def _run_all(project: Project, jobs: list[tuple[_Plan, EvalOptions, Path |
                         if was is None and not runs.latest_records(empty):
                             shutil.rmtree(empty, ignore_errors=True)
                 raise result.fatal
-            if result.status == "incomplete" and result.error and result.summary.get(
-                    "call_errors", 0) == 0:
+            if (
+                result.status == "incomplete"
+                and result.error
+                and result.summary.get("call_errors", 0) == 0
+            ):
                 raise IncompleteError(
                     f"{result.error}; {result.summary['pairs_done']}/{p.total_pairs} results "
                     f"saved in run {result.run_id}",
@@ -587,15 +735,24 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
             async with Engine(project, use_cache=not options.fresh) as engine:
                 for case, repeat in _pairs(project, p, set()):
                     request = engine.build_request(
-                        p.prompt, rendering.render_messages(p.prompt, case.vars), repeat=repeat)
+                        p.prompt, rendering.render_messages(p.prompt, case.vars), repeat=repeat
+                    )
                     if request.key in replay or engine.is_cached(request):
                         cached += 1
                         continue
                     calls += 1
                     estimate = engine.estimate_cost(request)
                     cost = None if cost is None or estimate is None else cost + estimate
-            out.append(DryRun(suite=suite.name, pairs=p.total_pairs, calls=calls, cached=cached,
-                              judge_calls=judges * p.total_pairs, estimated_cost_usd=cost))
+            out.append(
+                DryRun(
+                    suite=suite.name,
+                    pairs=p.total_pairs,
+                    calls=calls,
+                    cached=cached,
+                    judge_calls=judges * p.total_pairs,
+                    estimated_cost_usd=cost,
+                )
+            )
         return out
 
     return asyncio.run(go())

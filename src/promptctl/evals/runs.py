@@ -165,8 +165,10 @@ def read_meta(path: Path) -> dict[str, Any]:
     try:
         return json.loads((path / META).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{path} is not a run directory (no {META})",
-                         hint="run ids are listed under .promptctl/runs/") from None
+        raise UsageError(
+            f"{path} is not a run directory (no {META})",
+            hint="run ids are listed under .promptctl/runs/",
+        ) from None
     except ValueError as e:
         raise UsageError(f"{META} is corrupt: {e}", where=Location(str(path / META))) from None
 
@@ -193,8 +195,9 @@ def run_dirs(project: Project) -> list[Path]:
     return sorted(found, key=lambda p: (p.name[:16], (p / META).stat().st_mtime_ns, p.name))
 
 
-def latest_run(project: Project, suite: str | None = None,
-               complete: bool | None = None) -> Path | None:
+def latest_run(
+    project: Project, suite: str | None = None, complete: bool | None = None
+) -> Path | None:
     """The newest run (of `suite`), optionally only complete or only unfinished ones."""
     for path in reversed(run_dirs(project)):
         if suite is not None:
@@ -215,8 +218,9 @@ def find_run(project: Project, ref: str) -> Path:
         if (candidate / META).is_file():
             return candidate.resolve()
     known = [p.name for p in run_dirs(project)][-5:]
-    raise UsageError(f"no run {ref!r}",
-                     hint="recent runs: " + (", ".join(known) if known else "none"))
+    raise UsageError(
+        f"no run {ref!r}", hint="recent runs: " + (", ".join(known) if known else "none")
+    )
 
 
 def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -275,8 +279,7 @@ class Tally:
         if case is None:
             case = self.cases[case_id] = [0.0, 0, 0, critical, []]
         for sid in self.scorer_hashes:
-            s = scores.get(sid) or {"score": 0.0, "passed": False,
-                                    "error": error or "not scored"}
+            s = scores.get(sid) or {"score": 0.0, "passed": False, "error": error or "not scored"}
             value = float(s.get("score") or 0.0)
             failed_error = s.get("error")
             passed = bool(s.get("passed")) and not failed_error
@@ -287,8 +290,14 @@ class Tally:
             agg[3] += value
             slot = self.slots.get((case_id, sid))
             if slot is None:
-                slot = self.slots[(case_id, sid)] = [record.get("case_hash", ""), 0.0, 0, 0, 0,
-                                                     critical]
+                slot = self.slots[(case_id, sid)] = [
+                    record.get("case_hash", ""),
+                    0.0,
+                    0,
+                    0,
+                    0,
+                    critical,
+                ]
             slot[1] += value
             slot[2] += passed
             slot[3] += 1 if failed_error else 0
@@ -303,9 +312,17 @@ class Tally:
 
     def outcomes(self) -> list[ScorerOutcome]:
         return [
-            ScorerOutcome(case_id=case_id, case_hash=v[0], scorer_id=sid,
-                          scorer_hash=self.scorer_hashes[sid], mean_score=v[1] / v[4],
-                          pass_fraction=v[2] / v[4], repeats=v[4], errors=v[3], critical=v[5])
+            ScorerOutcome(
+                case_id=case_id,
+                case_hash=v[0],
+                scorer_id=sid,
+                scorer_hash=self.scorer_hashes[sid],
+                mean_score=v[1] / v[4],
+                pass_fraction=v[2] / v[4],
+                repeats=v[4],
+                errors=v[3],
+                critical=v[5],
+            )
             for (case_id, sid), v in sorted(self.slots.items())
         ]
 
@@ -314,9 +331,15 @@ class Tally:
         for sid, (n, passed, errors, total) in self.per_scorer.items():
             n = int(n)
             lo, hi = wilson(passed, n)
-            out[sid] = {"n": n, "passed": int(passed), "errors": int(errors),
-                        "pass_rate": (passed / n) if n else None, "wilson_low": lo,
-                        "wilson_high": hi, "mean_score": (total / n) if n else None}
+            out[sid] = {
+                "n": n,
+                "passed": int(passed),
+                "errors": int(errors),
+                "pass_rate": (passed / n) if n else None,
+                "wilson_low": lo,
+                "wilson_high": hi,
+                "mean_score": (total / n) if n else None,
+            }
         return out
 
     def failing_cases(self) -> dict[str, list[str]]:
@@ -329,17 +352,30 @@ class Tally:
         rows = heapq.nsmallest(
             k, ((c[0] / c[1] if c[1] else 0.0, cid) for cid, c in self.cases.items() if c[2])
         )
-        return [{"case_id": cid, "mean_score": round(score, 4), "critical": self.cases[cid][3],
-                 "reasons": self.cases[cid][4]} for score, cid in rows]
+        return [
+            {
+                "case_id": cid,
+                "mean_score": round(score, 4),
+                "critical": self.cases[cid][3],
+                "reasons": self.cases[cid][4],
+            }
+            for score, cid in rows
+        ]
 
     def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
         return {
-            "pairs_done": self.pairs, "cases": len(self.cases), "call_errors": self.call_errors,
-            "cached": self.cached, "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens, "cost_usd": round(self.cost_usd, 8),
-            "latency_p50_s": percentile(lat, 0.5), "latency_p95_s": percentile(lat, 0.95),
-            "scorers": self.scorer_stats(), "worst_cases": self.worst(),
+            "pairs_done": self.pairs,
+            "cases": len(self.cases),
+            "call_errors": self.call_errors,
+            "cached": self.cached,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 8),
+            "latency_p50_s": percentile(lat, 0.5),
+            "latency_p95_s": percentile(lat, 0.95),
+            "scorers": self.scorer_stats(),
+            "worst_cases": self.worst(),
         }
 
 
@@ -350,40 +386,65 @@ def load_run(path: str | Path) -> RunData:
     records = latest_records(path)
     scorer_hashes = dict(meta.get("scorer_hashes") or {})
     summary = read_summary(path)
-    gate = Gate(**{k: v for k, v in (meta.get("gate") or {}).items()
-                   if k in ("min_pass_rate", "max_drop", "alpha", "max_cost_usd",
-                            "on_inconclusive")})
+    gate = Gate(
+        **{
+            k: v
+            for k, v in (meta.get("gate") or {}).items()
+            if k in ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
+        }
+    )
     outputs = tuple(
-        RecordedOutput(case_id=str(r["case_id"]), repeat=int(r.get("repeat", 0)),
-                       request_key=str(r.get("request_key") or ""), output=str(r.get("output")),
-                       input_tokens=r.get("input_tokens"), output_tokens=r.get("output_tokens"),
-                       cost_usd=r.get("cost_usd"))
-        for r in records.values() if r.get("error") is None and r.get("output") is not None
+        RecordedOutput(
+            case_id=str(r["case_id"]),
+            repeat=int(r.get("repeat", 0)),
+            request_key=str(r.get("request_key") or ""),
+            output=str(r.get("output")),
+            input_tokens=r.get("input_tokens"),
+            output_tokens=r.get("output_tokens"),
+            cost_usd=r.get("cost_usd"),
+        )
+        for r in records.values()
+        if r.get("error") is None and r.get("output") is not None
     ) + tuple(
         # Judge replies of the case (issue 6): recorded so that a replayed run calls no judge.
-        RecordedOutput(case_id=str(r["case_id"]), repeat=int(r.get("repeat", 0)),
-                       request_key=str(j.get("key") or ""), output=str(j.get("output")),
-                       input_tokens=j.get("input_tokens"), output_tokens=j.get("output_tokens"),
-                       cost_usd=j.get("cost_usd"))
-        for r in records.values() if r.get("error") is None
-        for j in (r.get("judge_outputs") or ()) if isinstance(j, dict)
+        RecordedOutput(
+            case_id=str(r["case_id"]),
+            repeat=int(r.get("repeat", 0)),
+            request_key=str(j.get("key") or ""),
+            output=str(j.get("output")),
+            input_tokens=j.get("input_tokens"),
+            output_tokens=j.get("output_tokens"),
+            cost_usd=j.get("cost_usd"),
+        )
+        for r in records.values()
+        if r.get("error") is None
+        for j in (r.get("judge_outputs") or ())
+        if isinstance(j, dict)
     )
     cost = summary.get("cost_usd") if summary else None
     if cost is None:
         cost = sum(float(r.get("cost_usd") or 0.0) for r in records.values())
     return RunData(
-        run_id=path.name, path=str(path), suite=str(meta.get("suite")),
-        prompt=str(meta.get("prompt")), prompt_version=str(meta.get("prompt_version")),
-        model=str(meta.get("model")), params=dict(meta.get("params") or {}), gate=gate,
-        scorer_hashes=scorer_hashes, outcomes=tuple(_tally(records, scorer_hashes).outcomes()),
-        outputs=outputs, cost_usd=cost, complete=bool(summary and summary.get("status") ==
-                                                      "complete"),
+        run_id=path.name,
+        path=str(path),
+        suite=str(meta.get("suite")),
+        prompt=str(meta.get("prompt")),
+        prompt_version=str(meta.get("prompt_version")),
+        model=str(meta.get("model")),
+        params=dict(meta.get("params") or {}),
+        gate=gate,
+        scorer_hashes=scorer_hashes,
+        outcomes=tuple(_tally(records, scorer_hashes).outcomes()),
+        outputs=outputs,
+        cost_usd=cost,
+        complete=bool(summary and summary.get("status") == "complete"),
         shard=meta.get("shard"),
     )
 
 
-def _tally(records: Mapping[tuple[str, int], Mapping[str, Any]],
-           scorer_hashes: Mapping[str, str]) -> Tally:
+def _tally(
+    records: Mapping[tuple[str, int], Mapping[str, Any]], scorer_hashes: Mapping[str, str]
+) -> Tally:
     tally = Tally(scorer_hashes)
     for _, record in sorted(records.items()):
         tally.add(record)

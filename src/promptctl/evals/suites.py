@@ -10,8 +10,16 @@ from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
 
-SUITE_KEYS = ("description", "prompt", "dataset", "cases", "repeat", "scorers", "gate",
-              "record_outputs")
+SUITE_KEYS = (
+    "description",
+    "prompt",
+    "dataset",
+    "cases",
+    "repeat",
+    "scorers",
+    "gate",
+    "record_outputs",
+)
 SCORER_KEYS = ("id", "type", "value", "model", "rubric", "scale", "pass", "template")
 GATE_KEYS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
 DATASET_SUFFIXES = (".jsonl", ".yaml", ".yml", ".csv")
@@ -54,8 +62,12 @@ def parse_suite(
     if dataset is not None and inline is not None:
         checker.add("PC004", "use either `dataset` or `cases`, not both", data.key_loc("cases"))
     if "dataset" not in data and "cases" not in data:
-        checker.add("PC005", "suite file needs `dataset` or `cases`", data.loc,
-                    "add `dataset: data/<file>.jsonl` or an inline `cases:` list")
+        checker.add(
+            "PC005",
+            "suite file needs `dataset` or `cases`",
+            data.loc,
+            "add `dataset: data/<file>.jsonl` or an inline `cases:` list",
+        )
     repeat = checker.number(data, "repeat", "suite file", low=1, high=100, integer=True)
     scorers = _scorers(data, path, project, checker)
     gate = _gate(data, checker)
@@ -88,16 +100,24 @@ def _dataset(data: yamlio.YamlMap, path: Path, project: Project, checker: Checke
     where = data.value_loc("dataset")
     resolved = confined(project, path.parent, rel)
     if resolved is None:
-        checker.add("PC004", f"dataset {rel!r} leaves the project", where,
-                    "datasets must live inside the project (no absolute paths, `..` or symlinks "
-                    "pointing outside)")
+        checker.add(
+            "PC004",
+            f"dataset {rel!r} leaves the project",
+            where,
+            "datasets must live inside the project (no absolute paths, `..` or symlinks "
+            "pointing outside)",
+        )
         return None
     if resolved.suffix.lower() not in DATASET_SUFFIXES:
         checker.add("PC004", f"dataset {rel!r} must be .jsonl, .yaml or .csv", where)
         return None
     if not resolved.is_file():
-        checker.add("PC202", f"dataset {rel!r} not found", where,
-                    f"paths are relative to the suite file ({project.rel(path.parent)}/)")
+        checker.add(
+            "PC202",
+            f"dataset {rel!r} not found",
+            where,
+            f"paths are relative to the suite file ({project.rel(path.parent)}/)",
+        )
         return None
     return resolved
 
@@ -126,8 +146,9 @@ def _scorers(
     if raw is None:
         return None
     if not raw:
-        checker.add("PC004", "scorers is empty", data.value_loc("scorers"),
-                    "add at least one scorer")
+        checker.add(
+            "PC004", "scorers is empty", data.value_loc("scorers"), "add at least one scorer"
+        )
         return None
     from promptctl import scorers as registry
 
@@ -150,22 +171,34 @@ def _scorers(
         sid = checker.typed(item, "id", str, what=what) or type_name
         if sid in seen:
             first = seen[sid]
-            checker.add("PC208", f"scorer id {sid!r} is used twice (first at line "
-                        f"{first.line if first else '?'})", item.key_loc("id") or item.loc,
-                        "give each scorer a distinct `id:`")
+            checker.add(
+                "PC208",
+                f"scorer id {sid!r} is used twice (first at line {first.line if first else '?'})",
+                item.key_loc("id") or item.loc,
+                "give each scorer a distinct `id:`",
+            )
             continue
         seen[sid] = item.key_loc("id") or item.loc
         options = {k: yamlio.plain(v) for k, v in item.items() if k not in ("id", "type", "value")}
         if "template" in options and isinstance(options["template"], str):
             tpl = confined(project, path.parent, options["template"])
             if tpl is None or not tpl.is_file():
-                checker.add("PC004", f"{what}: judge template {options['template']!r} not found "
-                            "inside the project", item.value_loc("template"),
-                            "paths are relative to the suite file")
+                checker.add(
+                    "PC004",
+                    f"{what}: judge template {options['template']!r} not found inside the project",
+                    item.value_loc("template"),
+                    "paths are relative to the suite file",
+                )
                 continue
             options["template"] = str(tpl)
-        spec = ScorerSpec(id=sid, type=base, negate=negate, value=yamlio.plain(item.get("value")),
-                          options=options, source=item.loc)
+        spec = ScorerSpec(
+            id=sid,
+            type=base,
+            negate=negate,
+            value=yamlio.plain(item.get("value")),
+            options=options,
+            source=item.loc,
+        )
         value = spec.value
         if isinstance(value, str) and ("{{" in value or "{%" in value):
             from promptctl.prompts import rendering
@@ -173,8 +206,9 @@ def _scorers(
             try:  # a broken `value` template would otherwise fail every case at run time
                 rendering.compile_message(item.value_loc("value"), value, None)
             except UsageError as e:
-                checker.add("PC101", f"scorer {sid!r}: {e.message}", item.value_loc("value"),
-                            e.hint)
+                checker.add(
+                    "PC101", f"scorer {sid!r}: {e.message}", item.value_loc("value"), e.hint
+                )
         for code, message, key in registry.check_spec(spec):
             where = item.value_loc(key) if key in item else item.loc
             checker.add(code, f"scorer {sid!r}: {message}", where)
@@ -189,8 +223,9 @@ def _gate(data: yamlio.YamlMap, checker: Checker) -> Gate:
     checker.keys(raw, GATE_KEYS, "gate")
     on_inc = checker.typed(raw, "on_inconclusive", str, what="gate") or "warn"
     if on_inc not in ("warn", "fail"):
-        checker.add("PC004", "gate: on_inconclusive must be warn or fail",
-                    raw.value_loc("on_inconclusive"))
+        checker.add(
+            "PC004", "gate: on_inconclusive must be warn or fail", raw.value_loc("on_inconclusive")
+        )
     max_drop = checker.number(raw, "max_drop", "gate", low=0, high=1)
     alpha = checker.number(raw, "alpha", "gate", low=0, high=1)
     return Gate(
@@ -242,5 +277,6 @@ def _by_name(project: Project, files: dict[str, Path], name: str) -> Path:
         return as_path.resolve()
     hint = did_you_mean(name, files)
     listing = ", ".join(files) or f"none under {project.rel(project.evals_dir)}/"
-    raise UsageError(f"unknown suite {name!r}",
-                     hint=(hint + " " if hint else "") + f"known suites: {listing}")
+    raise UsageError(
+        f"unknown suite {name!r}", hint=(hint + " " if hint else "") + f"known suites: {listing}"
+    )

@@ -59,8 +59,9 @@ def path_for(project: Project, suite: str) -> Path:
 
 
 def regenerate_hint(suite: str) -> str:
-    return (f"regenerate it with `promptctl baseline update {suite}` "
-            f"(after `promptctl eval {suite}`)")
+    return (
+        f"regenerate it with `promptctl baseline update {suite}` (after `promptctl eval {suite}`)"
+    )
 
 
 # ----------------------------------------------------------------------------- building
@@ -70,15 +71,23 @@ def from_run(run: RunData, *, record_outputs: bool = True) -> Baseline:
     """The baseline a complete run would commit (outputs left out when `record_outputs` is off)."""
     case_hashes = {o.case_id: o.case_hash for o in run.outcomes}
     return Baseline(
-        suite=run.suite, prompt=run.prompt, prompt_version=run.prompt_version, model=run.model,
-        params=dict(run.params), gate=run.gate, gate_hash=run.gate.hash,
+        suite=run.suite,
+        prompt=run.prompt,
+        prompt_version=run.prompt_version,
+        model=run.model,
+        params=dict(run.params),
+        gate=run.gate,
+        gate_hash=run.gate.hash,
         scorer_hashes=dict(run.scorer_hashes),
         outcomes=tuple(sorted(run.outcomes, key=lambda o: (o.case_id, o.scorer_id))),
         outputs=tuple(sorted(run.outputs, key=lambda o: (o.case_id, o.repeat)))
-        if record_outputs else (),
+        if record_outputs
+        else (),
         # What the recorded outputs cost when first made: a replayed re-run spends nothing, and
         # neither the run id nor its spend may change the bytes of an unchanged baseline.
-        cost_usd=_recorded_cost(run.outputs), run_id=run.run_id, case_hashes=case_hashes,
+        cost_usd=_recorded_cost(run.outputs),
+        run_id=run.run_id,
+        case_hashes=case_hashes,
     )
 
 
@@ -132,7 +141,9 @@ def _case_lines(baseline: Baseline) -> list[str]:
     for o in baseline.outcomes:
         case = cases.setdefault(o.case_id, {"id": o.case_id, "hash": o.case_hash, "scores": {}})
         case["scores"][o.scorer_id] = {
-            "errors": o.errors, "mean": float(o.mean_score), "pass": float(o.pass_fraction),
+            "errors": o.errors,
+            "mean": float(o.mean_score),
+            "pass": float(o.pass_fraction),
             "repeats": o.repeats,
         }
         if o.critical:
@@ -173,8 +184,9 @@ def dumps(baseline: Baseline) -> str:
     lines.append("],")
     keys = sorted(header)
     for i, key in enumerate(keys):
-        lines.append(f"{json.dumps(key)}: {_compact(header[key])}" + ("," if i < len(keys) - 1
-                                                                        else ""))
+        lines.append(
+            f"{json.dumps(key)}: {_compact(header[key])}" + ("," if i < len(keys) - 1 else "")
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -270,7 +282,8 @@ def parse(raw: bytes, shown: str, suite: str) -> Baseline:
         col = getattr(e, "colno", None)
         msg = getattr(e, "msg", str(e))
         raise UsageError(
-            f"baseline is not valid JSON: {msg}", where=Location(shown, line, col),
+            f"baseline is not valid JSON: {msg}",
+            where=Location(shown, line, col),
             hint=regenerate_hint(suite),
         ) from None
     try:
@@ -280,8 +293,9 @@ def parse(raw: bytes, shown: str, suite: str) -> Baseline:
 
 
 def _error(shown: str, suite: str, message: str, line: int | None) -> UsageError:
-    return UsageError(f"invalid baseline: {message}", where=Location(shown, line),
-                      hint=regenerate_hint(suite))
+    return UsageError(
+        f"invalid baseline: {message}", where=Location(shown, line), hint=regenerate_hint(suite)
+    )
 
 
 def _line_of_key(text: str, key: str) -> int | None:
@@ -299,8 +313,10 @@ def _build(data: Any, text: str) -> Baseline:
     if not isinstance(fmt, int) or isinstance(fmt, bool):
         raise _Bad("missing or non-integer `format`", _line_of_key(text, "format") or 1)
     if fmt > FORMAT:
-        raise _Bad(f"format {fmt} is newer than this promptctl understands ({FORMAT}); "
-                   "upgrade promptctl", _line_of_key(text, "format"))
+        raise _Bad(
+            f"format {fmt} is newer than this promptctl understands ({FORMAT}); upgrade promptctl",
+            _line_of_key(text, "format"),
+        )
     if fmt < 1:
         raise _Bad(f"unknown format {fmt}", _line_of_key(text, "format"))
 
@@ -344,9 +360,17 @@ def _build(data: Any, text: str) -> Baseline:
         outcomes.extend(outs_c)
         outputs.extend(recs)
     return Baseline(
-        suite=suite, prompt=prompt, prompt_version=version, model=model, params=params,
-        gate=gate, gate_hash=gate_hash, scorer_hashes=dict(scorers), outcomes=tuple(outcomes),
-        outputs=tuple(outputs), cost_usd=float(cost) if cost is not None else None,
+        suite=suite,
+        prompt=prompt,
+        prompt_version=version,
+        model=model,
+        params=params,
+        gate=gate,
+        gate_hash=gate_hash,
+        scorer_hashes=dict(scorers),
+        outcomes=tuple(outcomes),
+        outputs=tuple(outputs),
+        cost_usd=float(cost) if cost is not None else None,
         case_hashes=case_hashes,
     )
 
@@ -366,8 +390,9 @@ def _gate(raw: Mapping[str, Any], line: int | None) -> Gate:
     return Gate(**values)
 
 
-def _case(case: Any, scorers: Mapping[str, str], line: int
-          ) -> tuple[list[ScorerOutcome], list[RecordedOutput]]:
+def _case(
+    case: Any, scorers: Mapping[str, str], line: int
+) -> tuple[list[ScorerOutcome], list[RecordedOutput]]:
     if not isinstance(case, dict):
         raise _Bad("a case must be an object", line)
     cid, chash, scores = case.get("id"), case.get("hash"), case.get("scores")
@@ -384,30 +409,51 @@ def _case(case: Any, scorers: Mapping[str, str], line: int
             mean, frac = float(s["mean"]), float(s["pass"])
             repeats, errors = s["repeats"], s.get("errors", 0)
         except (KeyError, TypeError, ValueError):
-            raise _Bad(f"case {cid!r}, scorer {sid!r}: needs mean, pass, repeats", line
-                       ) from None
-        if (not isinstance(repeats, int) or repeats < 1 or not isinstance(errors, int)
-                or not 0 <= mean <= 1 or not 0 <= frac <= 1):
+            raise _Bad(f"case {cid!r}, scorer {sid!r}: needs mean, pass, repeats", line) from None
+        if (
+            not isinstance(repeats, int)
+            or repeats < 1
+            or not isinstance(errors, int)
+            or not 0 <= mean <= 1
+            or not 0 <= frac <= 1
+        ):
             raise _Bad(f"case {cid!r}, scorer {sid!r}: values out of range", line)
-        outcomes.append(ScorerOutcome(
-            case_id=cid, case_hash=chash, scorer_id=sid, scorer_hash=scorers[sid],
-            mean_score=mean, pass_fraction=frac, repeats=repeats, errors=errors,
-            critical=critical,
-        ))
+        outcomes.append(
+            ScorerOutcome(
+                case_id=cid,
+                case_hash=chash,
+                scorer_id=sid,
+                scorer_hash=scorers[sid],
+                mean_score=mean,
+                pass_fraction=frac,
+                repeats=repeats,
+                errors=errors,
+                critical=critical,
+            )
+        )
     recorded = []
     outs = case.get("outputs", [])
     if not isinstance(outs, list):
         raise _Bad(f"case {cid!r}: outputs must be a list", line)
     for rec in outs:
-        if (not isinstance(rec, dict) or not isinstance(rec.get("key"), str)
-                or not isinstance(rec.get("output"), str)
-                or not isinstance(rec.get("repeat"), int)):
+        if (
+            not isinstance(rec, dict)
+            or not isinstance(rec.get("key"), str)
+            or not isinstance(rec.get("output"), str)
+            or not isinstance(rec.get("repeat"), int)
+        ):
             raise _Bad(f"case {cid!r}: an output needs key, output and repeat", line)
-        recorded.append(RecordedOutput(
-            case_id=cid, repeat=rec["repeat"], request_key=rec["key"], output=rec["output"],
-            input_tokens=rec.get("input_tokens"), output_tokens=rec.get("output_tokens"),
-            cost_usd=rec.get("cost_usd"),
-        ))
+        recorded.append(
+            RecordedOutput(
+                case_id=cid,
+                repeat=rec["repeat"],
+                request_key=rec["key"],
+                output=rec["output"],
+                input_tokens=rec.get("input_tokens"),
+                output_tokens=rec.get("output_tokens"),
+                cost_usd=rec.get("cost_usd"),
+            )
+        )
     return outcomes, recorded
 
 
@@ -424,8 +470,9 @@ class Updated:
     run_id: str
 
 
-def update_from_runs(project: Project, suites: list[str] | None,
-                     from_run: str | None = None) -> list[Updated]:
+def update_from_runs(
+    project: Project, suites: list[str] | None, from_run: str | None = None
+) -> list[Updated]:
     """Write the baselines of `suites` (None: every suite that has a complete run) from their
     latest complete runs, or from the run `from_run`. Refuses incomplete, sharded, filtered and
     stale runs: a baseline must describe the whole suite as it is now."""
@@ -438,8 +485,10 @@ def update_from_runs(project: Project, suites: list[str] | None,
         path = runs.find_run(project, from_run)
         suite = str(runs.read_meta(path).get("suite"))
         if suites and suite not in suites:
-            raise UsageError(f"run {path.name} is of suite {suite!r}, not {', '.join(suites)}",
-                             hint=f"promptctl baseline update {suite} --from-run {path.name}")
+            raise UsageError(
+                f"run {path.name} is of suite {suite!r}, not {', '.join(suites)}",
+                hint=f"promptctl baseline update {suite} --from-run {path.name}",
+            )
         chosen.append(path)
     else:
         explicit = suites is not None
@@ -448,19 +497,25 @@ def update_from_runs(project: Project, suites: list[str] | None,
                 from promptctl.project.checks import did_you_mean
 
                 hint = did_you_mean(name, list(files))
-                raise UsageError(f"unknown suite {name!r}",
-                                 hint=(hint + " " if hint else "") + "suites: "
-                                 + (", ".join(files) or "none under evals/"))
+                raise UsageError(
+                    f"unknown suite {name!r}",
+                    hint=(hint + " " if hint else "")
+                    + "suites: "
+                    + (", ".join(files) or "none under evals/"),
+                )
             path = runs.latest_run(project, name, complete=True)
             if path is None:
                 if explicit:
-                    raise UsageError(f"suite {name!r} has no complete run to record",
-                                     hint=f"run `promptctl eval {name}` first")
+                    raise UsageError(
+                        f"suite {name!r} has no complete run to record",
+                        hint=f"run `promptctl eval {name}` first",
+                    )
                 continue
             chosen.append(path)
         if not chosen:
-            raise UsageError("no suite has a complete run to record",
-                             hint="run `promptctl eval` first")
+            raise UsageError(
+                "no suite has a complete run to record", hint="run `promptctl eval` first"
+            )
     return [_update_one(project, path, files) for path in chosen]
 
 
@@ -472,15 +527,20 @@ def _update_one(project: Project, path: Path, files: Mapping[str, Path]) -> Upda
     meta = runs.read_meta(path)
     run = runs.load_run(path)
     if not run.complete:
-        raise UsageError(f"run {run.run_id} is not complete",
-                         hint=f"finish it with `promptctl eval --resume {run.run_id}`")
+        raise UsageError(
+            f"run {run.run_id} is not complete",
+            hint=f"finish it with `promptctl eval --resume {run.run_id}`",
+        )
     if run.shard:
-        raise UsageError(f"run {run.run_id} is shard {run.shard} of the suite",
-                         hint="merge the shards first: `promptctl merge RUN...`")
+        raise UsageError(
+            f"run {run.run_id} is shard {run.shard} of the suite",
+            hint="merge the shards first: `promptctl merge RUN...`",
+        )
     if meta.get("filter"):
-        raise UsageError(f"run {run.run_id} ran only the cases matching --filter "
-                         f"{meta['filter']!r}",
-                         hint=f"run the whole suite: `promptctl eval {run.suite}`")
+        raise UsageError(
+            f"run {run.run_id} ran only the cases matching --filter {meta['filter']!r}",
+            hint=f"run the whole suite: `promptctl eval {run.suite}`",
+        )
     record = True
     if run.suite in files:
         suite = suite_files.load_suite(project, files[run.suite])
@@ -490,8 +550,15 @@ def _update_one(project: Project, path: Path, files: Mapping[str, Path]) -> Upda
             raise UsageError(
                 f"prompt {run.prompt} changed since run {run.run_id} "
                 f"({run.prompt_version} -> {current})",
-                hint=f"run `promptctl eval {run.suite}`, then update the baseline")
+                hint=f"run `promptctl eval {run.suite}`, then update the baseline",
+            )
     new = from_run(run, record_outputs=record)
     written, changed = write(project, new)
-    return Updated(suite=run.suite, path=project.rel(written), changed=changed,
-                   cases=len(new.case_hashes), outputs=len(new.outputs), run_id=run.run_id)
+    return Updated(
+        suite=run.suite,
+        path=project.rel(written),
+        changed=changed,
+        cases=len(new.case_hashes),
+        outputs=len(new.outputs),
+        run_id=run.run_id,
+    )

@@ -29,18 +29,26 @@ def check_floors(gate: Gate, outcomes: Iterable[ScorerOutcome]) -> list[FloorFai
         agg[0] += o.pass_fraction * o.repeats
         agg[1] += o.repeats
         if o.critical and o.pass_fraction < 1.0:
-            failures.append(FloorFailure(
-                kind="critical", scorer_id=o.scorer_id, case_id=o.case_id,
-                message=f"critical case {o.case_id} failed {o.scorer_id} "
-                        f"({o.repeats - round(o.pass_fraction * o.repeats)}/{o.repeats} repeats)",
-            ))
+            failures.append(
+                FloorFailure(
+                    kind="critical",
+                    scorer_id=o.scorer_id,
+                    case_id=o.case_id,
+                    message=f"critical case {o.case_id} failed {o.scorer_id} "
+                    f"({o.repeats - round(o.pass_fraction * o.repeats)}/{o.repeats} repeats)",
+                )
+            )
     if gate.min_pass_rate is not None:
         for sid, (passed, n) in rates.items():
             rate = passed / n if n else 0.0
             if rate < gate.min_pass_rate:
-                failures.insert(0, FloorFailure(
-                    kind="min_pass_rate", scorer_id=sid,
-                    message=f"{sid}: pass rate {rate:.1%} is under min_pass_rate "
-                            f"{gate.min_pass_rate:.1%}",
-                ))
+                failures.insert(
+                    0,
+                    FloorFailure(
+                        kind="min_pass_rate",
+                        scorer_id=sid,
+                        message=f"{sid}: pass rate {rate:.1%} is under min_pass_rate "
+                        f"{gate.min_pass_rate:.1%}",
+                    ),
+                )
     return failures

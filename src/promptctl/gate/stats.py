@@ -87,8 +87,12 @@ def sign_test(pass_to_fail: int, fail_to_pass: int) -> float:
     if k == 0:
         return 1.0
     if k > 1000:  # exact integers cost O(k^2) digits here; the float tail is exact to ~1e-12
-        return min(1.0, _upper_tail(k, 0.5, pass_to_fail) if pass_to_fail > k / 2
-                   else 1.0 - _lower_tail_half(k, pass_to_fail - 1))
+        return min(
+            1.0,
+            _upper_tail(k, 0.5, pass_to_fail)
+            if pass_to_fail > k / 2
+            else 1.0 - _lower_tail_half(k, pass_to_fail - 1),
+        )
     tail = sum(math.comb(k, j) for j in range(pass_to_fail, k + 1))
     return min(1.0, tail / 2**k)
 
@@ -132,8 +136,9 @@ def permutation_test(
             return TestResult(sign_test(negatives, len(units) - negatives), "exact")
         if _exact_cost(magnitudes) <= _EXACT_BUDGET:
             return TestResult(_exact_grid_p(magnitudes, observed), "exact")
-        return TestResult(_monte_carlo_grid(magnitudes, observed, seed, draws),
-                          f"monte-carlo ({draws} draws)")
+        return TestResult(
+            _monte_carlo_grid(magnitudes, observed, seed, draws), f"monte-carlo ({draws} draws)"
+        )
     return TestResult(_monte_carlo(nonzero, seed, draws), f"monte-carlo ({draws} draws)")
 
 
@@ -225,8 +230,9 @@ def _betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1:
         return 1.0
-    ln_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                + a * math.log(x) + b * math.log1p(-x))
+    ln_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     if x > (a + 1) / (a + b + 2):
         return 1.0 - _betainc(b, a, 1 - x)
     tiny = 1e-300
@@ -274,8 +280,9 @@ def _power_normal(n: int, drop: float, flip_rate: float, alpha: float) -> float:
     # The -1 is a continuity correction: the statistic moves in whole flipped cases.
     sd0 = math.sqrt(2 * flip_rate)
     sd1 = math.sqrt(max(1e-12, 2 * flip_rate + drop - drop * drop))
-    return _NORMAL.cdf((drop * n - z_quantile(1 - alpha) * sd0 * math.sqrt(n) - 1)
-                       / (sd1 * math.sqrt(n)))
+    return _NORMAL.cdf(
+        (drop * n - z_quantile(1 - alpha) * sd0 * math.sqrt(n) - 1) / (sd1 * math.sqrt(n))
+    )
 
 
 def _power_floor(n: int, drop: float, alpha: float) -> float:
@@ -303,8 +310,13 @@ def _log_binom_pmf(k: int, n: int, p: float) -> float:
         return 0.0 if k == 0 else -math.inf
     if p >= 1:
         return 0.0 if k == n else -math.inf
-    return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-            + k * math.log(p) + (n - k) * math.log1p(-p))
+    return (
+        math.lgamma(n + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(n - k + 1)
+        + k * math.log(p)
+        + (n - k) * math.log1p(-p)
+    )
 
 
 def _power_exact(n: int, drop: float, flip_rate: float, alpha: float) -> float:
@@ -417,27 +429,49 @@ class PairedComparison:
 
 
 def compare(
-    base: Sequence[float], current: Sequence[float], *, alpha: float = 0.05,
-    confidence: float = 0.95, seed: int = 0,
+    base: Sequence[float],
+    current: Sequence[float],
+    *,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> PairedComparison:
     """Everything the gate reports about one scorer: rates, delta with CI, p, MDE."""
     if len(base) != len(current):
         raise ValueError("paired samples differ in length")
     n = len(base)
     if n == 0:
-        return PairedComparison(n=0, base_rate=0.0, current_rate=0.0, delta=0.0, ci_low=-1.0,
-                                ci_high=1.0, p_value=1.0, method="none", worse=0, better=0,
-                                flip_rate=0.0, min_detectable_drop=1.0)
+        return PairedComparison(
+            n=0,
+            base_rate=0.0,
+            current_rate=0.0,
+            delta=0.0,
+            ci_low=-1.0,
+            ci_high=1.0,
+            p_value=1.0,
+            method="none",
+            worse=0,
+            better=0,
+            flip_rate=0.0,
+            min_detectable_drop=1.0,
+        )
     b, c = sum(base) / n, sum(current) / n
     test = permutation_test(base, current, seed=seed)
     lo, hi = paired_difference_interval(base, current, confidence)
     flip = noise_flip_rate(base, current)
     return PairedComparison(
-        n=n, base_rate=b, current_rate=c, delta=c - b, ci_low=lo, ci_high=hi,
-        p_value=test.p_value, method=test.method,
+        n=n,
+        base_rate=b,
+        current_rate=c,
+        delta=c - b,
+        ci_low=lo,
+        ci_high=hi,
+        p_value=test.p_value,
+        method=test.method,
         worse=sum(1 for x, y in zip(base, current, strict=True) if y < x - _EPS),
         better=sum(1 for x, y in zip(base, current, strict=True) if y > x + _EPS),
-        flip_rate=flip, min_detectable_drop=min_detectable_drop(n, flip, alpha),
+        flip_rate=flip,
+        min_detectable_drop=min_detectable_drop(n, flip, alpha),
     )
 
 

@@ -18,8 +18,13 @@ from promptctl.model import Gate, RunData, ScorerOutcome, Verdict
 if TYPE_CHECKING:
     from promptctl.gate.baseline import Baseline
 
-_SEVERITY = {Verdict.PASSED: 0, Verdict.NEW: 0, Verdict.INCONCLUSIVE: 1, Verdict.REGRESSED: 2,
-             Verdict.FAILED: 3}
+_SEVERITY = {
+    Verdict.PASSED: 0,
+    Verdict.NEW: 0,
+    Verdict.INCONCLUSIVE: 1,
+    Verdict.REGRESSED: 2,
+    Verdict.FAILED: 3,
+}
 _EPS = 1e-9
 
 
@@ -87,7 +92,8 @@ def stricter(current: Gate, committed: Gate) -> Gate:
         max_drop=min(current.max_drop, committed.max_drop),
         alpha=max(current.alpha, committed.alpha),
         max_cost_usd=low(current.max_cost_usd, committed.max_cost_usd),
-        on_inconclusive="fail" if "fail" in (current.on_inconclusive, committed.on_inconclusive)
+        on_inconclusive="fail"
+        if "fail" in (current.on_inconclusive, committed.on_inconclusive)
         else "warn",
     )
 
@@ -108,8 +114,9 @@ def exit_code_for(verdict: Verdict, gate: Gate) -> int:
     return 0
 
 
-def evaluate(run: RunData, baseline: Baseline | None, *, gate: Gate | None = None,
-             seed: int = 0) -> GateResult:
+def evaluate(
+    run: RunData, baseline: Baseline | None, *, gate: Gate | None = None, seed: int = 0
+) -> GateResult:
     """Gate `run` against `baseline` (None: floors only). `gate` overrides the run's gate; a
     baseline read from git (`baseline.commit`) tightens it with its own committed gate."""
     applied = gate or run.gate
@@ -117,8 +124,10 @@ def evaluate(run: RunData, baseline: Baseline | None, *, gate: Gate | None = Non
     if baseline is not None and baseline.commit is not None:
         tightened = stricter(applied, baseline.gate)
         if tightened != applied:
-            notes.append("the gate is looser than the one committed with the baseline; "
-                         "the stricter of the two applies")
+            notes.append(
+                "the gate is looser than the one committed with the baseline; "
+                "the stricter of the two applies"
+            )
         applied = tightened
     by_scorer: dict[str, list[ScorerOutcome]] = {}
     for o in run.outcomes:
@@ -138,15 +147,28 @@ def evaluate(run: RunData, baseline: Baseline | None, *, gate: Gate | None = Non
                 changed_scorers.append(sid)
 
     scorer_gates = [
-        _scorer_gate(sid, by_scorer[sid], baseline, base_by, applied, seed,
-                     "new scorer" if sid in new_scorers else
-                     "scorer changed" if sid in changed_scorers else None)
+        _scorer_gate(
+            sid,
+            by_scorer[sid],
+            baseline,
+            base_by,
+            applied,
+            seed,
+            "new scorer"
+            if sid in new_scorers
+            else "scorer changed"
+            if sid in changed_scorers
+            else None,
+        )
         for sid in sorted(by_scorer)
     ]
     comparable = any(s.comparison is not None and s.comparison.n > 0 for s in scorer_gates)
     failures: list[str] = []
-    if (applied.max_cost_usd is not None and run.cost_usd is not None
-            and run.cost_usd > applied.max_cost_usd + _EPS):
+    if (
+        applied.max_cost_usd is not None
+        and run.cost_usd is not None
+        and run.cost_usd > applied.max_cost_usd + _EPS
+    ):
         failures.append(
             f"cost ${run.cost_usd:.4f} exceeds max_cost_usd ${applied.max_cost_usd:.4f}"
         )
@@ -154,16 +176,20 @@ def evaluate(run: RunData, baseline: Baseline | None, *, gate: Gate | None = Non
     missing = 0
     removed: list[str] = []
     if baseline is None:
-        notes.append("no baseline: only the floors apply (min_pass_rate, critical cases, cost); "
-                     f"record one with `promptctl baseline update {run.suite}`")
+        notes.append(
+            "no baseline: only the floors apply (min_pass_rate, critical cases, cost); "
+            f"record one with `promptctl baseline update {run.suite}`"
+        )
     else:
         run_cases = {o.case_id for o in run.outcomes}
         missing = len(set(baseline.case_hashes) - run_cases)
         removed = sorted(set(baseline.scorer_hashes) - set(run.scorer_hashes))
         if not comparable:
-            notes.append("NOTHING COMPARABLE with the baseline (every case or scorer changed): "
-                         "only the floors apply; review the change, then "
-                         f"`promptctl baseline update {run.suite}`")
+            notes.append(
+                "NOTHING COMPARABLE with the baseline (every case or scorer changed): "
+                "only the floors apply; review the change, then "
+                f"`promptctl baseline update {run.suite}`"
+            )
         if baseline.gate_hash != applied.hash and baseline.commit is None:
             notes.append("the gate changed since the baseline was recorded")
         for sid in new_scorers:
@@ -172,8 +198,10 @@ def evaluate(run: RunData, baseline: Baseline | None, *, gate: Gate | None = Non
             notes.append(f"scorer {sid!r} changed its configuration: not compared")
         for s in scorer_gates:
             if s.changed_cases:
-                notes.append(f"{s.changed_cases} case(s) changed content since the baseline "
-                             f"(scorer {s.scorer_id!r}): not compared")
+                notes.append(
+                    f"{s.changed_cases} case(s) changed content since the baseline "
+                    f"(scorer {s.scorer_id!r}): not compared"
+                )
                 break
     verdicts = [s.verdict for s in scorer_gates]
     if failures:
@@ -182,20 +210,35 @@ def evaluate(run: RunData, baseline: Baseline | None, *, gate: Gate | None = Non
     if verdict is Verdict.PASSED and not comparable:
         verdict = Verdict.NEW
     return GateResult(
-        suite=run.suite, verdict=verdict, exit_code=exit_code_for(verdict, applied),
-        gate=applied, scorers=tuple(scorer_gates), prompt_version=run.prompt_version,
+        suite=run.suite,
+        verdict=verdict,
+        exit_code=exit_code_for(verdict, applied),
+        gate=applied,
+        scorers=tuple(scorer_gates),
+        prompt_version=run.prompt_version,
         baseline_path=baseline.path if baseline else None,
         baseline_commit=baseline.commit if baseline else None,
         baseline_version=baseline.prompt_version if baseline else None,
-        comparable=comparable, cost_usd=run.cost_usd, failures=tuple(failures),
-        notes=tuple(notes), missing_cases=missing, new_scorers=tuple(new_scorers),
-        changed_scorers=tuple(changed_scorers), removed_scorers=tuple(removed),
+        comparable=comparable,
+        cost_usd=run.cost_usd,
+        failures=tuple(failures),
+        notes=tuple(notes),
+        missing_cases=missing,
+        new_scorers=tuple(new_scorers),
+        changed_scorers=tuple(changed_scorers),
+        removed_scorers=tuple(removed),
     )
 
 
-def _scorer_gate(sid: str, outcomes: list[ScorerOutcome], baseline: Baseline | None,
-                 base_by: dict[tuple[str, str], ScorerOutcome], gate: Gate, seed: int,
-                 incomparable: str | None) -> ScorerGate:
+def _scorer_gate(
+    sid: str,
+    outcomes: list[ScorerOutcome],
+    baseline: Baseline | None,
+    base_by: dict[tuple[str, str], ScorerOutcome],
+    gate: Gate,
+    seed: int,
+    incomparable: str | None,
+) -> ScorerGate:
     n = len(outcomes)
     passed = sum(o.pass_fraction for o in outcomes)
     rate = passed / n if n else 0.0
@@ -207,15 +250,22 @@ def _scorer_gate(sid: str, outcomes: list[ScorerOutcome], baseline: Baseline | N
         if o.critical and o.pass_fraction < 1 - _EPS:
             failures.append(f"critical case {o.case_id!r} failed")
     common = {
-        "scorer_id": sid, "cases": n, "pass_rate": rate,
+        "scorer_id": sid,
+        "cases": n,
+        "pass_rate": rate,
         "pass_rate_ci": stats.wilson_interval(passed, n),
         "mean_score": sum(o.mean_score for o in outcomes) / n if n else 0.0,
-        "errors": sum(o.errors for o in outcomes), "failures": tuple(failures),
+        "errors": sum(o.errors for o in outcomes),
+        "failures": tuple(failures),
     }
     floor_verdict = Verdict.FAILED if failures else None
     if baseline is None or incomparable:
-        return ScorerGate(verdict=floor_verdict or Verdict.NEW,
-                          status=incomparable or "no baseline", new_cases=n, **common)
+        return ScorerGate(
+            verdict=floor_verdict or Verdict.NEW,
+            status=incomparable or "no baseline",
+            new_cases=n,
+            **common,
+        )
     pairs: list[tuple[ScorerOutcome, ScorerOutcome]] = []
     new = changed = 0
     for o in outcomes:
@@ -230,18 +280,33 @@ def _scorer_gate(sid: str, outcomes: list[ScorerOutcome], baseline: Baseline | N
         else:
             pairs.append((b, o))
     if not pairs:
-        return ScorerGate(verdict=floor_verdict or Verdict.NEW, status="nothing comparable",
-                          new_cases=new, changed_cases=changed, **common)
+        return ScorerGate(
+            verdict=floor_verdict or Verdict.NEW,
+            status="nothing comparable",
+            new_cases=new,
+            changed_cases=changed,
+            **common,
+        )
     pairs.sort(key=lambda p: p[1].case_id)
     base = [b.pass_fraction for b, _ in pairs]
     cur = [o.pass_fraction for _, o in pairs]
     comp = stats.compare(base, cur, alpha=gate.alpha, seed=seed)
-    worse = sorted((Flip(o.case_id, b.pass_fraction, o.pass_fraction) for b, o in pairs
-                    if o.pass_fraction < b.pass_fraction - _EPS),
-                   key=lambda f: (f.current - f.base, f.case_id))
-    better = sorted((Flip(o.case_id, b.pass_fraction, o.pass_fraction) for b, o in pairs
-                     if o.pass_fraction > b.pass_fraction + _EPS),
-                    key=lambda f: (f.base - f.current, f.case_id))
+    worse = sorted(
+        (
+            Flip(o.case_id, b.pass_fraction, o.pass_fraction)
+            for b, o in pairs
+            if o.pass_fraction < b.pass_fraction - _EPS
+        ),
+        key=lambda f: (f.current - f.base, f.case_id),
+    )
+    better = sorted(
+        (
+            Flip(o.case_id, b.pass_fraction, o.pass_fraction)
+            for b, o in pairs
+            if o.pass_fraction > b.pass_fraction + _EPS
+        ),
+        key=lambda f: (f.base - f.current, f.case_id),
+    )
     settle = None
     if comp.drop > gate.max_drop + _EPS:
         if comp.p_value < gate.alpha:
@@ -252,9 +317,15 @@ def _scorer_gate(sid: str, outcomes: list[ScorerOutcome], baseline: Baseline | N
     else:
         verdict = Verdict.PASSED
     return ScorerGate(
-        verdict=floor_verdict or verdict, status="compared", comparison=comp,
-        worse=tuple(worse), better=tuple(better), new_cases=new, changed_cases=changed,
-        settle=settle, **common,
+        verdict=floor_verdict or verdict,
+        status="compared",
+        comparison=comp,
+        worse=tuple(worse),
+        better=tuple(better),
+        new_cases=new,
+        changed_cases=changed,
+        settle=settle,
+        **common,
     )
 
 
@@ -267,41 +338,69 @@ def as_dict(result: GateResult) -> dict[str, Any]:
     scorers = []
     for s in result.scorers:
         c = s.comparison
-        scorers.append({
-            "scorer": s.scorer_id, "verdict": s.verdict.value, "status": s.status,
-            "cases": s.cases, "pass_rate": r6(s.pass_rate),
-            "pass_rate_ci": [r6(s.pass_rate_ci[0]), r6(s.pass_rate_ci[1])],
-            "mean_score": r6(s.mean_score), "errors": s.errors,
-            "paired_cases": c.n if c else 0,
-            "base_rate": r6(c.base_rate) if c else None,
-            "current_rate": r6(c.current_rate) if c else None,
-            "delta": r6(c.delta) if c else None,
-            "delta_ci": [r6(c.ci_low), r6(c.ci_high)] if c else None,
-            "p_value": r6(c.p_value) if c else None,
-            "test": c.method if c else None,
-            "min_detectable_drop": r6(c.min_detectable_drop) if c else None,
-            "pass_to_fail": [{"case_id": f.case_id, "base": r6(f.base), "current": r6(f.current)}
-                             for f in s.worse],
-            "fail_to_pass": [{"case_id": f.case_id, "base": r6(f.base), "current": r6(f.current)}
-                             for f in s.better],
-            "new_cases": s.new_cases, "changed_cases": s.changed_cases,
-            "failures": list(s.failures),
-            "settle": {"more_cases": s.settle.more_cases, "repeats": s.settle.repeats}
-            if s.settle else None,
-        })
+        scorers.append(
+            {
+                "scorer": s.scorer_id,
+                "verdict": s.verdict.value,
+                "status": s.status,
+                "cases": s.cases,
+                "pass_rate": r6(s.pass_rate),
+                "pass_rate_ci": [r6(s.pass_rate_ci[0]), r6(s.pass_rate_ci[1])],
+                "mean_score": r6(s.mean_score),
+                "errors": s.errors,
+                "paired_cases": c.n if c else 0,
+                "base_rate": r6(c.base_rate) if c else None,
+                "current_rate": r6(c.current_rate) if c else None,
+                "delta": r6(c.delta) if c else None,
+                "delta_ci": [r6(c.ci_low), r6(c.ci_high)] if c else None,
+                "p_value": r6(c.p_value) if c else None,
+                "test": c.method if c else None,
+                "min_detectable_drop": r6(c.min_detectable_drop) if c else None,
+                "pass_to_fail": [
+                    {"case_id": f.case_id, "base": r6(f.base), "current": r6(f.current)}
+                    for f in s.worse
+                ],
+                "fail_to_pass": [
+                    {"case_id": f.case_id, "base": r6(f.base), "current": r6(f.current)}
+                    for f in s.better
+                ],
+                "new_cases": s.new_cases,
+                "changed_cases": s.changed_cases,
+                "failures": list(s.failures),
+                "settle": {"more_cases": s.settle.more_cases, "repeats": s.settle.repeats}
+                if s.settle
+                else None,
+            }
+        )
     g = result.gate
     return {
-        "suite": result.suite, "verdict": result.verdict.value, "exit_code": result.exit_code,
+        "suite": result.suite,
+        "verdict": result.verdict.value,
+        "exit_code": result.exit_code,
         "prompt_version": result.prompt_version,
-        "baseline": {"path": result.baseline_path, "commit": result.baseline_commit,
-                     "prompt_version": result.baseline_version} if result.baseline_path else None,
+        "baseline": {
+            "path": result.baseline_path,
+            "commit": result.baseline_commit,
+            "prompt_version": result.baseline_version,
+        }
+        if result.baseline_path
+        else None,
         "comparable": result.comparable,
-        "gate": {"min_pass_rate": g.min_pass_rate, "max_drop": g.max_drop, "alpha": g.alpha,
-                 "max_cost_usd": g.max_cost_usd, "on_inconclusive": g.on_inconclusive},
-        "cost_usd": r6(result.cost_usd), "failures": list(result.failures),
-        "notes": list(result.notes), "missing_cases": result.missing_cases,
-        "new_scorers": list(result.new_scorers), "changed_scorers": list(result.changed_scorers),
-        "removed_scorers": list(result.removed_scorers), "scorers": scorers,
+        "gate": {
+            "min_pass_rate": g.min_pass_rate,
+            "max_drop": g.max_drop,
+            "alpha": g.alpha,
+            "max_cost_usd": g.max_cost_usd,
+            "on_inconclusive": g.on_inconclusive,
+        },
+        "cost_usd": r6(result.cost_usd),
+        "failures": list(result.failures),
+        "notes": list(result.notes),
+        "missing_cases": result.missing_cases,
+        "new_scorers": list(result.new_scorers),
+        "changed_scorers": list(result.changed_scorers),
+        "removed_scorers": list(result.removed_scorers),
+        "scorers": scorers,
     }
 
 
@@ -311,20 +410,28 @@ def describe(s: ScorerGate, gate: Gate) -> str:
     if s.failures:
         return "; ".join(s.failures)
     if c is None:
-        return {"new scorer": "new scorer: no baseline to compare with",
-                "scorer changed": "scorer configuration changed: not compared",
-                "nothing comparable": "no case comparable with the baseline",
-                "no baseline": "no baseline"}.get(s.status, s.status)
+        return {
+            "new scorer": "new scorer: no baseline to compare with",
+            "scorer changed": "scorer configuration changed: not compared",
+            "nothing comparable": "no case comparable with the baseline",
+            "no baseline": "no baseline",
+        }.get(s.status, s.status)
     if s.verdict is Verdict.REGRESSED:
-        return (f"pass rate fell {c.drop:.1%} (> max_drop {gate.max_drop:.1%}), "
-                f"significant: p={c.p_value:.3g} < alpha {gate.alpha:g}")
+        return (
+            f"pass rate fell {c.drop:.1%} (> max_drop {gate.max_drop:.1%}), "
+            f"significant: p={c.p_value:.3g} < alpha {gate.alpha:g}"
+        )
     if s.verdict is Verdict.INCONCLUSIVE:
         tail = ""
         if s.settle:
-            tail = (f"; about {s.settle.more_cases} more cases (or repeat: {s.settle.repeats}) "
-                    "would settle it")
-        return (f"pass rate fell {c.drop:.1%} (> max_drop {gate.max_drop:.1%}) but "
-                f"p={c.p_value:.3g} >= alpha {gate.alpha:g}: could be noise{tail}")
+            tail = (
+                f"; about {s.settle.more_cases} more cases (or repeat: {s.settle.repeats}) "
+                "would settle it"
+            )
+        return (
+            f"pass rate fell {c.drop:.1%} (> max_drop {gate.max_drop:.1%}) but "
+            f"p={c.p_value:.3g} >= alpha {gate.alpha:g}: could be noise{tail}"
+        )
     if c.drop > _EPS:
         return f"pass rate fell {c.drop:.1%}, within max_drop {gate.max_drop:.1%}"
     if c.drop < -_EPS:

@@ -39,12 +39,19 @@ def _prompt(project: Project, data: YamlMap, checker: Checker) -> Prompt | None:
     files = loader.prompt_files(project)
     if name.removesuffix(".yaml") not in files:
         hint = did_you_mean(name, files)
-        checker.add("PC201", f"unknown prompt {name!r}", where,
-                    (hint + " " if hint else "") + f"known prompts: {', '.join(files) or 'none'}")
+        checker.add(
+            "PC201",
+            f"unknown prompt {name!r}",
+            where,
+            (hint + " " if hint else "") + f"known prompts: {', '.join(files) or 'none'}",
+        )
         return None
     try:
-        return loader.resolve(ref, project) if rev else loader.load_prompt_file(
-            project, files[name.removesuffix(".yaml")])
+        return (
+            loader.resolve(ref, project)
+            if rev
+            else loader.load_prompt_file(project, files[name.removesuffix(".yaml")])
+        )
     except UsageError:
         return None  # the prompt's own problems are reported on the prompt file
 
@@ -64,28 +71,43 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
             before = len(checker.findings)
             if case.id in seen:
                 first = seen[case.id]
-                checker.add("PC205", f"duplicate case id {case.id!r} (first at {first})",
-                            case.source, "case ids must be unique within a suite")
+                checker.add(
+                    "PC205",
+                    f"duplicate case id {case.id!r} (first at {first})",
+                    case.source,
+                    "case ids must be unique within a suite",
+                )
             else:
                 seen[case.id] = case.source
             missing = sorted(required - set(case.vars))
             if missing:
-                checker.add("PC204", f"case {case.id} lacks variable(s) {', '.join(missing)} "
-                            f"required by prompt {pname!r}", case.source,
-                            "add them under the case's vars")
+                checker.add(
+                    "PC204",
+                    f"case {case.id} lacks variable(s) {', '.join(missing)} "
+                    f"required by prompt {pname!r}",
+                    case.source,
+                    "add them under the case's vars",
+                )
             unknown = sorted(set(case.vars) - declared) if prompt is not None and declared else []
             if unknown:
-                checker.add("PC211", f"case {case.id} sets {', '.join(unknown)}, which prompt "
-                            f"{pname!r} does not declare", case.source,
-                            did_you_mean(unknown[0], declared) or "a typo, or declare it under "
-                            "input:")
+                checker.add(
+                    "PC211",
+                    f"case {case.id} sets {', '.join(unknown)}, which prompt "
+                    f"{pname!r} does not declare",
+                    case.source,
+                    did_you_mean(unknown[0], declared) or "a typo, or declare it under input:",
+                )
             row_findings += len(checker.findings) - before
     except UsageError as e:
         checker.add("PC207", e.message, e.where, e.hint)
         return
     if count == 0:
-        checker.add("PC209", f"suite {suite.name!r} has no cases", suite.source,
-                    "add cases to the dataset or an inline `cases:` list")
+        checker.add(
+            "PC209",
+            f"suite {suite.name!r} has no cases",
+            suite.source,
+            "add cases to the dataset or an inline `cases:` list",
+        )
 
 
 def check_baseline(project: Project, path: Path) -> list[Finding]:
@@ -98,6 +120,13 @@ def check_baseline(project: Project, path: Path) -> list[Finding]:
     except UsageError as e:
         return [Finding("PC501", Severity.ERROR, e.message, e.where, e.hint)]
     except OSError as e:
-        return [Finding("PC501", Severity.ERROR, f"cannot read the baseline: {e.strerror}",
-                        Location(project.rel(path)), baseline.regenerate_hint(path.stem))]
+        return [
+            Finding(
+                "PC501",
+                Severity.ERROR,
+                f"cannot read the baseline: {e.strerror}",
+                Location(project.rel(path)),
+                baseline.regenerate_hint(path.stem),
+            )
+        ]
     return []

@@ -54,8 +54,10 @@ def scaffold(
         target, name = CI_KINDS[ci]
         files[target] = name
     elif ci not in (None, "none"):
-        raise UsageError(f"--ci {ci!r} is not supported",
-                         hint="use --ci github, --ci github-sharded or --ci none")
+        raise UsageError(
+            f"--ci {ci!r} is not supported",
+            hint="use --ci github, --ci github-sharded or --ci none",
+        )
     results: list[Written] = []
     for rel, name in files.items():
         path = root / rel

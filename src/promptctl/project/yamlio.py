@@ -133,8 +133,11 @@ def _join_surrogates(value: str, where: Location) -> str:
     try:
         return value.encode("utf-16", "surrogatepass").decode("utf-16")
     except UnicodeDecodeError:
-        raise UsageError("a lone UTF-16 surrogate escape (\\ud800-\\udfff)", where=where,
-                         hint="write the character itself, or a valid pair") from None
+        raise UsageError(
+            "a lone UTF-16 surrogate escape (\\ud800-\\udfff)",
+            where=where,
+            hint="write the character itself, or a valid pair",
+        ) from None
 
 
 def _block_loc(path: str, node: Node) -> Location:

@@ -48,25 +48,45 @@ def _flips(flips: Any) -> str:
 def baseline_line(g: GateResult) -> str:
     if g.baseline_path is None:
         return "baseline: none"
-    where = f"{g.baseline_path} at {g.baseline_commit[:12]}" if g.baseline_commit \
+    where = (
+        f"{g.baseline_path} at {g.baseline_commit[:12]}"
+        if g.baseline_commit
         else f"{g.baseline_path} (working tree)"
-    return (f"baseline: {where}, prompt version {g.baseline_version}; "
-            f"now {g.prompt_version}")
+    )
+    return f"baseline: {where}, prompt version {g.baseline_version}; now {g.prompt_version}"
 
 
 def rows(g: GateResult) -> list[list[str]]:
     out = []
     for s in g.scorers:
         c = s.comparison
-        out.append([s.scorer_id, s.verdict.value.upper(), _pct(c.base_rate) if c else "-",
-                    _pct(c.current_rate) if c else _pct(s.pass_rate), _delta(s), _p(s),
-                    _pct(c.min_detectable_drop) if c else "-", str(c.n) if c else "0",
-                    f"{len(s.worse)}/{len(s.better)}"])
+        out.append(
+            [
+                s.scorer_id,
+                s.verdict.value.upper(),
+                _pct(c.base_rate) if c else "-",
+                _pct(c.current_rate) if c else _pct(s.pass_rate),
+                _delta(s),
+                _p(s),
+                _pct(c.min_detectable_drop) if c else "-",
+                str(c.n) if c else "0",
+                f"{len(s.worse)}/{len(s.better)}",
+            ]
+        )
     return out
 
 
-HEADERS = ["SCORER", "VERDICT", "BASE", "NOW", "DELTA PTS [95% CI]", "P", "MIN DROP", "PAIRED",
-           "FLIPS -/+"]
+HEADERS = [
+    "SCORER",
+    "VERDICT",
+    "BASE",
+    "NOW",
+    "DELTA PTS [95% CI]",
+    "P",
+    "MIN DROP",
+    "PAIRED",
+    "FLIPS -/+",
+]
 
 
 def text(g: GateResult) -> str:
@@ -78,8 +98,9 @@ def text(g: GateResult) -> str:
         for s in g.scorers:
             if s.failures:
                 lines.append(f"  {s.scorer_id}: {describe(s, g.gate)}\n")
-        return "".join(lines + [f"FAILED: {f}\n" for f in g.failures]
-                       + [f"WARNING: {n}\n" for n in g.notes])
+        return "".join(
+            lines + [f"FAILED: {f}\n" for f in g.failures] + [f"WARNING: {n}\n" for n in g.notes]
+        )
     lines.append(table(HEADERS, rows(g)))
     for s in g.scorers:
         lines.append(f"  {s.scorer_id}: {describe(s, g.gate)}\n")
@@ -97,13 +118,22 @@ def text(g: GateResult) -> str:
 
 
 def markdown(g: GateResult) -> list[str]:
-    icon = {Verdict.PASSED: "✅", Verdict.NEW: "🆕", Verdict.INCONCLUSIVE: "⚠️",
-            Verdict.REGRESSED: "❌", Verdict.FAILED: "❌"}[g.verdict]
+    icon = {
+        Verdict.PASSED: "✅",
+        Verdict.NEW: "🆕",
+        Verdict.INCONCLUSIVE: "⚠️",
+        Verdict.REGRESSED: "❌",
+        Verdict.FAILED: "❌",
+    }[g.verdict]
     # Case and scorer ids come from datasets and suites: escaped like every other cell (issue 9).
     md = markdown_cell
-    out = [f"**Gate: {icon} {g.verdict.value}** — {md(baseline_line(g))}", "",
-           "| scorer | verdict | base | now | Δ pts [95% CI] | p | min detectable drop | paired "
-           "| flips −/+ |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"**Gate: {icon} {g.verdict.value}** — {md(baseline_line(g))}",
+        "",
+        "| scorer | verdict | base | now | Δ pts [95% CI] | p | min detectable drop | paired "
+        "| flips −/+ |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows(g):
         out.append("| " + " | ".join([_code(r[0]), *(md(c) for c in r[1:])]) + " |")
     out.append("")
@@ -124,16 +154,21 @@ def junit(g: GateResult, suite_node: ET.Element, suite: str) -> int:
     props = suite_node.find("properties")
     if props is None:
         props = ET.SubElement(suite_node, "properties")
-    for key, value in (("gate", g.verdict.value), ("baseline", g.baseline_path or "none"),
-                       ("baseline_commit", g.baseline_commit or "working tree")):
+    for key, value in (
+        ("gate", g.verdict.value),
+        ("baseline", g.baseline_path or "none"),
+        ("baseline_commit", g.baseline_commit or "working tree"),
+    ):
         ET.SubElement(props, "property", name=key, value=xml_text(value))
     failures = 0
     for s in g.scorers:
-        tc = ET.SubElement(suite_node, "testcase", classname=f"{suite}.gate",
-                           name=xml_text(s.scorer_id))
+        tc = ET.SubElement(
+            suite_node, "testcase", classname=f"{suite}.gate", name=xml_text(s.scorer_id)
+        )
         reason = xml_text(describe(s, g.gate))
         if s.verdict in (Verdict.REGRESSED, Verdict.FAILED) or (
-                s.verdict is Verdict.INCONCLUSIVE and g.gate.on_inconclusive == "fail"):
+            s.verdict is Verdict.INCONCLUSIVE and g.gate.on_inconclusive == "fail"
+        ):
             ET.SubElement(tc, "failure", message=reason[:200]).text = reason
             failures += 1
         else:

@@ -47,8 +47,14 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def command(level: str, message: str, *, file: str | None = None, line: int | None = None,
-            title: str | None = None) -> str:
+def command(
+    level: str,
+    message: str,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+    title: str | None = None,
+) -> str:
     """`::error file=…,line=…,title=…::message` (level: error, warning or notice)."""
     props = []
     if file:
@@ -113,17 +119,30 @@ def annotations(project: Project, result: EvalResult) -> list[str]:
     for s in result.suites:
         name = s.suite.name
         if s.status != "complete":
-            out.append(command("error", f"{name}: {s.status}: {s.error or 'not finished'}; "
-                               f"resume with `promptctl eval --resume {s.run_id}`",
-                               file=_suite_file(project, s), line=1,
-                               title=f"promptctl: {name} {s.status}"))
+            out.append(
+                command(
+                    "error",
+                    f"{name}: {s.status}: {s.error or 'not finished'}; "
+                    f"resume with `promptctl eval --resume {s.run_id}`",
+                    file=_suite_file(project, s),
+                    line=1,
+                    title=f"promptctl: {name} {s.status}",
+                )
+            )
             continue
         g = s.gate
         if g is None:
             for f in s.floor_failures:
                 file, line = _prompt_location(project, s.prompt)
-                out.append(command("error", f.message, file=file, line=line,
-                                   title=f"promptctl: {name}/{f.scorer_id} failed"))
+                out.append(
+                    command(
+                        "error",
+                        f.message,
+                        file=file,
+                        line=line,
+                        title=f"promptctl: {name}/{f.scorer_id} failed",
+                    )
+                )
             continue
         for sg in g.scorers:
             fails = g.gate.on_inconclusive == "fail"
@@ -139,11 +158,25 @@ def annotations(project: Project, result: EvalResult) -> list[str]:
                 more = len(sg.worse) - MAX_FLIPS
                 message += f"; pass->fail: {flips}" + (f", +{more} more" if more > 0 else "")
             file, line = _prompt_location(project, s.prompt)
-            out.append(command(level, message, file=file, line=line,
-                               title=f"promptctl: {name}/{sg.scorer_id} {sg.verdict.value}"))
+            out.append(
+                command(
+                    level,
+                    message,
+                    file=file,
+                    line=line,
+                    title=f"promptctl: {name}/{sg.scorer_id} {sg.verdict.value}",
+                )
+            )
         for failure in g.failures:
-            out.append(command("error", f"{name}: {failure}", file=_suite_file(project, s),
-                               line=1, title=f"promptctl: {name} failed"))
+            out.append(
+                command(
+                    "error",
+                    f"{name}: {failure}",
+                    file=_suite_file(project, s),
+                    line=1,
+                    title=f"promptctl: {name} failed",
+                )
+            )
     return out
 
 
@@ -158,14 +191,21 @@ def step_summary(result: EvalResult) -> str:
     data = text.encode("utf-8")
     if len(data) <= SUMMARY_LIMIT_BYTES:
         return text
-    note = "\n\n_(report cut to GitHub's step summary limit; the full report is in the run "\
-           "directory)_\n"
-    cut = data[:SUMMARY_LIMIT_BYTES - len(note.encode("utf-8"))].decode("utf-8", "ignore")
-    return cut[:cut.rfind("\n") + 1] + note
+    note = (
+        "\n\n_(report cut to GitHub's step summary limit; the full report is in the run "
+        "directory)_\n"
+    )
+    cut = data[: SUMMARY_LIMIT_BYTES - len(note.encode("utf-8"))].decode("utf-8", "ignore")
+    return cut[: cut.rfind("\n") + 1] + note
 
 
-def report(project: Project, result: EvalResult, *, env: Mapping[str, str] | None = None,
-           stream: TextIO | None = None) -> None:
+def report(
+    project: Project,
+    result: EvalResult,
+    *,
+    env: Mapping[str, str] | None = None,
+    stream: TextIO | None = None,
+) -> None:
     """Inside GitHub Actions: annotations on stderr, the report in the step summary."""
     env = env if env is not None else os.environ
     if not active(env):
@@ -193,7 +233,7 @@ def defang(text: str, *, at_line_start: bool = True) -> str:
         stripped = line.lstrip()
         if stripped.startswith("::"):
             # The runner trims leading whitespace, then looks for "::" (ActionCommand.TryParseV2).
-            lines[i] = line[:len(line) - len(stripped)] + ":\u200b" + stripped[1:]
+            lines[i] = line[: len(line) - len(stripped)] + ":\u200b" + stripped[1:]
     return "\n".join(lines)
 
 

@@ -9,11 +9,19 @@ from promptctl.evals.runner import EvalResult, SuiteResult
 
 def suite_json(s: SuiteResult) -> dict[str, Any]:
     return {
-        "suite": s.suite.name, "run_id": s.run_id, "run_dir": s.run_dir, "status": s.status,
-        "exit_code": s.exit_code, "prompt": s.prompt, "prompt_version": s.prompt_version,
-        "model": s.model, "error": s.error,
-        "floor_failures": [{"kind": f.kind, "scorer": f.scorer_id, "case_id": f.case_id,
-                            "message": f.message} for f in s.floor_failures],
+        "suite": s.suite.name,
+        "run_id": s.run_id,
+        "run_dir": s.run_dir,
+        "status": s.status,
+        "exit_code": s.exit_code,
+        "prompt": s.prompt,
+        "prompt_version": s.prompt_version,
+        "model": s.model,
+        "error": s.error,
+        "floor_failures": [
+            {"kind": f.kind, "scorer": f.scorer_id, "case_id": f.case_id, "message": f.message}
+            for f in s.floor_failures
+        ],
         "summary": dict(s.summary),
         "replayed": s.replayed,
         "gate": _gate(s),

@@ -14,12 +14,22 @@ def render_junit(result: EvalResult) -> str:
     total = failures = 0
     for s in result.suites:
         cases = {o.case_id for o in s.outcomes}
-        node = ET.SubElement(root, "testsuite", name=s.suite.name, tests=str(len(cases)),
-                             failures=str(len(s.failing)), errors="0")
+        node = ET.SubElement(
+            root,
+            "testsuite",
+            name=s.suite.name,
+            tests=str(len(cases)),
+            failures=str(len(s.failing)),
+            errors="0",
+        )
         props = ET.SubElement(node, "properties")
-        for key, value in (("run_id", s.run_id), ("prompt", s.prompt),
-                           ("prompt_version", s.prompt_version), ("model", s.model),
-                           ("status", s.status)):
+        for key, value in (
+            ("run_id", s.run_id),
+            ("prompt", s.prompt),
+            ("prompt_version", s.prompt_version),
+            ("model", s.model),
+            ("status", s.status),
+        ):
             ET.SubElement(props, "property", name=key, value=str(value))
         for case_id in sorted(cases):
             tc = ET.SubElement(node, "testcase", classname=s.suite.name, name=xml_text(case_id))
@@ -33,8 +43,12 @@ def render_junit(result: EvalResult) -> str:
                 failure.text = text
         for f in s.floor_failures:
             if f.kind == "min_pass_rate":
-                tc = ET.SubElement(node, "testcase", classname=f"{s.suite.name}.floors",
-                                   name=f"min_pass_rate[{f.scorer_id}]")
+                tc = ET.SubElement(
+                    node,
+                    "testcase",
+                    classname=f"{s.suite.name}.floors",
+                    name=f"min_pass_rate[{f.scorer_id}]",
+                )
                 ET.SubElement(tc, "failure", message=f.message).text = f.message
                 failures += 1
         if s.gate is not None:

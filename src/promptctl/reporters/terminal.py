@@ -13,8 +13,11 @@ from promptctl.redaction import printable
 
 def _passed(record: Mapping[str, Any]) -> bool:
     scores = record.get("scores") or {}
-    return not record.get("error") and bool(scores) and all(
-        s.get("passed") and not s.get("error") for s in scores.values())
+    return (
+        not record.get("error")
+        and bool(scores)
+        and all(s.get("passed") and not s.get("error") for s in scores.values())
+    )
 
 
 class _Counts:
@@ -50,8 +53,10 @@ class PlainProgress:
     def _line(self, suite: str) -> None:
         c = self.counts
         pct = f" ({c.done / c.total:.0%})" if c.total else ""
-        self.stream.write(f"{suite}: {c.done}/{c.total}{pct} pass {c.rate} cost ${c.cost:.4f} "
-                          f"elapsed {time.monotonic() - self._started:.1f}s\n")
+        self.stream.write(
+            f"{suite}: {c.done}/{c.total}{pct} pass {c.rate} cost ${c.cost:.4f} "
+            f"elapsed {time.monotonic() - self._started:.1f}s\n"
+        )
         self.stream.flush()
 
     def start(self, suite: str, total: int, done: int) -> None:
@@ -87,9 +92,14 @@ class RichProgress:
 
         self.counts = _Counts()
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("pass {task.fields[rate]}"), TextColumn("${task.fields[cost]}"),
-            TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("pass {task.fields[rate]}"),
+            TextColumn("${task.fields[cost]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
         )
         self.task: Any = None
 
@@ -100,8 +110,7 @@ class RichProgress:
 
     def advance(self, suite: str, record: Mapping[str, Any]) -> None:
         self.counts.add(record)
-        self.bar.update(self.task, advance=1, rate=self.counts.rate,
-                        cost=f"{self.counts.cost:.4f}")
+        self.bar.update(self.task, advance=1, rate=self.counts.rate, cost=f"{self.counts.cost:.4f}")
 
     def finish(self, suite: str) -> None:
         self.bar.stop()
@@ -139,22 +148,30 @@ def suite_text(s: SuiteResult, *, quiet: bool = False) -> str:
     if s.gate is not None and s.gate.verdict.value in ("regressed", "inconclusive"):
         verdict = s.gate.verdict.value.upper()
     cost = sm.get("cost_usd")
-    head = (f"{s.suite.name}: {verdict}  prompt {s.prompt}@{s.prompt_version}  model {s.model}  "
-            f"run {s.run_id}\n")
+    head = (
+        f"{s.suite.name}: {verdict}  prompt {s.prompt}@{s.prompt_version}  model {s.model}  "
+        f"run {s.run_id}\n"
+    )
     if quiet:
         return head
     rows = []
     for sid, st in (sm.get("scorers") or {}).items():
-        rows.append([sid, f"{_pct(st['pass_rate'])} ({st['passed']}/{st['n']})",
-                     f"{_pct(st['wilson_low'])}-{_pct(st['wilson_high'])}",
-                     "-" if st["mean_score"] is None else f"{st['mean_score']:.3f}",
-                     st["errors"]])
+        rows.append(
+            [
+                sid,
+                f"{_pct(st['pass_rate'])} ({st['passed']}/{st['n']})",
+                f"{_pct(st['wilson_low'])}-{_pct(st['wilson_high'])}",
+                "-" if st["mean_score"] is None else f"{st['mean_score']:.3f}",
+                st["errors"],
+            ]
+        )
     out = [head, _table(["SCORER", "PASS RATE", "95% CI (WILSON)", "MEAN", "ERRORS"], rows)]
     out.append(
         f"results {sm.get('pairs_done', 0)}/{sm.get('pairs_total', 0)}  calls {sm.get('calls', 0)}"
         f"  cached {sm.get('cache_hits', 0)}  tokens {sm.get('input_tokens', 0)} in / "
         f"{sm.get('output_tokens', 0)} out  cost {'unknown' if cost is None else f'${cost:.4f}'}"
-        f"  latency p50 {_secs(sm.get('latency_p50_s'))} p95 {_secs(sm.get('latency_p95_s'))}\n")
+        f"  latency p50 {_secs(sm.get('latency_p50_s'))} p95 {_secs(sm.get('latency_p95_s'))}\n"
+    )
     worst = sm.get("worst_cases") or []
     if worst:
         out.append("worst cases:\n")
@@ -184,9 +201,17 @@ def write_result(result: EvalResult, *, quiet: bool = False, stream: TextIO | No
 
 def write_dry_run(plans: Sequence[DryRun], stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
-    rows = [[p.suite, p.pairs, p.calls, p.cached, f"<= {p.judge_calls}",
-             "unknown" if p.estimated_cost_usd is None else f"${p.estimated_cost_usd:.4f}"]
-            for p in plans]
+    rows = [
+        [
+            p.suite,
+            p.pairs,
+            p.calls,
+            p.cached,
+            f"<= {p.judge_calls}",
+            "unknown" if p.estimated_cost_usd is None else f"${p.estimated_cost_usd:.4f}",
+        ]
+        for p in plans
+    ]
     stream.write(_table(["SUITE", "RESULTS", "CALLS", "CACHED", "JUDGE CALLS", "EST. COST"], rows))
 
 

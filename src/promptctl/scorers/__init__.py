@@ -26,8 +26,16 @@ ALIASES = {"llm-rubric": "llm-judge"}
 
 scorers: Registry[Any] = Registry("scorer type", BUILTIN, group="promptctl.scorers")
 
-__all__ = ["ALIASES", "BUILTIN", "Scorer", "ScorerContext", "build", "check_spec",
-           "resolve_type", "scorers"]
+__all__ = [
+    "ALIASES",
+    "BUILTIN",
+    "Scorer",
+    "ScorerContext",
+    "build",
+    "check_spec",
+    "resolve_type",
+    "scorers",
+]
 
 
 def resolve_type(name: str) -> tuple[str, bool]:

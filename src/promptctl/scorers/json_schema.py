@@ -48,8 +48,11 @@ class JsonSchema:
         if not isinstance(schema, Mapping):
             from promptctl.errors import UsageError
 
-            raise UsageError(f"scorer {spec.id!r}: json-schema needs `value` (a schema) or a "
-                             "prompt with output.schema", where=spec.source)
+            raise UsageError(
+                f"scorer {spec.id!r}: json-schema needs `value` (a schema) or a "
+                "prompt with output.schema",
+                where=spec.source,
+            )
         return cls(spec, schema)
 
     @classmethod

@@ -70,16 +70,22 @@ def load_template(path: str) -> JudgeTemplate:
     data = yamlio.load_mapping(Path(path), path, what="judge template")
     unknown = [k for k in data if k not in ("system", "user")]
     if unknown or not isinstance(data.get("user"), str):
-        raise UsageError("a judge template holds `system:` and `user:` strings",
-                         where=data.loc, hint=f"see docs/suites.md ({shown})")
+        raise UsageError(
+            "a judge template holds `system:` and `user:` strings",
+            where=data.loc,
+            hint=f"see docs/suites.md ({shown})",
+        )
     system = data.get("system") or ""
     if not isinstance(system, str):
         raise UsageError("judge template `system` must be a string", where=data.value_loc("system"))
     both = system + data["user"]
     missing = [p for p in REQUIRED_PLACEHOLDERS if not re.search(r"{{\s*" + p + r"\s*}}", both)]
     if missing:
-        raise UsageError(f"judge template lacks the placeholder(s) {', '.join(missing)}",
-                         where=data.loc, hint="keep {{ rubric }} and {{ output }} in the template")
+        raise UsageError(
+            f"judge template lacks the placeholder(s) {', '.join(missing)}",
+            where=data.loc,
+            hint="keep {{ rubric }} and {{ output }} in the template",
+        )
     return JudgeTemplate(system=system, user=data["user"], source=data.value_loc("user"))
 
 
@@ -128,15 +134,20 @@ class LlmJudge:
         if not isinstance(opts.get("rubric", spec.value), str):
             yield "PC005", "llm-judge needs `rubric` (what a good output does)", "rubric"
         scale = opts.get("scale", list(DEFAULT_SCALE))
-        if (not isinstance(scale, list) or len(scale) != 2
-                or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in scale)
-                or scale[0] >= scale[1]):
+        if (
+            not isinstance(scale, list)
+            or len(scale) != 2
+            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in scale)
+            or scale[0] >= scale[1]
+        ):
             yield "PC004", "scale must be [low, high] with low < high, e.g. [1, 5]", "scale"
             return
         threshold = opts.get("pass")
-        if threshold is not None and (isinstance(threshold, bool)
-                                      or not isinstance(threshold, int | float)
-                                      or not scale[0] <= threshold <= scale[1]):
+        if threshold is not None and (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not scale[0] <= threshold <= scale[1]
+        ):
             yield "PC004", f"pass must be a number within the scale {scale[0]}..{scale[1]}", "pass"
         model = opts.get("model")
         if model is not None and (not isinstance(model, str) or "/" not in model):
@@ -148,35 +159,61 @@ class LlmJudge:
         model = opts.get("model") or ctx.judge_model
         if not model:
             raise UsageError(
-                f"scorer {spec.id!r}: no judge model", where=spec.source,
+                f"scorer {spec.id!r}: no judge model",
+                where=spec.source,
                 hint="set `model:` on the scorer or defaults.judge_model in promptctl.yaml",
             )
         lo, hi = (float(x) for x in opts.get("scale", DEFAULT_SCALE))
         threshold = opts.get("pass")
         if threshold is None:
             threshold = lo + 0.75 * (hi - lo)  # 4 on 1-5: "mostly right" is the usual bar
-        template = (load_template(opts["template"]) if opts.get("template")
-                    else JudgeTemplate(SYSTEM, USER))
-        return cls(spec=spec, engine=ctx.engine, model=str(model),
-                   rubric=str(opts.get("rubric", spec.value)), lo=lo, hi=hi,
-                   threshold=float(threshold), template=template,
-                   temperature=float(opts.get("temperature", 0.0)))
+        template = (
+            load_template(opts["template"]) if opts.get("template") else JudgeTemplate(SYSTEM, USER)
+        )
+        return cls(
+            spec=spec,
+            engine=ctx.engine,
+            model=str(model),
+            rubric=str(opts.get("rubric", spec.value)),
+            lo=lo,
+            hi=hi,
+            threshold=float(threshold),
+            template=template,
+            temperature=float(opts.get("temperature", 0.0)),
+        )
 
     def messages(self, output: str, case: Case) -> list[dict[str, str]]:
         from promptctl.prompts import rendering
 
         reference = reference_text(case)
-        seed = canonical_json({"rubric": self.rubric, "reference": reference, "output": output,
-                               "scale": [self.lo, self.hi], "system": self.template.system,
-                               "user": self.template.user})
+        seed = canonical_json(
+            {
+                "rubric": self.rubric,
+                "reference": reference,
+                "output": output,
+                "scale": [self.lo, self.hi],
+                "system": self.template.system,
+                "user": self.template.user,
+            }
+        )
         nonce = hashlib.sha256(b"promptctl-judge\0" + seed.encode("utf-8")).hexdigest()[:16]
-        values = {"nonce": nonce, "lo": f"{self.lo:g}", "hi": f"{self.hi:g}",
-                  "rubric": self.rubric, "reference": reference, "output": output}
+        values = {
+            "nonce": nonce,
+            "lo": f"{self.lo:g}",
+            "hi": f"{self.hi:g}",
+            "rubric": self.rubric,
+            "reference": reference,
+            "output": output,
+        }
         out = []
         for role, text in (("system", self.template.system), ("user", self.template.user)):
             if text:
-                out.append({"role": role, "content": rendering.render_text(
-                    text, values, source=self.template.source)})
+                out.append(
+                    {
+                        "role": role,
+                        "content": rendering.render_text(text, values, source=self.template.source),
+                    }
+                )
         return out
 
     async def score(self, reply: Reply, case: Case, *, repeat: int = 0) -> Score:
@@ -188,9 +225,13 @@ class LlmJudge:
         for attempt in range(2):
             # A bad reply is retried once with a bumped repeat index: the cache must not
             # answer the retry with the same bad reply.
-            request = self.engine.build_request(prompt, messages, repeat=repeat * 2 + attempt,
-                                                model=self.model,
-                                                params={"temperature": self.temperature})
+            request = self.engine.build_request(
+                prompt,
+                messages,
+                repeat=repeat * 2 + attempt,
+                model=self.model,
+                params={"temperature": self.temperature},
+            )
             answer = await self.engine.complete(request)
             try:
                 raw, reason = parse_verdict(answer.text, self.lo, self.hi)
@@ -199,9 +240,12 @@ class LlmJudge:
                 continue
             value = (raw - self.lo) / (self.hi - self.lo)
             passed = raw >= self.threshold
-            return Score(value=value, passed=passed,
-                         reason=f"{raw:g}/{self.hi:g} ({'>=' if passed else '<'} "
-                                f"{self.threshold:g}): {short(reason, 200)}")
+            return Score(
+                value=value,
+                passed=passed,
+                reason=f"{raw:g}/{self.hi:g} ({'>=' if passed else '<'} "
+                f"{self.threshold:g}): {short(reason, 200)}",
+            )
         raise ValueError(f"{problem} (after one retry)")
 
 
@@ -214,7 +258,13 @@ def reference_text(case: Case) -> str:
 
 
 def _judge_prompt(model: str, temperature: float) -> Prompt:
-    return Prompt(name="llm-judge", version="", model=model, messages=(),
-                  params={"temperature": temperature}, input={},
-                  output=OutputSpec(format="json", schema=RESPONSE_SCHEMA),
-                  source=Location("<llm-judge>"))
+    return Prompt(
+        name="llm-judge",
+        version="",
+        model=model,
+        messages=(),
+        params={"temperature": temperature},
+        input={},
+        output=OutputSpec(format="json", schema=RESPONSE_SCHEMA),
+        source=Location("<llm-judge>"),
+    )

@@ -44,6 +44,8 @@ class Latency(_Ceiling):
 class Cost(_Ceiling):
     async def score(self, reply: Reply, case: Case, *, repeat: int = 0) -> Score:
         if reply.cost_usd is None:
-            raise ValueError(f"cost unknown for model {reply.model or '?'}: add its price under "
-                             "`prices:` in promptctl.yaml")
+            raise ValueError(
+                f"cost unknown for model {reply.model or '?'}: add its price under "
+                "`prices:` in promptctl.yaml"
+            )
         return self.judge(reply.cost_usd, "usd")

@@ -35,5 +35,8 @@ class Regex:
         pattern = str(render_value(self.spec.value, case, self.spec, self.partials_dir))
         # RegexTimeout propagates: the runner records it as this scorer's error (a fail).
         hit = regexes.search_bounded(pattern, reply.text)
-        return Score(value=float(hit), passed=hit,
-                     reason=f"/{pattern}/ {'matched' if hit else 'did not match'}")
+        return Score(
+            value=float(hit),
+            passed=hit,
+            reason=f"/{pattern}/ {'matched' if hit else 'did not match'}",
+        )

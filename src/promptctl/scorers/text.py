@@ -24,7 +24,7 @@ class _TextScorer:
     @classmethod
     def check(cls, spec: ScorerSpec) -> Iterator[tuple[str, str, str]]:
         if spec.value is None:
-            yield "PC005", f"{spec.type} needs `value` (e.g. \"{{{{ expected }}}}\")", "value"
+            yield "PC005", f'{spec.type} needs `value` (e.g. "{{{{ expected }}}}")', "value"
 
     def expected(self, case: Case) -> Any:
         return render_value(self.spec.value, case, self.spec, self.partials_dir)
@@ -32,8 +32,11 @@ class _TextScorer:
     async def score(self, reply: Reply, case: Case, *, repeat: int = 0) -> Score:
         want = self.expected(case)
         hit = self.test(reply.text, want)
-        return Score(value=float(hit), passed=hit,
-                     reason=f"{'' if hit else 'not '}{self.verb} {short(as_text(want))!r}")
+        return Score(
+            value=float(hit),
+            passed=hit,
+            reason=f"{'' if hit else 'not '}{self.verb} {short(as_text(want))!r}",
+        )
 
     def test(self, text: str, want: Any) -> bool:
         raise NotImplementedError
