@@ -35,7 +35,7 @@ def _render(project: Project, *extra: str) -> tuple[int, str]:
         ),
         ("model: mock/echo\ntemplate: 'hi {{ who }}'\n", "prompts/a.yaml:2:", "undefined variable"),
         (
-            "model: mock/echo\nmessages:\n  - {role: user, content: \"{{ ''.__class__.__mro__ }}\"}\n",
+            "model: mock/echo\nmessages:\n  - {role: user, content: \"{{ ''.__class__.__mro__ }}\"}\n",  # noqa: E501
             "prompts/a.yaml:3:",
             "sandbox",
         ),

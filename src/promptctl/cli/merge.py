@@ -23,7 +23,9 @@ def merge(
         typer.Option(
             "--baseline-ref",
             metavar="REF",
-            help="Gate against the baseline at REF (default: the one the shards were gated against).",
+            help=(
+                "Gate against the baseline at REF (default: the one the shards were gated against)."
+            ),
         ),
     ] = None,
     output: Annotated[
