@@ -9,7 +9,7 @@ import pytest
 from promptctl.errors import UsageError
 from promptctl.labels import store as labels
 from promptctl.labels.store import LabelEntry
-from promptctl.project import config
+from promptctl.project import config, files
 from promptctl.project.checks import Checker
 from tests.integration.test_git_history import PROMPT, seed, version_of
 
@@ -108,7 +108,7 @@ def test_lint_reports_unknown_prompt_bad_label_and_unknown_version(git_project) 
 
 def test_update_writes_atomically_and_none_leaves_the_file_untouched(project) -> None:
     proj = config.load_project()
-    labels.write_atomic(
+    files.write_atomic(
         proj.labels_file, "# hand-written\nsummarize:\n  production: {version: 8c1e2f0a9b7d}\n"
     )
     before = proj.labels_file.read_bytes()
@@ -127,21 +127,6 @@ def test_update_writes_atomically_and_none_leaves_the_file_untouched(project) ->
     leftovers = [n for n in os.listdir(project.root) if n.endswith(".tmp")]
     assert leftovers == []
     assert (project.root / ".promptctl" / ".gitignore").read_text() == "*\n"
-
-
-def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(project, monkeypatch) -> None:
-    proj = config.load_project()
-    labels.write_atomic(proj.labels_file, "summarize:\n  production: {version: 8c1e2f0a9b7d}\n")
-    before = proj.labels_file.read_bytes()
-
-    def boom(src: str, dst: str) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError, match="No space left"):
-        labels.write_atomic(proj.labels_file, "broken")
-    assert proj.labels_file.read_bytes() == before
-    assert [n for n in os.listdir(project.root) if n.endswith(".tmp")] == []
 
 
 def test_parse_collects_every_problem_for_lint() -> None:

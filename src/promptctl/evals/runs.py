@@ -19,6 +19,7 @@ from typing import Any
 
 from promptctl.errors import IncompleteError, Location, UsageError
 from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.project import files
 from promptctl.project.config import Project
 
 RESULTS = "results.jsonl"
@@ -39,28 +40,10 @@ def new_run_id(suite: str, now: dt.datetime | None = None) -> str:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    """Temp file, fsync, os.replace, directory fsync: readers see the old file or the new one,
-    never half, and the rename survives a power cut. A full disk is an IncompleteError."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """run.json, summary.json and results.json: indented, sorted keys, through the one atomic
+    writer (a full disk is its IncompleteError naming the file)."""
     data = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        if hasattr(os, "O_DIRECTORY"):  # POSIX only
-            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise IncompleteError(
-            f"cannot write {path}: {e.strerror or e}",
-            hint="free some space (or make the directory writable), then run again",
-        ) from None
+    files.write_atomic(path, data)
 
 
 class RunWriter:

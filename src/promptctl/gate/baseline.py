@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from promptctl.errors import Location, UsageError
 from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.project import files
 from promptctl.project.config import Project
 
 FORMAT = 1
@@ -192,8 +192,8 @@ def dumps(baseline: Baseline) -> str:
 
 
 def write(project: Project, baseline: Baseline) -> tuple[Path, bool]:
-    """Write atomically (temp, fsync, os.replace, fsync of the directory). Returns the path and
-    whether the bytes changed; an unchanged baseline is not touched at all."""
+    """Write through the one atomic writer. Returns the path and whether the bytes changed; an
+    unchanged baseline is not touched at all."""
     path = path_for(project, baseline.suite)
     data = dumps(baseline).encode("utf-8")
     try:
@@ -201,33 +201,8 @@ def write(project: Project, baseline: Baseline) -> tuple[Path, bool]:
             return path, False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
+    files.write_atomic(path, data)
     return path, True
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory entry is; Windows cannot open directories.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------------------- reading

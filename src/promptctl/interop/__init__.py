@@ -7,9 +7,7 @@ The converters (`prompt_yml`, `promptfoo`) are pure: a parsed file in, an `Impor
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import yaml
 
 from promptctl.errors import Location, UsageError
 from promptctl.project import yamlio
+from promptctl.project.files import write_atomic
 
 FORMATS = {
     "prompt-yml": "GitHub Models .prompt.yml",
@@ -140,20 +139,6 @@ def write_plan(plan: ImportPlan, root: Path, *, force: bool = False) -> list[Pat
         write_atomic(target, planned.text)
         written.append(target)
     return written
-
-
-def write_atomic(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ----------------------------------------------------------------------------- shared helpers

@@ -18,6 +18,7 @@ from promptctl.errors import Location, UsageError
 from promptctl.history import gitrepo
 from promptctl.labels import store as labels
 from promptctl.model import Message, OutputSpec, Prompt
+from promptctl.project import files
 from promptctl.project.config import Project
 from promptctl.prompts import loader
 
@@ -77,7 +78,7 @@ def dumps(bundle: dict[str, Any]) -> str:
 
 def write(project: Project, label: str, path: Path) -> dict[str, Any]:
     bundle = build(project, label)
-    labels.write_atomic(path, dumps(bundle))
+    files.write_atomic(path, dumps(bundle))
     return bundle
 
 
@@ -108,7 +109,7 @@ def write_prompt_yml(project: Project, label: str, output: Path) -> list[Path]:
         object.__setattr__(prompt, "source", Location(f"{rel}@{(prompt.commit or '')[:12]}"))
         suite = _only_suite(project, prompt.name)
         path = output / f"{prompt.name.replace('/', '-')}.prompt.yml" if output.is_dir() else output
-        labels.write_atomic(path, export_prompt(project, prompt, suite))
+        files.write_atomic(path, export_prompt(project, prompt, suite))
         written.append(path)
     return written
 

@@ -1,19 +1,16 @@
 """labels.yaml: label -> version pointers, read and validated here; written only through `update`,
-atomically (temp file, fsync, os.replace, directory fsync) under a file lock."""
+under a file lock, by the one atomic writer (project/files.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 from promptctl.errors import Location, UsageError
-from promptctl.project import yamlio
+from promptctl.project import files, yamlio
 from promptctl.project.checks import Checker
 from promptctl.project.config import Project
 
@@ -181,33 +178,6 @@ def locked(project: Project) -> Iterator[None]:
         ) from None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the same directory, fsync, os.replace, fsync the directory: readers see the old
-    file or the new one, never half of one, even across a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # POSIX; Windows cannot open a directory for fsync
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
 def update(
     project: Project,
     change: Callable[[Labels], Labels | None],
@@ -228,7 +198,7 @@ def update(
         new = change(copy)
         if new is None:
             return None
-        write_atomic(project.labels_file, dumps(new))
+        files.write_atomic(project.labels_file, dumps(new))
         if then is not None:
             then()
         return new

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from promptctl.errors import UsageError
+from promptctl.project.files import write_atomic
 
 # target path in the project -> template file in promptctl/templates/init/
 FILES = {
@@ -65,8 +66,7 @@ def scaffold(
             results.append(Written(path, "kept"))
             continue
         action = "overwritten" if path.exists() else "created"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_template(name), encoding="utf-8")
+        write_atomic(path, render_template(name))
         results.append(Written(path, action))
     (root / "evals" / "baselines").mkdir(parents=True, exist_ok=True)
     (root / "prompts" / "partials").mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def _gitignore(root: Path) -> Written:
             return Written(path, "kept")
         text = path.read_text(encoding="utf-8")
         sep = "" if text.endswith("\n") or not text else "\n"
-        path.write_text(text + sep + template("gitignore.txt"), encoding="utf-8")
+        write_atomic(path, text + sep + template("gitignore.txt"))
         return Written(path, "updated")
-    path.write_text(template("gitignore.txt"), encoding="utf-8")
+    write_atomic(path, template("gitignore.txt"))
     return Written(path, "created")

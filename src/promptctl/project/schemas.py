@@ -61,7 +61,7 @@ def write_vscode_settings(root: Path) -> list[Path]:
         UsageError: settings.json cannot be read as JSON(C), or its `yaml.schemas` cannot be
             merged without losing comments.
     """
-    from promptctl.interop import write_atomic
+    from promptctl.project.files import write_atomic
 
     root = root.resolve()
     written: list[Path] = []

@@ -1,0 +1,76 @@
+"""The one atomic file writer: every owner of a file format (runs, baselines, labels, import,
+editor schemas, exports) writes through `write_atomic`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from promptctl.errors import IncompleteError, Location
+
+NEW_FILE_MODE = 0o644  # mkstemp creates 0600; a committed file must stay readable by the team
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never half of one.
+
+    Temp file in the same directory (so the rename cannot cross a file system), fsync, then
+    `os.replace`, then fsync of the directory so the rename itself survives a power cut. An
+    existing file keeps its permission bits; a new one gets 0644. Text is written as UTF-8 with
+    the newlines given (no platform translation).
+
+    Raises:
+        IncompleteError: the directory or file cannot be written (full disk, read-only, ...);
+            names the path. No temp file is left behind and the old file is untouched.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = NEW_FILE_MODE
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise IncompleteError(
+            f"cannot write the file: {e.strerror or e}",
+            where=Location(_shown(path)),
+            hint="free some space or make the directory writable, then run the command again",
+        ) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The new bytes are in place once os.replace returned; the directory fsync only makes the
+    # rename durable across a power cut. Windows cannot open a directory and some file systems
+    # refuse the fsync (EINVAL): neither is a reason to report a write that happened as failed.
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):
+        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _shown(path: Path) -> str:
+    """The path as a user typed it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
