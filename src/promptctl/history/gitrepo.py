@@ -39,13 +39,28 @@ def open_repo(root: Path, *, why: str = "this command") -> Any:
     if repo is None:
         raise UsageError(
             f"{root} is not inside a git repository, which {why} needs",
-            hint="run `git init` (render, lint and eval work without git)",
+            hint="run it in a git clone of the project (from a tarball or an export, "
+            "render, lint and eval of the working tree work without git)",
+        )
+    if repo.bare:
+        # A bare repository has no working tree: nothing to compare with, no relative paths
+        # (GitPython's working_tree_dir is None and every path join was a TypeError).
+        raise UsageError(
+            f"{root} is a bare git repository (no working tree), and {why} needs a checkout",
+            hint="run promptctl in a clone with a working tree: git clone <this repo> <dir>",
         )
     return repo
 
 
 def is_repo(root: Path) -> bool:
-    return _repo(str(root)) is not None
+    """True inside a git work tree (a bare repository has none: see open_repo)."""
+    repo = _repo(str(root))
+    return repo is not None and not repo.bare
+
+
+def is_bare(root: Path) -> bool:
+    repo = _repo(str(root))
+    return repo is not None and bool(repo.bare)
 
 
 def toplevel(root: Path) -> Path:
@@ -69,9 +84,23 @@ def resolve_commit(root: Path, rev: str) -> str:
     repo = open_repo(root, why=f"resolving {rev!r}")
     if rev.startswith("-"):
         raise UsageError(f"{rev!r} is not a git revision")
+    if ":" in rev:
+        # REV:PATH names a file (a blob or tree), never a commit; GitPython's lookup of it
+        # was a KeyError for `HEAD:x:y` or `HEAD:../f`.
+        raise UsageError(
+            f"{rev!r} names a file in git, not a commit",
+            hint="give a commit, branch or tag (NAME@HEAD, NAME@main, NAME@v1.2); "
+            "the prompt's path comes from its name",
+        )
     try:
         return repo.commit(rev).hexsha
-    except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
+    except (git.BadName, git.BadObject, ValueError, KeyError, IndexError, TypeError):
+        pass  # GitPython's own parser gave up (HEAD@{100}: IndexError): ask git itself
+    except NotImplementedError:
+        pass  # HEAD@{yesterday}, HEAD@{u}: forms GitPython does not parse, git does
+    try:
+        return repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}").strip()
+    except git.GitCommandError:
         shallow = " (this clone is shallow)" if is_shallow(root) else ""
         raise UsageError(
             f"git does not know the revision {rev!r}{shallow}", hint=_FETCH_HINT

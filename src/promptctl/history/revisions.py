@@ -51,6 +51,8 @@ def resolve_rev(project: Project, name: str, rev: str, *, in_tree: bool) -> Prom
         if found is not None:
             return found
     if not gitrepo.is_repo(project.root):
+        if gitrepo.is_bare(project.root):
+            gitrepo.open_repo(project.root, why=f"{name}@{rev}")  # says: no working tree
         if not in_tree:
             raise loader.unknown_prompt(project, name)
         raise UsageError(

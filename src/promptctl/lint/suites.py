@@ -47,13 +47,21 @@ def _prompt(project: Project, data: YamlMap, checker: Checker) -> Prompt | None:
         )
         return None
     try:
-        return (
-            loader.resolve(ref, project)
-            if rev
-            else loader.load_prompt_file(project, files[name.removesuffix(".yaml")])
-        )
+        current = loader.load_prompt_file(project, files[name.removesuffix(".yaml")])
     except UsageError:
         return None  # the prompt's own problems are reported on the prompt file
+    if not rev:
+        return current
+    try:
+        return loader.resolve(ref, project)
+    except UsageError as e:
+        from promptctl.history import gitrepo
+
+        if not gitrepo.is_repo(project.root):
+            return None  # outside git (a tarball) `eval` says what needs git; lint stays quiet
+        # the file is fine in the working tree: what is wrong is the @REF this suite names
+        checker.add("PC201", e.message, where, e.hint)
+        return None
 
 
 def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: Checker) -> None:

@@ -161,8 +161,27 @@ def decode(data: bytes, path: str) -> str:
     return text
 
 
+# A merge left both sides in the file. The markers start at column 1, where no block scalar
+# line can (its text is indented under its key), so a file that has both is a conflict.
+_CONFLICT_START = re.compile(r"^<{7}(?: |$)", re.MULTILINE)
+_CONFLICT_END = re.compile(r"^>{7}(?: |$)", re.MULTILINE)
+
+
+def _refuse_conflict(text: str, path: str) -> None:
+    start = _CONFLICT_START.search(text)
+    if start is None or _CONFLICT_END.search(text, start.end()) is None:
+        return
+    raise UsageError(
+        "unresolved merge conflict (<<<<<<< ... >>>>>>> markers)",
+        where=Location(path, text.count("\n", 0, start.start()) + 1, 1),
+        hint="resolve the conflict: keep one side (or combine them), delete the marker lines, "
+        "then `git add` the file",
+    )
+
+
 def loads(text: str, path: str) -> Any:
     """Parse one YAML document; every problem is a UsageError with file:line:col."""
+    _refuse_conflict(text, path)
     try:
         # the Reader checks every character up front, in the constructor (issue 9: found by
         # the property tests; a stray control byte was a traceback)
