@@ -20,7 +20,20 @@ SUITE_KEYS = (
     "gate",
     "record_outputs",
 )
-SCORER_KEYS = ("id", "type", "value", "model", "rubric", "scale", "pass", "template")
+SCORER_KEYS = (
+    "id",
+    "type",
+    "value",
+    "model",
+    "rubric",
+    "scale",
+    "pass",
+    "template",
+    "threshold",
+    "min",
+    "max",
+    "kinds",
+)
 GATE_KEYS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
 DATASET_SUFFIXES = (".jsonl", ".yaml", ".yml", ".csv")
 

@@ -20,6 +20,16 @@ BUILTIN = {
     "llm-judge": "promptctl.scorers.judge:LlmJudge",
     "latency": "promptctl.scorers.metrics:Latency",
     "cost": "promptctl.scorers.metrics:Cost",
+    "contains-any": "promptctl.scorers.contains_set:ContainsAny",
+    "contains-all": "promptctl.scorers.contains_set:ContainsAll",
+    "icontains-any": "promptctl.scorers.contains_set:IContainsAny",
+    "icontains-all": "promptctl.scorers.contains_set:IContainsAll",
+    "levenshtein": "promptctl.scorers.levenshtein:Levenshtein",
+    "word-count": "promptctl.scorers.bounds:WordCount",
+    "length": "promptctl.scorers.bounds:Length",
+    "pii": "promptctl.scorers.pii:Pii",
+    "refusal": "promptctl.scorers.refusal:Refusal",
+    "canary": "promptctl.scorers.canary:Canary",
 }
 # promptfoo's names, so a converted config keeps working.
 ALIASES = {"llm-rubric": "llm-judge"}
