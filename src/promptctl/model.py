@@ -89,11 +89,29 @@ class Case:
     tags: tuple[str, ...] = ()
     critical: bool = False
     source: Location | None = None
+    asserts: tuple[ScorerSpec, ...] = ()  # the row's own `assert:` scorers (this case only)
 
     @property
     def hash(self) -> str:
-        """Content hash: a case whose vars or expected changed is not comparable to its past."""
+        """Content hash: a case whose vars or expected changed is not comparable to its past.
+
+        A row's own scorers are part of the case: changing one makes the case incomparable
+        with its baseline (the suite records their ids with PER_CASE_HASH, not a config hash).
+        """
+        if self.asserts:
+            return content_hash(
+                {
+                    "vars": self.vars,
+                    "expected": self.expected,
+                    "assert": [[s.id, s.hash] for s in self.asserts],
+                }
+            )
         return content_hash({"vars": self.vars, "expected": self.expected})
+
+
+# The scorer hash recorded for an id that only dataset rows' `assert:` use: their configs live in
+# each case's hash, so the suite-level comparison treats the id as unchanged.
+PER_CASE_HASH = "per-case"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Case, Suite, content_hash
+from promptctl.model import Case, ScorerSpec, Suite, content_hash
 from promptctl.project import yamlio
 from promptctl.project.checks import did_you_mean
 from promptctl.project.config import Project
 
-CASE_KEYS = ("id", "vars", "expected", "tags", "critical")
-_CSV_RESERVED = ("id", "expected", "tags", "critical")
+CASE_KEYS = ("id", "vars", "expected", "tags", "critical", "assert")
+_CSV_RESERVED = ("id", "expected", "tags", "critical", "assert")
 _TRUE = ("1", "true", "yes", "y", "on")
 _FALSE = ("", "0", "false", "no", "n", "off")
 
@@ -31,7 +31,8 @@ def case_from_mapping(item: Any, where: Location) -> Case:
     """One case from a JSON/YAML mapping; a malformed row is a UsageError at `where`."""
     if not isinstance(item, dict):
         raise UsageError(
-            "a case must be a mapping with `vars` (and optionally id, expected, tags, critical)",
+            "a case must be a mapping with `vars` (and optionally id, expected, tags, critical, "
+            "assert)",
             where=where,
         )
     for key in item:
@@ -59,6 +60,11 @@ def case_from_mapping(item: Any, where: Location) -> Case:
     critical = item.get("critical", False)
     if not isinstance(critical, bool):
         raise UsageError(f"case `critical` must be true or false, not {critical!r}", where=where)
+    asserts: tuple[ScorerSpec, ...] = ()
+    if item.get("assert") is not None:
+        from promptctl.evals.suites import row_scorers  # suites owns the scorer config format
+
+        asserts = row_scorers(item["assert"], where)
     return Case(
         id=case_id,
         vars=variables,
@@ -66,6 +72,7 @@ def case_from_mapping(item: Any, where: Location) -> Case:
         tags=tuple(tags),
         critical=critical,
         source=where,
+        asserts=asserts,
     )
 
 
@@ -170,6 +177,13 @@ def _csv_case(row: dict[str, str], where: Location) -> Case:
         item["expected"] = row["expected"]
     if row.get("tags", "").strip():
         item["tags"] = [t.strip() for t in row["tags"].replace(";", ",").split(",") if t.strip()]
+    if row.get("assert", "").strip():
+        try:
+            item["assert"] = json.loads(row["assert"])
+        except ValueError:
+            raise UsageError(
+                "the `assert` column must hold a JSON list of scorers", where=where
+            ) from None
     flag = row.get("critical", "").strip().lower()
     if flag not in _TRUE + _FALSE:
         raise UsageError(f"critical must be true or false, not {flag!r}", where=where)

@@ -27,7 +27,7 @@ from promptctl.errors import (
 )
 from promptctl.evals import datasets, runs
 from promptctl.gate.floors import FloorFailure, check_floors
-from promptctl.model import Case, Prompt, Reply, Score, ScorerOutcome, Suite
+from promptctl.model import PER_CASE_HASH, Case, Prompt, Reply, Score, ScorerOutcome, Suite
 from promptctl.project.config import Project
 from promptctl.prompts import loader, rendering
 
@@ -130,6 +130,7 @@ class _Plan:
     total_pairs: int
     cases: int
     baseline: Any = None  # baseline.Baseline read before any call: a damaged one stops here
+    case_scorers: tuple[str, ...] = ()  # ids only dataset rows' `assert:` use (every row)
 
 
 def resolve_prompt(project: Project, suite: Suite) -> Prompt:
@@ -192,6 +193,8 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
     filtered = 0
     seen: set[str] = set()
     count = 0
+    suite_ids = {s.id for s in suite.scorers}
+    case_scorers: set[str] = set()
     for case in datasets.iter_cases(project, suite):
         if case.id in seen:
             raise UsageError(
@@ -200,6 +203,9 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
                 hint="case ids must be unique within a suite",
             )
         seen.add(case.id)
+        check_case_scorers(case, suite_ids)
+        # Every row's ids, selected or not: shards of one suite must record the same scorers.
+        case_scorers.update(s.id for s in case.asserts)
         filtered += 1 if unsharded is not None and unsharded(case) else 0
         if not selector(case):
             continue
@@ -228,7 +234,21 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
     committed = (
         baseline.read(project, suite.name, ref=options.baseline_ref) if options.gate else None
     )
-    return _Plan(suite, prompt, repeat, selector, count * repeat, count, committed)
+    pairs = count * repeat
+    return _Plan(
+        suite, prompt, repeat, selector, pairs, count, committed, tuple(sorted(case_scorers))
+    )
+
+
+def check_case_scorers(case: Case, suite_ids: set[str]) -> None:
+    """A row's own scorer may not reuse a suite scorer's id: the gate pairs by case and id."""
+    for spec in case.asserts:
+        if spec.id in suite_ids:
+            raise UsageError(
+                f"case {case.id}: assert id {spec.id!r} is also a scorer of the suite",
+                where=case.source,
+                hint="give the row's scorer its own `id:` (the gate pairs results by id)",
+            )
 
 
 def _meta(plan: _Plan, options: EvalOptions, invocation: str) -> dict[str, Any]:
@@ -240,7 +260,10 @@ def _meta(plan: _Plan, options: EvalOptions, invocation: str) -> dict[str, Any]:
         "prompt_version": prompt.version,
         "model": prompt.model,
         "params": dict(prompt.params),
-        "scorer_hashes": {s.id: s.hash for s in suite.scorers},
+        "scorer_hashes": {
+            **dict.fromkeys(plan.case_scorers, PER_CASE_HASH),
+            **{s.id: s.hash for s in suite.scorers},
+        },
         "gate": {
             "min_pass_rate": suite.gate.min_pass_rate,
             "max_drop": suite.gate.max_drop,
@@ -342,11 +365,25 @@ async def _run_suite(
             partials_dir=prompt.partials_dir,
         )
         scorers = [(spec.id, registry.build(spec, ctx)) for spec in suite.scorers]
+        built: dict[tuple[str, str], Any] = {}  # a row's scorer, built once per distinct config
+
+        def case_scorers(case: Case) -> list[tuple[str, Any]]:
+            if not case.asserts:
+                return scorers
+            out = list(scorers)
+            for spec in case.asserts:
+                key = (spec.id, spec.hash)
+                if key not in built:
+                    built[key] = registry.build(spec, ctx)
+                out.append((spec.id, built[key]))
+            return out
 
         async def work(item: tuple[Case, int]) -> dict[str, Any] | None:
             case, repeat = item
             try:
-                return await _one(engine, prompt, scorers, suite.name, case, repeat, replay)
+                return await _one(
+                    engine, prompt, case_scorers(case), suite.name, case, repeat, replay
+                )
             except PromptctlError as e:
                 if not isinstance(e, MissingKeyError):  # about the project, not this case
                     if e.where is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import IncompleteError, Location, UsageError
-from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.model import PER_CASE_HASH, Gate, RecordedOutput, RunData, ScorerOutcome
 from promptctl.project import files
 from promptctl.project.config import Project
 
@@ -261,7 +261,9 @@ class Tally:
         case = self.cases.get(case_id)
         if case is None:
             case = self.cases[case_id] = [0.0, 0, 0, critical, []]
-        for sid in self.scorer_hashes:
+        for sid, scorer_hash in self.scorer_hashes.items():
+            if scorer_hash == PER_CASE_HASH and sid not in scores:
+                continue  # a row's own scorer: only the cases that carry it are scored by it
             s = scores.get(sid) or {"score": 0.0, "passed": False, "error": error or "not scored"}
             value = float(s.get("score") or 0.0)
             failed_error = s.get("error")

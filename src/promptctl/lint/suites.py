@@ -71,6 +71,7 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
     declared = set(prompt.input) if prompt is not None else set()
     required = set(prompt.required_vars) if prompt is not None else set()
     pname = prompt.name if prompt is not None else ""
+    suite_ids = {s.id for s in suite.scorers}
     try:
         for case in datasets.iter_cases(project, suite):
             count += 1
@@ -87,6 +88,14 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
                 )
             else:
                 seen[case.id] = case.source
+            for spec in case.asserts:
+                if spec.id in suite_ids:
+                    checker.add(
+                        "PC208",
+                        f"case {case.id}: assert id {spec.id!r} is also a scorer of the suite",
+                        case.source,
+                        "give the row's scorer its own `id:` (the gate pairs results by id)",
+                    )
             missing = sorted(required - set(case.vars))
             if missing:
                 checker.add(
