@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 def child(root: str, calls: int, concurrency: int) -> None:
     import asyncio
 
-    from promptctl.engine.calls import Engine, bounded
+    from promptctl.engine import Engine, bounded
     from promptctl.model import Request
     from promptctl.project import config
 
@@ -98,7 +98,7 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(REPO / "src"))
-    from promptctl.engine.calls import DEFAULT_CONCURRENCY
+    from promptctl.engine import DEFAULT_CONCURRENCY
 
     levels = [int(x) for x in args.sweep.split(",")] if args.sweep else [32, DEFAULT_CONCURRENCY]
     server = subprocess.Popen(

@@ -5,11 +5,18 @@ PromptctlError (2)
 │   └── MissingKeyError (2) an API key variable is not set
 ├── GateError (1)           a gate refused: promotion refused, lint errors
 ├── IncompleteError (3)     could not complete
-│   ├── ProviderError (3)   provider failed after retries, or answered nonsense
+│   ├── ProviderError (3)   one call failed, or the provider answered nonsense
+│   │   └── RetriesExhaustedError (3)  a retriable failure outlived its retries
 │   ├── AuthError (3)       401/403
 │   ├── BudgetError (3)     the cost budget would be exceeded
-│   └── OfflineError (3)    --offline, and a call would need the network
+│   ├── OfflineError (3)    --offline, and a call would need the network
+│   ├── StoppedError (3)    the engine was stopped; no new call may start
+│   └── ProviderUnavailableError (3)  the outage breaker tripped
 └── RunInterruptedError (130)  partial results are on disk; --resume continues
+
+During an eval, `ends_run` says whether an error stops the whole run (auth, budget, offline, a
+missing key, a stopped engine) or is one case's failure, recorded while the run goes on (a
+`ProviderError`: that call failed, `--resume` retries it).
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ class PromptctlError(Exception):
     """Base of every error promptctl reports to a user."""
 
     exit_code: ClassVar[int] = 2
+    # Raised by a model call during an eval: True stops the run, False fails only that case.
+    ends_run: ClassVar[bool] = True
 
     def __init__(self, message: str, *, where: Location | None = None, hint: str | None = None):
         super().__init__(message)
@@ -68,6 +77,12 @@ class IncompleteError(PromptctlError):
 
 class ProviderError(IncompleteError):
     exit_code = 3
+    ends_run = False  # one call failed: recorded as that case's error; --resume retries it
+
+
+class RetriesExhaustedError(ProviderError):
+    """A retriable failure (5xx, timeout, connection, TLS) that outlived its retries: one
+    case's error, and a vote for the engine's outage breaker."""
 
 
 class AuthError(IncompleteError):
@@ -80,6 +95,14 @@ class BudgetError(IncompleteError):
 
 class OfflineError(IncompleteError):
     exit_code = 3
+
+
+class StoppedError(IncompleteError):
+    """The engine was stopped (budget, quota, Ctrl-C, outage) and no new call may start."""
+
+
+class ProviderUnavailableError(IncompleteError):
+    """The outage breaker tripped: the run stops (exit 3) and keeps what finished."""
 
 
 class RunInterruptedError(PromptctlError):

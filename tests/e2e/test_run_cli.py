@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from promptctl.engine import calls as engine
+from promptctl.engine import retry
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
 
@@ -28,7 +28,7 @@ PROMPT = """\
 def fake(project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
     monkeypatch.setenv("FAKE_ANTHROPIC_KEY", FAKE_KEY)
-    monkeypatch.setattr(engine, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_BASE_S", 0.01)
     write_config(project.root, llm_server, max_retries=2)
     project.write("prompts/sum.yaml", PROMPT)
     return project

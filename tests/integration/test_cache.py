@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from promptctl.engine import Engine
 from promptctl.engine.cache import Cache
-from promptctl.engine.calls import Engine
 from promptctl.errors import ProviderError
 from promptctl.model import Reply, Request
 from promptctl.project import config
@@ -129,7 +129,7 @@ def test_two_processes_share_one_cache(fake: Any, llm_server: FakeLLMServer, pro
         from pathlib import Path
         from promptctl.engine import cache
         from promptctl.project import config
-        from promptctl.engine.calls import Engine
+        from promptctl.engine import Engine
         from promptctl.model import Request
 
         cache.FLUSH_ROWS = 3  # many small transactions, to collide with the other process

@@ -8,14 +8,15 @@ from typing import Any, TypeVar
 
 import pytest
 
-from promptctl.engine import calls as engine
-from promptctl.engine.calls import Engine, StoppedError, bounded
+from promptctl import engine
+from promptctl.engine import Engine, bounded
 from promptctl.errors import (
     AuthError,
     BudgetError,
     MissingKeyError,
     OfflineError,
     ProviderError,
+    StoppedError,
     UsageError,
 )
 from promptctl.model import OutputSpec, Prompt, Request

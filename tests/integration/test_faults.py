@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from promptctl.engine import calls as engine
+from promptctl.engine import retry
 from promptctl.evals import runs
 from tests.conftest import FAKE_KEY, Result
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
@@ -37,8 +37,8 @@ QUOTA_BODY = {
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     # the schedule is the engine's (tested in test_engine.py); here only its outcome matters
-    monkeypatch.setattr(engine, "BACKOFF_BASE_S", 0.01)
-    monkeypatch.setattr(engine, "BACKOFF_CAP_S", 0.02)
+    monkeypatch.setattr(retry, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_CAP_S", 0.02)
     monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
 
 
@@ -252,7 +252,7 @@ def test_an_outage_for_the_whole_run_trips_the_breaker_fast(
     assert_no_secret(r.out, r.err)
     # three calls failed after their 3 attempts, calls in flight stopped retrying: far fewer
     # requests than 60 cases x 3 attempts
-    assert llm_server.total <= 2 + (engine.OUTAGE_AFTER_CALLS + 4) * 3
+    assert llm_server.total <= 2 + (retry.OUTAGE_AFTER_CALLS + 4) * 3
     assert len(ok_ids(project)) == 2  # which two depends on the order 4 workers asked in
     summary = json.loads((run_dir(project) / "summary.json").read_text())
     assert summary["status"] == "incomplete" and "gate" not in summary  # no verdict

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from promptctl.engine.calls import Engine
+from promptctl.engine import Engine
 from promptctl.errors import UsageError
 from promptctl.model import Request
 from promptctl.project import config

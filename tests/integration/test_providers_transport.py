@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from promptctl.engine.calls import Engine
+from promptctl.engine import Engine
 from promptctl.errors import ProviderError
 from promptctl.model import Request
 from promptctl.project import config

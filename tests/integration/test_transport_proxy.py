@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 
-from promptctl.engine import calls as engine
-from promptctl.engine.calls import Engine
+from promptctl.engine import Engine, retry
 from promptctl.engine.transport import PooledTransport, proxy_for
 from promptctl.errors import ProviderError
 from promptctl.model import Request
@@ -134,8 +133,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.delenv("PROMPTCTL_HTTP_CLIENT", raising=False)
     monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
-    monkeypatch.setattr(engine, "BACKOFF_BASE_S", 0.01)
-    monkeypatch.setattr(engine, "BACKOFF_CAP_S", 0.02)
+    monkeypatch.setattr(retry, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_CAP_S", 0.02)
 
 
 def setup(project: Any, server: FakeLLMServer, **provider: Any) -> None:
@@ -240,7 +239,7 @@ def test_without_proxy_variables_the_lean_client_posts(
             await eng.complete(request("x"))
             slot = eng._slot("fake")
             (send,) = slot.senders.values()
-            return send.__self__, dict(eng._fallbacks)
+            return send.__self__, dict(eng._clients._fallbacks)
 
     client, fallbacks = asyncio.run(go())
     assert isinstance(client, PooledTransport) and fallbacks == {}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trustme
 
-from promptctl.engine import calls as engine
+from promptctl.engine import retry
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer
 from tests.secrets_scan import assert_no_secret, assert_no_secret_in_dir
@@ -51,8 +51,8 @@ def env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
     monkeypatch.setenv("PROMPTCTL_HTTP_CLIENT", getattr(request, "param", "lean"))
-    monkeypatch.setattr(engine, "BACKOFF_BASE_S", 0.01)
-    monkeypatch.setattr(engine, "BACKOFF_CAP_S", 0.02)
+    monkeypatch.setattr(retry, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_CAP_S", 0.02)
 
 
 def setup(project: Any, server: FakeLLMServer, ca: trustme.CA | None, extra: str = "") -> None:

@@ -29,7 +29,7 @@ def run(
 
     Example: promptctl run classify --var ticket="I was charged twice"
     """
-    from promptctl.engine import calls as engine
+    from promptctl import engine
     from promptctl.project import config
     from promptctl.prompts import loader, rendering
     from promptctl.redaction import printable

@@ -313,7 +313,7 @@ class _Interrupt:
 
 def _fatal(e: BaseException) -> bool:
     """Errors that end the run (auth, budget, offline, missing key), unlike one case's failure."""
-    return isinstance(e, PromptctlError) and type(e) is not ProviderError
+    return isinstance(e, PromptctlError) and e.ends_run
 
 
 async def _run_suite(
@@ -325,7 +325,7 @@ async def _run_suite(
     writer: runs.RunWriter,
 ) -> SuiteResult:
     from promptctl import scorers as registry
-    from promptctl.engine.calls import Engine, bounded
+    from promptctl.engine import Engine, bounded
 
     suite, prompt = plan.suite, plan.prompt
     meta = runs.read_meta(writer.path)
@@ -758,7 +758,7 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
     """Calls the cache cannot answer and their estimated cost, per suite; makes no call."""
 
     async def go() -> list[DryRun]:
-        from promptctl.engine.calls import Engine
+        from promptctl.engine import Engine
 
         out = []
         for suite in suites:

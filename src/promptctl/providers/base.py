@@ -1,6 +1,6 @@
 """The provider Protocol: build one HTTP request, parse one reply; nothing else.
 
-Retries, timeouts, concurrency, the cache and cost live once in `promptctl.engine.calls`, which acts
+Retries, timeouts, concurrency, the cache and cost live once in `promptctl.engine`, which acts
 on the `ProviderHTTPError` a provider raises for a non-2xx reply.
 """
 

@@ -13,7 +13,7 @@ from promptctl.model import Case, Prompt, Reply, Score, ScorerSpec
 class ScorerContext:
     """What a scorer may use besides the reply: the engine (judge calls), the prompt, defaults."""
 
-    engine: Any = None  # promptctl.engine.calls.Engine; None when no scorer may call a model
+    engine: Any = None  # promptctl.engine.Engine; None when no scorer may call a model
     prompt: Prompt | None = None
     judge_model: str | None = None
     partials_dir: str | None = None
