@@ -51,8 +51,12 @@ class Prompt:
     source: Location
     input_source: Location | None = None  # where `input:` is declared, for missing variables
     uses_template: bool = False  # written as `template:` rather than `messages:`
-    partials_dir: str | None = None  # absolute path of prompts/partials/, for {% include %}
+    partials_dir: str | None = None  # absolute path of prompts/partials/ (lint reads it)
     commit: str | None = None  # set when loaded from a git revision
+    # Every partial the templates load, transitively, as read from the same revision as the
+    # prompt itself: rendering reads these, never the disk, so NAME@label renders the bytes that
+    # were labelled (issue 14). Part of the effective version.
+    partials: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def provider(self) -> str:

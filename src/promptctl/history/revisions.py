@@ -24,15 +24,17 @@ def load_at(project: Project, name: str, rev: str) -> Prompt | None:
     from promptctl.project import yamlio
 
     shown = f"{project.rel(path)}@{sha[:7]}"
-    prompt = loader.load_prompt_text(yamlio.decode(data, shown), name, shown, project)
+    prompt = loader.load_prompt_text(
+        yamlio.decode(data, shown), name, shown, project, source=loader.Source(project, sha)
+    )
     object.__setattr__(prompt, "commit", sha)
     return prompt
 
 
 def find_version(project: Project, name: str, version: str) -> Prompt | None:
-    """The newest commit whose copy of `name` has `version`."""
-    path = project.prompts_dir / f"{name}.yaml"
-    for commit in gitrepo.file_history(project.root, path):
+    """The newest commit whose copy of `name` has `version`: commits touching anything under
+    prompts/ are searched, since a partial's change makes a version too."""
+    for commit in gitrepo.file_history(project.root, project.prompts_dir):
         try:
             prompt = load_at(project, name, commit.sha)
         except UsageError:
@@ -147,21 +149,27 @@ def changed_aspects(old: Prompt | None, new: Prompt | None) -> tuple[str, ...]:
         out.append("input")
     if old.output != new.output:
         out.append("output")
+    # a partial's change is a new version of every prompt that loads it (issue 14)
+    for partial in sorted(set(old.partials) | set(new.partials)):
+        if old.partials.get(partial) != new.partials.get(partial):
+            out.append(f"partial:{partial}")
     if not out and (old.description, old.tags) != (new.description, new.tags):
         out.append("metadata")
     return tuple(out)
 
 
 def log(project: Project, name: str, *, max_count: int = 500) -> list[LogEntry]:
-    """The prompt's history, newest first (the working tree first when it differs from HEAD)."""
+    """The commits that changed the prompt's effective version or file, newest first (the working
+    tree first when it differs from HEAD): its own file, and the partials it loads."""
     path = project.prompts_dir / f"{name}.yaml"
     gitrepo.open_repo(project.root, why="`promptctl log`")
-    commits = gitrepo.file_history(project.root, path, max_count=max_count)
-    if not commits and not path.exists():
+    if not gitrepo.file_history(project.root, path, max_count=1) and not path.exists():
         raise loader.unknown_prompt(project, name)
+    # every commit under prompts/: a commit that changes only a partial changes the version
+    commits = gitrepo.file_history(project.root, project.prompts_dir, max_count=max_count)
     gitrepo.require_history(project.root, f"the history of {project.rel(path)}")
     copies: list[tuple[gitrepo.CommitInfo | None, Prompt | None, str | None]] = []
-    if path.exists() and (not commits or gitrepo.is_dirty(project.root, path)):
+    if path.exists() and (not commits or gitrepo.is_dirty(project.root, project.prompts_dir)):
         try:
             copies.append((None, loader.load_prompt_file(project, path), None))
         except UsageError as e:
@@ -175,6 +183,8 @@ def log(project: Project, name: str, *, max_count: int = 500) -> list[LogEntry]:
     for i, (commit, prompt, error) in enumerate(copies):
         older = copies[i + 1][1] if i + 1 < len(copies) else None
         changed = changed_aspects(older, prompt) if error is None else ("invalid",)
+        if not changed:
+            continue  # this commit touched other prompts or partials, not this one
         out.append(
             LogEntry(
                 commit=commit,

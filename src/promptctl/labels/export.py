@@ -7,15 +7,11 @@ edited bundle is refused rather than served.
 
 from __future__ import annotations
 
-import atexit
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.history import gitrepo
 from promptctl.labels import store as labels
 from promptctl.model import Message, OutputSpec, Prompt
 from promptctl.project import files
@@ -29,7 +25,6 @@ FORMAT_VERSION = 1
 def build(project: Project, label: str) -> dict[str, Any]:
     """The bundle for `label`: each prompt at exactly the version the label records."""
     from promptctl.history import revisions as history
-    from promptctl.prompts import rendering
 
     labels.check_label_name(label)
     pointers = labels.read(project)
@@ -47,15 +42,6 @@ def build(project: Project, label: str) -> dict[str, Any]:
     for name in names:
         e = pointers[name][label]
         prompt = history.resolve_rev(project, name, label, in_tree=True)
-        partials: dict[str, str] = {}
-        for m in prompt.messages:
-            for partial in sorted(rendering.included_partials(m, prompt.partials_dir)):
-                data = gitrepo.read_file(
-                    project.root, prompt.commit or "HEAD", project.partials_dir / partial
-                )
-                if data is None:  # not committed: the working tree's copy is what renders
-                    data = (project.partials_dir / partial).read_bytes()
-                partials[partial] = data.decode("utf-8")
         prompts[name] = {
             "version": prompt.version,
             "commit": prompt.commit or e.commit,
@@ -67,7 +53,7 @@ def build(project: Project, label: str) -> dict[str, Any]:
             "output": {"format": prompt.output.format, "schema": prompt.output.schema},
             "description": prompt.description,
             "tags": list(prompt.tags),
-            "partials": partials,
+            "partials": dict(prompt.partials),
         }
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "label": label, "prompts": prompts}
 
@@ -162,30 +148,6 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-_PARTIAL_DIRS: dict[str, str] = {}
-
-
-def _partials_dir(path: Path, version: str, partials: dict[str, str]) -> str | None:
-    """Partials are written once per process to a private temp dir the sandbox can include from."""
-    if not partials:
-        return None
-    key = f"{path.resolve()}#{version}"
-    if key not in _PARTIAL_DIRS:
-        root = Path(tempfile.mkdtemp(prefix="promptctl-bundle-"))
-        atexit.register(shutil.rmtree, root, True)
-        for rel, text in partials.items():
-            target = (root / rel).resolve()
-            if root.resolve() not in target.parents:
-                raise UsageError(
-                    f"bundle partial {rel!r} leaves the partials directory",
-                    where=Location(str(path)),
-                )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        _PARTIAL_DIRS[key] = str(root)
-    return _PARTIAL_DIRS[key]
-
-
 def _prompt(path: Path, name: str, raw: Any) -> Prompt:
     shown = f"{path}#{name}"
     try:
@@ -205,7 +167,7 @@ def _prompt(path: Path, name: str, raw: Any) -> Prompt:
             tags=tuple(raw.get("tags", ())),
             source=Location(shown),
             uses_template=bool(raw.get("uses_template", False)),
-            partials_dir=_partials_dir(path, str(raw["version"]), dict(raw.get("partials", {}))),
+            partials={str(k): str(v) for k, v in dict(raw.get("partials", {})).items()},
             commit=raw.get("commit"),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as e:

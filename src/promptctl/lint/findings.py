@@ -90,6 +90,12 @@ RULES: dict[str, Rule] = {
         Rule(
             "PC403", "label-unknown-version", _W, "a label points at a version not found in history"
         ),
+        Rule(
+            "PC404",
+            "baseline-unknown-version",
+            _W,
+            "a baseline records a version its prompt can no longer produce",
+        ),
         # baselines
         Rule("PC501", "bad-baseline", _E, "a baseline file is corrupt or from a newer format"),
     ]

@@ -77,14 +77,15 @@ def check_labels(project: Project, path: Path) -> list[Finding]:
                 where = data[name].value_loc(label) if isinstance(data[name], dict) else None
                 checker.add(
                     "PC403",
-                    f"{name}.{label} points at version {entry.version}, found in no commit"
+                    f"{name}.{label} points at version {entry.version}, which no commit of "
+                    f"{name!r} produces (versions cover partials and used prompts)"
                     + (
                         ""
                         if in_git
                         else " (not a git repository: only the current version can be checked)"
                     ),
                     where,
-                    f"promote a committed version: promptctl promote {name} --to {label}",
+                    f"re-promote it behind evidence: promptctl promote {name} --to {label}",
                 )
     return checker.findings
 

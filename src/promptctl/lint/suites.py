@@ -133,7 +133,7 @@ def check_baseline(project: Project, path: Path) -> list[Finding]:
     from promptctl.lint.findings import Severity
 
     try:
-        baseline.parse(path.read_bytes(), project.rel(path), path.stem)
+        parsed = baseline.parse(path.read_bytes(), project.rel(path), path.stem)
     except UsageError as e:
         return [Finding("PC501", Severity.ERROR, e.message, e.where, e.hint)]
     except OSError as e:
@@ -146,4 +146,39 @@ def check_baseline(project: Project, path: Path) -> list[Finding]:
                 baseline.regenerate_hint(path.stem),
             )
         ]
-    return []
+    return _unknown_version(project, path, parsed.prompt, parsed.prompt_version)
+
+
+def _unknown_version(project: Project, path: Path, name: str, version: str) -> list[Finding]:
+    """PC404: the baseline's version is neither the prompt's now nor any commit's (e.g. written
+    before partials counted in the version): promotion can never find evidence in it."""
+    from promptctl.history import gitrepo
+    from promptctl.history import revisions as history
+    from promptctl.lint.findings import Severity
+    from promptctl.prompts import loader
+
+    files = loader.prompt_files(project)
+    if name not in files or not gitrepo.is_repo(project.root):
+        return []
+    try:
+        if loader.load_prompt_file(project, files[name]).version == version:
+            return []
+    except UsageError:
+        return []  # the prompt's own findings say why
+    if gitrepo.head_commit(project.root) is None or history.find_version(project, name, version):
+        return []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    line = next(
+        (i for i, t in enumerate(text.splitlines(), 1) if t.startswith('"prompt_version"')), None
+    )
+    suite = path.stem
+    return [
+        Finding(
+            "PC404",
+            Severity.WARNING,
+            f"baseline records version {version} of {name!r}, which no commit of the prompt "
+            "produces (versions cover partials and used prompts)",
+            Location(project.rel(path), line, 1 if line else None),
+            f"re-record it: promptctl eval {suite} && promptctl baseline update {suite}",
+        )
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,59 @@ KNOWN_PARAMS: dict[str, set[str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a prompt's files are read from: the working tree (`rev` None) or one git commit.
+
+    A prompt and everything that renders it (partials, used prompts) come from one source, so a
+    prompt loaded at a revision renders that revision's bytes (issue 14 §2)."""
+
+    project: Project
+    rev: str | None = None  # a full commit sha
+
+    def read_partial(self, name: str) -> str | None:
+        if self.rev is None:
+            from promptctl.prompts import rendering
+
+            try:
+                return rendering.read_partial_file(self.project.partials_dir, name)
+            except (OSError, UnicodeDecodeError, rendering.SecurityError):
+                return None  # rendering says what is wrong with it, at the template's line
+        from promptctl.history import gitrepo
+
+        data = gitrepo.read_file(self.project.root, self.rev, self.project.partials_dir / name)
+        return data.decode("utf-8", errors="replace") if data is not None else None
+
+    def partial_names(self) -> list[str]:
+        root = self.project.partials_dir
+        if self.rev is None:
+            if not root.is_dir():
+                return []
+            return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        from promptctl.history import gitrepo
+
+        top = gitrepo.toplevel(self.project.root)
+        prefix = root.resolve().relative_to(top).as_posix() + "/"
+        return [
+            p.removeprefix(prefix)
+            for p in gitrepo.list_files(self.project.root, self.rev, root)
+            if p.startswith(prefix)
+        ]
+
+
+def partials_of(messages: tuple[Message, ...], source: Source) -> dict[str, str]:
+    """The partials `messages` load, transitively, read from `source` (jinja2 is imported only
+    when a template has a `{%` tag: most prompts never pay for it)."""
+    if not any("{%" in m.content for m in messages):
+        return {}
+    from promptctl.prompts import rendering
+
+    found = rendering.collect_partials(
+        [m.content for m in messages], source.read_partial, list_all=source.partial_names
+    )
+    return {name: text for name, text in found.items() if text is not None}
+
+
 def canonical_form(prompt: Prompt) -> dict[str, Any]:
     """What the version hashes: the request-shaping content, not description or tags."""
     return {
@@ -75,7 +129,16 @@ def canonical_form(prompt: Prompt) -> dict[str, Any]:
 
 
 def version_of(prompt: Prompt) -> str:
-    return hashlib.sha256(canonical_json(canonical_form(prompt)).encode("utf-8")).hexdigest()[:12]
+    """The effective version: the one version printed, stored and matched by NAME@version.
+
+    SHA-256 of the canonical form and, when there are any, of the text of every partial the
+    prompt loads (transitively). A prompt without partials hashes its canonical form alone, so
+    its version is what it was before partials counted (no churn for existing baselines and
+    labels)."""
+    form: dict[str, Any] = canonical_form(prompt)
+    if prompt.partials:
+        form = {"prompt": form, "partials": dict(sorted(prompt.partials.items()))}
+    return hashlib.sha256(canonical_json(form).encode("utf-8")).hexdigest()[:12]
 
 
 def provider_type(project: Project, provider: str) -> str | None:
@@ -92,6 +155,7 @@ def parse_prompt(
     checker: Checker,
     *,
     lenient: bool = False,
+    source: Source | None = None,
 ) -> Prompt | None:
     """Validate a loaded prompt file; every problem goes to `checker`. None if unusable.
 
@@ -150,6 +214,7 @@ def parse_prompt(
         input_source=data.key_loc("input") if "input" in data else None,
         uses_template="template" in data,
         partials_dir=str(project.partials_dir),
+        partials=partials_of(messages, source or Source(project)),
     )
     object.__setattr__(prompt, "version", version_of(prompt))
     return prompt
@@ -288,10 +353,12 @@ def prompt_name_for(project: Project, path: Path) -> str:
     return path.resolve().relative_to(project.prompts_dir).with_suffix("").as_posix()
 
 
-def load_prompt_text(text: str, name: str, shown: str, project: Project) -> Prompt:
+def load_prompt_text(
+    text: str, name: str, shown: str, project: Project, *, source: Source | None = None
+) -> Prompt:
     checker = Checker(shown)
     data = yamlio.expect_mapping(yamlio.loads(text, shown), shown, what="prompt file")
-    prompt = parse_prompt(data, name, shown, project, checker)
+    prompt = parse_prompt(data, name, shown, project, checker, source=source)
     checker.raise_first()
     assert prompt is not None
     return prompt

@@ -9,7 +9,7 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,34 @@ class _GuardedCodeGenerator(CodeGenerator):
         self.write(")")
 
 
+def check_partial_name(template: str) -> None:
+    """Refuse an include name that could leave prompts/partials/ (absolute, `..`, `~`, `\\`)."""
+    parts = Path(template).parts
+    if (
+        not template
+        or os.path.isabs(template)
+        or "\\" in template
+        or ".." in parts
+        or template.startswith("~")
+    ):
+        raise SecurityError(
+            f"include {template!r}: only paths inside prompts/partials/ can be included"
+        )
+
+
+def read_partial_file(partials_dir: Path, template: str) -> str | None:
+    """The text of partial `template` in the working tree's partials directory; None if absent.
+    A symlink out of the directory is refused (SecurityError)."""
+    check_partial_name(template)
+    root = partials_dir.resolve()
+    path = (root / template).resolve()
+    if root not in path.parents:
+        raise SecurityError(f"include {template!r} leaves prompts/partials/")
+    if not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8")
+
+
 class _PartialsLoader(jinja2.BaseLoader):
     """{% include %} reads only files inside prompts/partials/ (no absolute, no .., no escape
     through symlinks)."""
@@ -200,25 +228,27 @@ class _PartialsLoader(jinja2.BaseLoader):
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
         if self.partials_dir is None:
             raise jinja2.TemplateNotFound(template)
-        parts = Path(template).parts
-        if (
-            not template
-            or os.path.isabs(template)
-            or "\\" in template
-            or ".." in parts
-            or template.startswith("~")
-        ):
-            raise SecurityError(
-                f"include {template!r}: only paths inside prompts/partials/ can be included"
-            )
-        path = (self.partials_dir / template).resolve()
-        if self.partials_dir not in path.parents:
-            raise SecurityError(f"include {template!r} leaves prompts/partials/")
-        if not path.is_file():
+        source = read_partial_file(self.partials_dir, template)
+        if source is None:
             raise jinja2.TemplateNotFound(template)
-        source = path.read_text(encoding="utf-8")
-        mtime = path.stat().st_mtime
-        return source, str(path), lambda: path.stat().st_mtime == mtime
+        return source, template, lambda: False
+
+
+class _FrozenPartialsLoader(jinja2.BaseLoader):
+    """Partials from a prompt's own snapshot (`Prompt.partials`): the bytes of the revision the
+    prompt was loaded from, never the working tree's (issue 14 §2)."""
+
+    def __init__(self, partials: tuple[tuple[str, str], ...], partials_dir: str | None) -> None:
+        self.partials = dict(partials)
+        self.partials_dir = Path(partials_dir) if partials_dir else None
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+        check_partial_name(template)
+        if template not in self.partials:
+            if self.partials_dir is not None:  # for its reason only (a symlink out is refused);
+                read_partial_file(self.partials_dir, template)  # its text is never served
+            raise jinja2.TemplateNotFound(template)
+        return self.partials[template], template, lambda: True
 
 
 class _Env(ImmutableSandboxedEnvironment):
@@ -286,10 +316,15 @@ class _Env(ImmutableSandboxedEnvironment):
         return _checked_size(super().call_binop(context, operator, left, right))
 
 
+Frozen = tuple[tuple[str, str], ...]  # partial name -> text, sorted: hashable for the caches
+
+
 @lru_cache(maxsize=16)
-def environment(partials_dir: str | None) -> _Env:
+def environment(partials_dir: str | None, frozen: Frozen | None = None) -> _Env:
     return _Env(
-        loader=_PartialsLoader(partials_dir),
+        loader=_FrozenPartialsLoader(frozen, partials_dir)
+        if frozen is not None
+        else _PartialsLoader(partials_dir),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -306,10 +341,14 @@ def _template_line(msg_source: Location | None, lineno: int | None) -> Location 
 
 
 def compile_message(
-    prompt_source: Location | None, text: str, partials_dir: str | None, name: str = "<template>"
+    prompt_source: Location | None,
+    text: str,
+    partials_dir: str | None,
+    name: str = "<template>",
+    frozen: Frozen | None = None,
 ) -> Any:
     try:
-        return _compile(text, partials_dir, name)
+        return _compile(text, partials_dir, name, frozen)
     except TemplateSyntaxError as e:
         raise UsageError(
             f"template syntax error: {e.message}",
@@ -319,8 +358,8 @@ def compile_message(
 
 
 @lru_cache(maxsize=1024)
-def _compile(text: str, partials_dir: str | None, name: str) -> Any:
-    env = environment(partials_dir)
+def _compile(text: str, partials_dir: str | None, name: str, frozen: Frozen | None) -> Any:
+    env = environment(partials_dir, frozen)
     return env.from_string(text)
 
 
@@ -330,12 +369,15 @@ def render_text(
     *,
     source: Location | None = None,
     partials_dir: str | None = None,
+    partials: Mapping[str, str] | None = None,
 ) -> str:
     """Render one template string in the sandbox; problems are UsageErrors at `source`.
 
-    Bounded in size (MAX_OUTPUT_CHARS) and time (RENDER_TIMEOUT_S).
+    `partials` (a prompt's snapshot) takes the place of reading `partials_dir`. Bounded in size
+    (MAX_OUTPUT_CHARS) and time (RENDER_TIMEOUT_S).
     """
-    template = compile_message(source, text, partials_dir)
+    frozen = tuple(sorted(partials.items())) if partials is not None else None
+    template = compile_message(source, text, partials_dir, frozen=frozen)
     token = _deadline.set(time.monotonic() + RENDER_TIMEOUT_S)
     try:
         out: list[str] = []
@@ -450,7 +492,11 @@ def render_messages(prompt: Prompt, variables: Mapping[str, Any]) -> list[dict[s
         {
             "role": m.role,
             "content": render_text(
-                m.content, values, source=m.source, partials_dir=prompt.partials_dir
+                m.content,
+                values,
+                source=m.source,
+                partials_dir=prompt.partials_dir,
+                partials=prompt.partials,
             ),
         }
         for m in prompt.messages
@@ -490,25 +536,71 @@ def _partial_variables(env: Any, name: str, seen: set[str]) -> set[str]:
 
 
 def included_partials(message: Message, partials_dir: str | None) -> set[str]:
-    """Names of partials a template includes, transitively (for --changed-since)."""
-    env = environment(partials_dir)
-    out: set[str] = set()
+    """Names of partials a template includes, transitively, in the working tree."""
+    if partials_dir is None:
+        return set()
+    root = Path(partials_dir)
 
-    def walk(src: str) -> None:
+    def read(name: str) -> str | None:
         try:
-            ast = env.parse(src)
-        except TemplateError:
-            return
-        for inc in ast.find_all(nodes.Include):
-            if isinstance(inc.template, nodes.Const) and isinstance(inc.template.value, str):
-                name = inc.template.value
-                if name in out:
-                    continue
-                out.add(name)
-                try:
-                    walk(env.loader.get_source(env, name)[0])
-                except (TemplateError, OSError):
-                    continue
+            return read_partial_file(root, name)
+        except (SecurityError, OSError, UnicodeDecodeError):
+            return None
 
-    walk(message.content)
-    return out
+    return set(collect_partials([message.content], read, list_all=list))  # missing ones too
+
+
+def _loaded_names(ast: Any) -> tuple[list[str], bool]:
+    """Constant template names an AST includes/imports/extends; True when one is computed."""
+    names: list[str] = []
+    dynamic = False
+    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        target = node.template
+        if isinstance(target, nodes.Const) and isinstance(target.value, str):
+            names.append(target.value)
+        elif isinstance(target, nodes.List | nodes.Tuple) and all(
+            isinstance(i, nodes.Const) and isinstance(i.value, str) for i in target.items
+        ):  # `{% include ['a.j2', 'b.j2'] %}`: the first that exists
+            names.extend(i.value for i in target.items)
+        else:
+            dynamic = True
+    return names, dynamic
+
+
+def collect_partials(
+    texts: Iterable[str],
+    read: Callable[[str], str | None],
+    *,
+    list_all: Callable[[], Iterable[str]],
+) -> dict[str, str | None]:
+    """Every partial the templates `texts` load (include, import, extends), transitively: name ->
+    text, read through `read` (None: absent; rendering then says it is missing). A
+    computed name (`{% include var %}`) cannot be followed: then every partial `list_all` names is
+    taken, so whatever it picks is in the snapshot and the version. A template that does not parse
+    contributes nothing here; rendering reports it at its line."""
+    env = environment(None)
+    found: dict[str, str | None] = {}
+    pending = [t for t in texts if "{%" in t]
+    seen: set[str] = set()
+    everything = False
+    while pending:
+        text = pending.pop()
+        try:
+            names, dynamic = _loaded_names(env.parse(text))
+        except TemplateError:
+            continue
+        if dynamic and not everything:
+            everything = True
+            names = [*names, *list_all()]
+        for name in names:
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                check_partial_name(name)
+            except SecurityError:
+                continue  # rendering refuses it with the sandbox's message
+            source = found[name] = read(name)
+            if source is not None:
+                pending.append(source)
+    return dict(sorted(found.items()))
