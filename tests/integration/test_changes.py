@@ -105,6 +105,18 @@ def test_deleted_partial_is_a_change(repo) -> None:  # type: ignore[no-untyped-d
     assert _changed(p, base) == ["greet"]
 
 
+def test_a_deleted_dataset_selects_its_suite_which_no_longer_loads(  # type: ignore[no-untyped-def]
+    repo,
+) -> None:
+    """The one suite parser refuses a suite whose dataset is gone: its dependencies are unknown,
+    so it is selected (eval reports the problem) rather than skipped unseen."""
+    p, base = repo
+    (p.root / "evals/data/greet.jsonl").unlink()
+    assert _changed(p, base) == ["greet"]
+    p.commit("dataset gone")
+    assert _changed(p, "HEAD") == ["greet"]
+
+
 def test_unknown_ref_says_to_fetch(repo) -> None:  # type: ignore[no-untyped-def]
     p, _ = repo
     with pytest.raises(UsageError) as info:

@@ -452,3 +452,64 @@ def test_diff_shows_an_edited_partial_and_the_prompts_that_include_it(git_projec
     assert "-Be brief.\n+Be thorough.\n" in partial["text_diff"]
     text = p.run("diff").out
     assert "partial rules.j2: modified (included by uses;" in text
+
+
+CSV_SUITE = """\
+prompt: summarize
+dataset: data/tickets.csv
+scorers:
+  - {id: has, type: contains, value: "Summarize"}
+"""
+
+
+def test_diff_sees_removed_and_no_longer_critical_rows_of_a_csv_without_ids(git_project) -> None:
+    """Issue 13: rows of a CSV without an `id` column are ids by their vars (columns), as
+    eval reads them; `critical: yes` is critical in diff as it is in eval."""
+    p = git_project
+    seed(p, suite=CSV_SUITE)
+    p.write(
+        "evals/data/tickets.csv",
+        "ticket,critical\nprinter on fire,yes\nmouse missing,no\nscreen dark,no\n",
+        dedent=False,
+    )
+    p.commit("csv dataset")
+    p.write(
+        "evals/data/tickets.csv",
+        "ticket,critical\nprinter on fire,no\nmouse missing,no\n",
+        dedent=False,
+    )
+    from promptctl.evals import datasets
+
+    ids = {
+        c.vars["ticket"]: c.id
+        for c in datasets.iter_file(p.root / "evals/data/tickets.csv", "tickets.csv")
+    }
+    data = json.loads(p.run("diff", "--format", "json").out)
+    flags = {f["kind"]: f["detail"] for f in data["loosened"]}
+    assert flags == {
+        "cases-removed": "1 case(s) removed: " + datasets.case_id_for({"ticket": "screen dark"}),
+        "critical-removed": f"no longer critical: {ids['printer on fire']}",
+    }
+
+
+def test_diff_reports_a_suite_that_does_not_load_instead_of_guessing(git_project) -> None:
+    p = git_project
+    seed(p)
+    p.write("evals/summarize.yaml", SUITE.replace("type: contains", "type: containz"), dedent=False)
+    r = p.run("diff", "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert [(f["subject"], f["kind"]) for f in data["loosened"]] == [("summarize", "suite-invalid")]
+    [problem] = data["problems"]
+    assert problem["subject"] == "summarize"
+    assert problem["detail"].startswith("does not load at working tree: evals/summarize.yaml:")
+    assert "containz" in problem["detail"]
+    text = p.run("diff").out
+    assert "suites that do not load (not compared):\n  summarize: does not load at" in text
+    # and at an old revision: the broken side is named with its revision, nothing is compared
+    p.commit("broken suite")
+    p.write("evals/summarize.yaml", SUITE, dedent=False)
+    data = json.loads(p.run("diff", "--format", "json").out)
+    assert data["loosened"] == []
+    [problem] = data["problems"]
+    assert "evals/summarize.yaml@HEAD:" in problem["detail"]

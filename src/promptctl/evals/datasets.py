@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import fnmatch
 import hashlib
+import io
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from promptctl.errors import Location, UsageError
 from promptctl.model import Case, ScorerSpec, Suite, content_hash
@@ -80,11 +81,32 @@ def iter_file(path: Path, shown: str) -> Iterator[Case]:
     """Cases from a dataset file, in file order. Bad rows raise UsageError with file:line."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        yield from _jsonl(path, shown)
+        with _open(path, shown) as fh:
+            yield from _jsonl(fh, shown)
     elif suffix == ".csv":
-        yield from _csv(path, shown)
+        with _open(path, shown, newline="") as fh:
+            yield from _csv(fh, shown)
     else:
-        yield from _yaml(path, shown)
+        # YAML cannot be streamed with locations kept; YAML golden sets are hand-written and small.
+        yield from _yaml(yamlio.load_file(path, shown), shown)
+
+
+def iter_bytes(data: bytes, suffix: str, shown: str) -> Iterator[Case]:
+    """The same parser over a dataset's bytes (e.g. as committed at a git revision): the cases
+    `iter_file` would give for a file with these bytes and this suffix."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UsageError(
+            f"dataset is not UTF-8 ({e.reason})", where=Location(shown), hint="save it as UTF-8"
+        ) from None
+    suffix = suffix.lower()
+    if suffix == ".jsonl":
+        yield from _jsonl(io.StringIO(text, newline=None), shown)
+    elif suffix == ".csv":
+        yield from _csv(io.StringIO(text, newline=""), shown)
+    else:
+        yield from _yaml(yamlio.loads(text, shown), shown)
 
 
 # One JSONL case past this is an attack or an accident (issue 9): read no more of it. A prompt
@@ -92,37 +114,36 @@ def iter_file(path: Path, shown: str) -> Iterator[Case]:
 MAX_LINE_CHARS = 8_000_000
 
 
-def _jsonl(path: Path, shown: str) -> Iterator[Case]:
-    with _open(path, shown) as fh:
-        lineno = 0
-        while raw := fh.readline(MAX_LINE_CHARS + 1):
-            lineno += 1
-            if len(raw) > MAX_LINE_CHARS:
-                raise UsageError(
-                    f"line longer than {MAX_LINE_CHARS:,} characters",
-                    where=Location(shown, lineno, 1),
-                    hint="one case per line; keep large documents out of datasets",
-                )
-            line = raw.strip()
-            if not line or line.startswith("//"):
-                continue
-            try:
-                item = json.loads(line)
-            except (ValueError, RecursionError) as e:  # RecursionError: '[' * 100000
-                col = getattr(e, "colno", None)
-                msg = getattr(e, "msg", "nested too deeply")
-                raise UsageError(
-                    f"not valid JSON: {msg}",
-                    where=Location(shown, lineno, col),
-                    hint="one JSON object per line",
-                ) from None
-            if "\\u" in line and _lone_surrogate(item):
-                raise UsageError(
-                    "a lone UTF-16 surrogate escape (\\ud800-\\udfff)",
-                    where=Location(shown, lineno, 1),
-                    hint="write the character itself, or a valid pair",
-                )
-            yield case_from_mapping(item, Location(shown, lineno, 1))
+def _jsonl(fh: TextIO, shown: str) -> Iterator[Case]:
+    lineno = 0
+    while raw := fh.readline(MAX_LINE_CHARS + 1):
+        lineno += 1
+        if len(raw) > MAX_LINE_CHARS:
+            raise UsageError(
+                f"line longer than {MAX_LINE_CHARS:,} characters",
+                where=Location(shown, lineno, 1),
+                hint="one case per line; keep large documents out of datasets",
+            )
+        line = raw.strip()
+        if not line or line.startswith("//"):
+            continue
+        try:
+            item = json.loads(line)
+        except (ValueError, RecursionError) as e:  # RecursionError: '[' * 100000
+            col = getattr(e, "colno", None)
+            msg = getattr(e, "msg", "nested too deeply")
+            raise UsageError(
+                f"not valid JSON: {msg}",
+                where=Location(shown, lineno, col),
+                hint="one JSON object per line",
+            ) from None
+        if "\\u" in line and _lone_surrogate(item):
+            raise UsageError(
+                "a lone UTF-16 surrogate escape (\\ud800-\\udfff)",
+                where=Location(shown, lineno, 1),
+                hint="write the character itself, or a valid pair",
+            )
+        yield case_from_mapping(item, Location(shown, lineno, 1))
 
 
 def _lone_surrogate(item: Any) -> bool:
@@ -134,39 +155,38 @@ def _lone_surrogate(item: Any) -> bool:
     return False
 
 
-def _csv(path: Path, shown: str) -> Iterator[Case]:
-    with _open(path, shown, newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader, None)
-            if header is None:
-                return
-            header = [h.strip() for h in header]
-            dupes = sorted({h for h in header if header.count(h) > 1})
-            if dupes or "" in header:
-                raise UsageError(
-                    f"CSV header has {'duplicate' if dupes else 'empty'} column "
-                    f"names{': ' + ', '.join(dupes) if dupes else ''}",
-                    where=Location(shown, 1, 1),
-                )
-            for row in reader:
-                lineno = reader.line_num
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != len(header):
-                    raise UsageError(
-                        f"row has {len(row)} fields, the header {len(header)}",
-                        where=Location(shown, lineno, 1),
-                        hint="quote fields that contain commas",
-                    )
-                yield _csv_case(dict(zip(header, row, strict=True)), Location(shown, lineno, 1))
-        except csv.Error as e:
-            # e.g. "field larger than field limit (131072)": a clean error, not a traceback.
+def _csv(fh: TextIO, shown: str) -> Iterator[Case]:
+    reader = csv.reader(fh)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [h.strip() for h in header]
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes or "" in header:
             raise UsageError(
-                f"CSV error: {e}",
-                where=Location(shown, reader.line_num or 1),
-                hint=f"check quoting; fields are limited to {csv.field_size_limit():,} characters",
-            ) from None
+                f"CSV header has {'duplicate' if dupes else 'empty'} column "
+                f"names{': ' + ', '.join(dupes) if dupes else ''}",
+                where=Location(shown, 1, 1),
+            )
+        for row in reader:
+            lineno = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise UsageError(
+                    f"row has {len(row)} fields, the header {len(header)}",
+                    where=Location(shown, lineno, 1),
+                    hint="quote fields that contain commas",
+                )
+            yield _csv_case(dict(zip(header, row, strict=True)), Location(shown, lineno, 1))
+    except csv.Error as e:
+        # e.g. "field larger than field limit (131072)": a clean error, not a traceback.
+        raise UsageError(
+            f"CSV error: {e}",
+            where=Location(shown, reader.line_num or 1),
+            hint=f"check quoting; fields are limited to {csv.field_size_limit():,} characters",
+        ) from None
 
 
 def _csv_case(row: dict[str, str], where: Location) -> Case:
@@ -191,9 +211,7 @@ def _csv_case(row: dict[str, str], where: Location) -> Case:
     return case_from_mapping(item, where)
 
 
-def _yaml(path: Path, shown: str) -> Iterator[Case]:
-    # YAML cannot be streamed with locations kept; YAML golden sets are hand-written and small.
-    data = yamlio.load_file(path, shown)
+def _yaml(data: Any, shown: str) -> Iterator[Case]:
     if data is None:
         return
     if isinstance(data, yamlio.YamlMap) and "cases" in data:

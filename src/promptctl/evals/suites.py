@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from promptctl.errors import Location, UsageError
@@ -37,16 +38,26 @@ SCORER_KEYS = (
 GATE_KEYS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
 DATASET_SUFFIXES = (".jsonl", ".yaml", ".yml", ".csv")
 
+Exists = Callable[[Path], bool]  # is there a file at this path (working tree or a revision)?
+
 
 def suite_files(project: Project) -> dict[str, Path]:
     """name (file stem) -> path for every suite under evals/ (datasets and baselines excluded)."""
     root = project.evals_dir
-    found: dict[str, Path] = {}
     if not root.is_dir():
-        return found
-    skip = (root / "data", project.baselines_dir)
-    for path in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
-        if any(s == path.parent for s in skip):
+        return {}
+    return suite_paths(project, [*root.glob("*.yaml"), *root.glob("*.yml")])
+
+
+def suite_paths(project: Project, candidates: Iterable[Path]) -> dict[str, Path]:
+    """Which of `candidates` (files in the working tree or at a git revision) are suite files:
+    YAML directly under evals/, not in data/ or the baselines directory; by name."""
+    skip = (project.evals_dir / "data", project.baselines_dir)
+    found: dict[str, Path] = {}
+    for path in sorted(candidates):
+        if path.suffix not in (".yaml", ".yml") or path.parent != project.evals_dir:
+            continue
+        if path.parent in skip:
             continue
         found.setdefault(path.stem, path)
     return dict(sorted(found.items()))
@@ -65,12 +76,23 @@ def confined(project: Project, base: Path, rel: str) -> Path | None:
 
 
 def parse_suite(
-    data: yamlio.YamlMap, name: str, path: Path, shown: str, project: Project, checker: Checker
+    data: yamlio.YamlMap,
+    name: str,
+    path: Path,
+    shown: str,
+    project: Project,
+    checker: Checker,
+    *,
+    exists: Exists = Path.is_file,
 ) -> Suite | None:
-    """Validate a loaded suite file; every problem goes to `checker`. None if unusable."""
+    """Validate a loaded suite file; every problem goes to `checker`. None if unusable.
+
+    `exists` says whether a file the suite names (dataset, judge template) is there: the
+    working tree by default, or the files of a git revision (history/snapshot.py).
+    """
     checker.keys(data, SUITE_KEYS, "suite file", required=("prompt", "scorers"))
     prompt_ref = checker.typed(data, "prompt", str, what="suite file")
-    dataset = _dataset(data, path, project, checker)
+    dataset = _dataset(data, path, project, checker, exists)
     inline = _inline_cases(data, shown, checker)
     if dataset is not None and inline is not None:
         checker.add("PC004", "use either `dataset` or `cases`, not both", data.key_loc("cases"))
@@ -82,7 +104,7 @@ def parse_suite(
             "add `dataset: data/<file>.jsonl` or an inline `cases:` list",
         )
     repeat = checker.number(data, "repeat", "suite file", low=1, high=100, integer=True)
-    scorers = _scorers(data, path, project, checker)
+    scorers = _scorers(data, path, project, checker, exists)
     gate = _gate(data, checker)
     checker.typed(data, "description", str, what="suite file")
     record_outputs = checker.typed(data, "record_outputs", bool, what="suite file")
@@ -106,7 +128,9 @@ def parse_suite(
     )
 
 
-def _dataset(data: yamlio.YamlMap, path: Path, project: Project, checker: Checker) -> Path | None:
+def _dataset(
+    data: yamlio.YamlMap, path: Path, project: Project, checker: Checker, exists: Exists
+) -> Path | None:
     rel = checker.typed(data, "dataset", str, what="suite file")
     if rel is None:
         return None
@@ -124,7 +148,7 @@ def _dataset(data: yamlio.YamlMap, path: Path, project: Project, checker: Checke
     if resolved.suffix.lower() not in DATASET_SUFFIXES:
         checker.add("PC004", f"dataset {rel!r} must be .jsonl, .yaml or .csv", where)
         return None
-    if not resolved.is_file():
+    if not exists(resolved):
         checker.add(
             "PC202",
             f"dataset {rel!r} not found",
@@ -153,7 +177,7 @@ def _inline_cases(data: yamlio.YamlMap, shown: str, checker: Checker) -> list[Ca
 
 
 def _scorers(
-    data: yamlio.YamlMap, path: Path, project: Project, checker: Checker
+    data: yamlio.YamlMap, path: Path, project: Project, checker: Checker, exists: Exists
 ) -> list[ScorerSpec] | None:
     raw = checker.typed(data, "scorers", list, what="suite file")
     if raw is None:
@@ -195,7 +219,7 @@ def _scorers(
         options = {k: yamlio.plain(v) for k, v in item.items() if k not in ("id", "type", "value")}
         if "template" in options and isinstance(options["template"], str):
             tpl = confined(project, path.parent, options["template"])
-            if tpl is None or not tpl.is_file():
+            if tpl is None or not exists(tpl):
                 checker.add(
                     "PC004",
                     f"{what}: judge template {options['template']!r} not found inside the project",
@@ -309,6 +333,17 @@ def check_suite_file(project: Project, path: Path) -> tuple[Suite | None, Checke
     checker = Checker(shown)
     data = yamlio.load_mapping(path, shown, what="suite file")
     return parse_suite(data, path.stem, path, shown, project, checker), checker
+
+
+def parse_suite_bytes(
+    project: Project, path: Path, raw: bytes, *, shown: str, exists: Exists
+) -> tuple[Suite | None, Checker]:
+    """The same parser over a suite file's bytes, e.g. as committed at a git revision."""
+    checker = Checker(shown)
+    data = yamlio.loads(yamlio.decode(raw, shown), shown)
+    mapping = yamlio.expect_mapping(data, shown, what="suite file")
+    suite = parse_suite(mapping, path.stem, path, shown, project, checker, exists=exists)
+    return suite, checker
 
 
 def load_suite(project: Project, path: Path) -> Suite:

@@ -20,6 +20,15 @@ class FloorFailure:
     case_id: str | None = None
 
 
+def pass_rates(outcomes: Iterable[ScorerOutcome]) -> dict[str, float]:
+    """Scorer id -> pass rate with the case as the unit: the mean of the cases' pass fractions
+    (what the gate compares, for a run or a baseline)."""
+    fractions: dict[str, list[float]] = {}
+    for o in outcomes:
+        fractions.setdefault(o.scorer_id, []).append(o.pass_fraction)
+    return {sid: sum(v) / len(v) for sid, v in sorted(fractions.items())}
+
+
 def check_floors(gate: Gate, outcomes: Iterable[ScorerOutcome]) -> list[FloorFailure]:
     """Every floor the run misses, scorer by scorer, then critical case by case."""
     rates: dict[str, list[float]] = {}

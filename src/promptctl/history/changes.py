@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptctl.errors import PromptctlError
-from promptctl.project import yamlio
 from promptctl.project.config import CONFIG_FILE, Project
 
 
@@ -21,33 +20,38 @@ from promptctl.project.config import CONFIG_FILE, Project
 class SuiteDeps:
     suite: str
     files: frozenset[str]  # paths relative to the git top level
+    loads: bool = True  # False: the suite does not parse, so its dependencies are unknown
 
 
-def suite_dependencies(project: Project, suite_path: Path, top: Path) -> set[Path]:
+def suite_dependencies(project: Project, suite_path: Path, top: Path) -> set[Path] | None:
     """Absolute paths `suite_path` depends on (files that do not exist included: a deleted
-    dependency is a change too)."""
+    dependency is a change too), read by the one suite parser; None when the suite does not
+    parse (its dependencies cannot be known: `eval` must load it and report the problem)."""
+    from promptctl.evals import suites
+
     deps: set[Path] = {suite_path.resolve(), (project.root / CONFIG_FILE).resolve()}
     deps.add((project.baselines_dir / f"{suite_path.stem}.json").resolve())
     try:
-        data = yamlio.load_mapping(suite_path, project.rel(suite_path), what="suite file")
+        suite, checker = suites.check_suite_file(project, suite_path)
     except PromptctlError:
-        return deps  # unreadable: only its own file (eval reports the problem)
-    base = suite_path.parent
-    dataset = data.get("dataset")
-    if isinstance(dataset, str):
-        deps.add((base / dataset).resolve())
-    scorers = data.get("scorers")
-    if isinstance(scorers, list):
-        for item in scorers:
-            if isinstance(item, dict) and isinstance(item.get("template"), str):
-                deps.add((base / item["template"]).resolve())
-    ref = data.get("prompt")
-    if isinstance(ref, str) and ref:
-        name, _, rev = ref.partition("@")
-        name = name.removesuffix(".yaml")
-        if rev:
-            deps.add(project.labels_file.resolve())
-        deps |= _prompt_dependencies(project, name)
+        return None
+    if suite is None or checker.errors:
+        return None
+    if suite.dataset is not None:
+        deps.add(Path(suite.dataset).resolve())
+    for scorer in suite.scorers:
+        template = scorer.options.get("template")
+        if isinstance(template, str):
+            deps.add(Path(template).resolve())
+    from promptctl.prompts import loader
+
+    try:
+        name, rev = loader.split_ref(suite.prompt_ref)
+    except PromptctlError:
+        return None
+    if rev:
+        deps.add(project.labels_file.resolve())
+    deps |= _prompt_dependencies(project, name)
     return {d for d in deps if _inside(d, top)}
 
 
@@ -82,15 +86,19 @@ def dependency_map(project: Project) -> list[SuiteDeps]:
     out = []
     for name, path in suites.suite_files(project).items():
         files = suite_dependencies(project, path, top)
+        if files is None:
+            out.append(SuiteDeps(name, frozenset(), loads=False))
+            continue
         out.append(SuiteDeps(name, frozenset(p.relative_to(top).as_posix() for p in files)))
     return out
 
 
 def suites_changed_since(project: Project, ref: str) -> list[str]:
     """Names of the suites with a dependency that differs between `ref` and the working tree
-    (uncommitted and untracked changes included). An unknown `ref` (e.g. a shallow clone) is a
+    (uncommitted and untracked changes included), and every suite that does not load (eval
+    reports it rather than skipping it unseen). An unknown `ref` (e.g. a shallow clone) is a
     UsageError saying to fetch it."""
     from promptctl.history import gitrepo
 
     changed = gitrepo.changed_files(project.root, ref)
-    return [d.suite for d in dependency_map(project) if d.files & changed]
+    return [d.suite for d in dependency_map(project) if not d.loads or d.files & changed]

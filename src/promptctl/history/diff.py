@@ -1,15 +1,14 @@
 """What changed between two revisions, for `promptctl diff`: prompts (versions, text, model,
 params, schemas), the suites they affect, gates loosened, security-relevant config, eval deltas.
 
-Files at an old revision are read raw and leniently: an old suite that would not validate today
-must not stop a review, so suites are read as plain YAML here rather than through suites.py.
+Files at each revision are parsed by their owners (history/snapshot.py for suites and datasets,
+gate/baseline.py for baselines): a suite that does not parse at a revision is reported in
+`problems`, and never compared by a guess.
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import json
 import re
 from collections.abc import Mapping
@@ -18,52 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import UsageError
+from promptctl.gate import baseline, floors
 from promptctl.history import gitrepo
-from promptctl.model import Gate, Prompt, content_hash
+from promptctl.history.snapshot import Snapshot, SuiteAt, snapshot, suites_at
+from promptctl.model import Prompt
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker
 from promptctl.project.config import CONFIG_FILE, Config, Project, read_config
 from promptctl.prompts import loader
-
-# ----------------------------------------------------------------------------- snapshots
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A project's files at a git revision, or in the working tree (`rev` None)."""
-
-    root: Path
-    rev: str | None
-    sha: str | None = None
-
-    @property
-    def shown(self) -> str:
-        return "working tree" if self.rev is None else f"{self.rev} ({(self.sha or '')[:7]})"
-
-    def read(self, path: Path) -> bytes | None:
-        if self.rev is None:
-            try:
-                return path.read_bytes()
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                return None
-        return gitrepo.read_file(self.root, self.sha or self.rev, path)
-
-    def files(self, under: Path) -> list[Path]:
-        if self.rev is None:
-            return sorted(p for p in under.rglob("*") if p.is_file()) if under.is_dir() else []
-        top = gitrepo.toplevel(self.root)
-        return [top / p for p in gitrepo.list_files(self.root, self.sha or self.rev, under)]
-
-    def text(self, path: Path) -> str | None:
-        data = self.read(path)
-        return None if data is None else data.decode("utf-8", errors="replace")
-
-
-def snapshot(project: Project, rev: str | None) -> Snapshot:
-    if rev is None:
-        return Snapshot(project.root, None)
-    return Snapshot(project.root, rev, gitrepo.resolve_commit(project.root, rev))
-
 
 # ----------------------------------------------------------------------------- results
 
@@ -137,11 +98,17 @@ class DiffResult:
     security: tuple[Flag, ...] = ()
     deltas: tuple[EvalDelta, ...] = ()
     partials: tuple[PartialChange, ...] = ()
+    problems: tuple[Flag, ...] = ()  # suites (or datasets) that do not parse at a revision
 
     @property
     def empty(self) -> bool:
         return not (
-            self.prompts or self.suites_changed or self.loosened or self.security or self.partials
+            self.prompts
+            or self.suites_changed
+            or self.loosened
+            or self.security
+            or self.partials
+            or self.problems
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -167,9 +134,14 @@ def _config_at(snap: Snapshot, project: Project) -> tuple[Config | None, Any]:
         return None, None
 
 
+def _project_at(project: Project, config: Config | None) -> Project:
+    """The project as configured at a revision (its promptctl.yaml), when that one loads."""
+    return Project(root=project.root, config=config) if config is not None else project
+
+
 def _prompts_at(snap: Snapshot, project: Project, config: Config | None) -> dict[str, Prompt | str]:
     """name -> Prompt, or the error text when the file does not load at that revision."""
-    at = Project(root=project.root, config=config) if config is not None else project
+    at = _project_at(project, config)
     out: dict[str, Prompt | str] = {}
     for path in snap.files(project.prompts_dir):
         if path.suffix not in (".yaml", ".yml") or project.partials_dir in path.parents:
@@ -183,118 +155,6 @@ def _prompts_at(snap: Snapshot, project: Project, config: Config | None) -> dict
         except UsageError as e:
             out[name] = str(e)
     return out
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RawSuite:
-    name: str
-    prompt: str | None
-    gate: Gate
-    gate_raw: Mapping[str, Any]
-    scorers: tuple[str, ...]
-    cases: Mapping[str, bool]  # case id -> critical
-    text: str
-
-
-def suites_at(snap: Snapshot, project: Project) -> dict[str, RawSuite]:
-    out: dict[str, RawSuite] = {}
-    skip = (project.evals_dir / "data", project.baselines_dir)
-    for path in snap.files(project.evals_dir):
-        if path.suffix not in (".yaml", ".yml") or path.parent != project.evals_dir:
-            continue
-        if path.parent in skip:
-            continue
-        text = snap.text(path) or ""
-        try:
-            data = yamlio.plain(yamlio.loads(text, project.rel(path)))
-        except UsageError:
-            data = None
-        if not isinstance(data, dict):
-            out[path.stem] = RawSuite(
-                name=path.stem,
-                prompt=None,
-                gate=Gate(),
-                gate_raw={},
-                scorers=(),
-                cases={},
-                text=text,
-            )
-            continue
-        prompt = data.get("prompt")
-        gate_raw = data.get("gate") if isinstance(data.get("gate"), dict) else {}
-        scorers = data.get("scorers") if isinstance(data.get("scorers"), list) else []
-        out[path.stem] = RawSuite(
-            name=path.stem,
-            prompt=loader.split_ref(prompt)[0] if isinstance(prompt, str) and prompt else None,
-            gate=_gate(gate_raw),
-            gate_raw=gate_raw,
-            scorers=tuple(
-                str(s.get("id") or s.get("type")) for s in scorers if isinstance(s, dict)
-            ),
-            cases=_cases(snap, path, data),
-            text=text,
-        )
-    return out
-
-
-def _gate(raw: Mapping[str, Any]) -> Gate:
-    def num(key: str, default: float | None) -> float | None:
-        value = raw.get(key, default)
-        return (
-            float(value)
-            if isinstance(value, int | float) and not isinstance(value, bool)
-            else default
-        )
-
-    return Gate(
-        min_pass_rate=num("min_pass_rate", None),
-        max_drop=num("max_drop", 0.05) or 0.0,
-        alpha=num("alpha", 0.05) or 0.0,
-        max_cost_usd=num("max_cost_usd", None),
-        on_inconclusive=str(raw.get("on_inconclusive", "warn")),
-    )
-
-
-def _cases(snap: Snapshot, suite_path: Path, data: Mapping[str, Any]) -> dict[str, bool]:
-    rows: list[Any] = []
-    if isinstance(data.get("cases"), list):
-        rows = data["cases"]
-    elif isinstance(data.get("dataset"), str):
-        path = (suite_path.parent / data["dataset"]).resolve()
-        text = snap.text(path)
-        if text is not None:
-            rows = _rows(path.suffix, text)
-    out: dict[str, bool] = {}
-    for row in rows:
-        if not isinstance(row, dict):
-            continue
-        case_id = row.get("id")
-        if case_id is None:  # SPEC: a case without an id gets a hash of its vars
-            case_id = content_hash(row.get("vars", {}))
-        critical = row.get("critical") in (True, "true", "True", "1", 1)
-        out[str(case_id)] = critical
-    return out
-
-
-def _rows(suffix: str, text: str) -> list[Any]:
-    if suffix == ".jsonl":
-        rows = []
-        for line in text.splitlines():
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-        return rows
-    if suffix == ".csv":
-        return list(csv.DictReader(io.StringIO(text)))
-    try:
-        data = yamlio.plain(yamlio.loads(text, "dataset"))
-    except UsageError:
-        return []
-    if isinstance(data, dict) and isinstance(data.get("cases"), list):
-        return data["cases"]
-    return data if isinstance(data, list) else []
 
 
 # ----------------------------------------------------------------------------- comparing
@@ -422,9 +282,11 @@ def compare_prompts(
 
 
 def gate_flags(
-    a: Mapping[str, RawSuite], b: Mapping[str, RawSuite], baselines_changed: Mapping[str, str]
+    a: Mapping[str, SuiteAt], b: Mapping[str, SuiteAt], baselines_changed: Mapping[str, str]
 ) -> list[Flag]:
-    """Every way revision b makes a suite's gate easier to pass than revision a did."""
+    """Every way revision b makes a suite's gate easier to pass than revision a did. A suite
+    that does not parse at a is not compared (see `problems`); one that stops parsing at b
+    gates nothing until fixed: flagged."""
     flags: list[Flag] = []
     for name in sorted(a):
         old, new = a[name], b.get(name)
@@ -437,7 +299,18 @@ def gate_flags(
                 )
             )
             continue
-        g0, g1 = old.gate, new.gate
+        if old.suite is None:
+            continue
+        if new.suite is None:
+            flags.append(
+                Flag(
+                    kind="suite-invalid",
+                    subject=name,
+                    detail="the suite no longer loads: nothing gates its prompt until it does",
+                )
+            )
+            continue
+        g0, g1 = old.suite.gate, new.suite.gate
         if g0.min_pass_rate is not None and (g1.min_pass_rate or 0.0) < g0.min_pass_rate:
             flags.append(
                 Flag(
@@ -552,36 +425,21 @@ def security_flags(raw_a: Any, raw_b: Any) -> list[Flag]:
 # ----------------------------------------------------------------------------- eval deltas
 
 
-def baseline_rates(data: bytes | None) -> tuple[str | None, dict[str, float]]:
-    """(prompt version, scorer -> pass rate) from a baseline file, read leniently; the format is
-    owned by baseline.py, so only the fields every baseline has are used."""
+def baseline_rates(
+    project: Project, snap: Snapshot, suite: str
+) -> tuple[str | None, dict[str, float]]:
+    """(prompt version, scorer -> pass rate) of the suite's baseline at `snap`, read by the one
+    baseline parser; none when there is no baseline there or it does not parse (lint and eval
+    report a broken baseline; a review shows no delta rather than a guessed one)."""
+    path = baseline.path_for(project, suite)
+    data = snap.read(path)
     if data is None:
         return None, {}
     try:
-        raw = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        found = baseline.parse(data, snap.label(project.rel(path)), suite)
+    except UsageError:
         return None, {}
-    if not isinstance(raw, dict):
-        return None, {}
-    prompt = raw.get("prompt")
-    version = raw.get("prompt_version") or (
-        prompt.get("version") if isinstance(prompt, dict) else None
-    )
-    return (str(version) if version else None), _rates_from(raw)
-
-
-def _rates_from(raw: Mapping[str, Any]) -> dict[str, float]:
-    """Mean pass fraction per scorer over cases, from baseline.py's layout:
-    `cases: [{"id": ..., "scores": {scorer: {"pass": fraction, ...}}}, ...]`."""
-    sums: dict[str, list[float]] = {}
-    cases = raw.get("cases")
-    for case in cases if isinstance(cases, list) else []:
-        scores = case.get("scores") if isinstance(case, dict) else None
-        for scorer, entry in (scores or {}).items() if isinstance(scores, dict) else ():
-            value = entry.get("pass") if isinstance(entry, dict) else None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                sums.setdefault(str(scorer), []).append(float(value))
-    return {k: sum(v) / len(v) for k, v in sums.items() if v}
+    return found.prompt_version, floors.pass_rates(found.outcomes)
 
 
 def eval_deltas(
@@ -589,8 +447,8 @@ def eval_deltas(
     sa: Snapshot,
     sb: Snapshot,
     changes: list[PromptChange],
-    suites_a: Mapping[str, RawSuite],
-    suites_b: Mapping[str, RawSuite],
+    suites_a: Mapping[str, SuiteAt],
+    suites_b: Mapping[str, SuiteAt],
 ) -> list[EvalDelta]:
     """Per suite and scorer of each changed prompt, pass rates where both versions have evidence:
     the suite's baseline at each revision, else a local run of that version."""
@@ -599,9 +457,8 @@ def eval_deltas(
         if change.old_version is None or change.new_version is None:
             continue
         for suite in change.suites:
-            path = project.baselines_dir / f"{suite}.json"
-            va, ra = baseline_rates(sa.read(path))
-            vb, rb = baseline_rates(sb.read(path))
+            va, ra = baseline_rates(project, sa, suite)
+            vb, rb = baseline_rates(project, sb, suite)
             src_a, src_b = f"baseline@{sa.shown}", f"baseline@{sb.shown}"
             if va != change.old_version:
                 ra, src_a = _run_rates(project, suite, change.old_version)
@@ -648,7 +505,8 @@ def diff(project: Project, rev_a: str | None = "HEAD", rev_b: str | None = None)
     config_b, raw_b = _config_at(sb, project)
     prompts_a = _prompts_at(sa, project, config_a)
     prompts_b = _prompts_at(sb, project, config_b)
-    suites_a, suites_b = suites_at(sa, project), suites_at(sb, project)
+    suites_a = suites_at(sa, _project_at(project, config_a))
+    suites_b = suites_at(sb, _project_at(project, config_b))
     suites_of: dict[str, set[str]] = {}
     for suites in (suites_a, suites_b):
         for s in suites.values():
@@ -671,6 +529,16 @@ def diff(project: Project, rev_a: str | None = "HEAD", rev_b: str | None = None)
             != (suites_b.get(s).text if s in suites_b else None)
         )
     )
+    problems = [
+        Flag(
+            kind="suite-invalid",
+            subject=name,
+            detail=f"does not load at {snap.shown}: {at.error}",
+        )
+        for snap, suites in ((sa, suites_a), (sb, suites_b))
+        for name, at in sorted(suites.items())
+        if at.error is not None
+    ]
     return DiffResult(
         rev_a=sa.shown,
         rev_b=sb.shown,
@@ -680,6 +548,7 @@ def diff(project: Project, rev_a: str | None = "HEAD", rev_b: str | None = None)
         security=tuple(security_flags(raw_a, raw_b)),
         deltas=tuple(eval_deltas(project, sa, sb, changes, suites_a, suites_b)),
         partials=tuple(partial_changes(project, sa, sb, [prompts_a, prompts_b])),
+        problems=tuple(problems),
     )
 
 
@@ -792,6 +661,9 @@ def render_text(result: DiffResult) -> str:
         ]
     if result.suites_changed:
         out += ["", "suites changed: " + ", ".join(result.suites_changed)]
+    if result.problems:
+        out += ["", "suites that do not load (not compared):"]
+        out += [f"  {f.subject}: {f.detail}" for f in result.problems]
     if result.loosened:
         out += ["", "WARNING: gates loosened:"]
         out += [f"  {f.subject}: {f.kind}: {f.detail}" for f in result.loosened]
@@ -896,4 +768,8 @@ def render_markdown(result: DiffResult) -> str:
         out.append("")
     if result.suites_changed:
         out += ["Suites changed: " + ", ".join(_code(s) for s in result.suites_changed), ""]
+    if result.problems:
+        out += ["Suites that do not load (not compared):", ""]
+        out += [f"- {_code(f.subject)}: {md(f.detail)}" for f in result.problems]
+        out.append("")
     return "\n".join(out).rstrip("\n") + "\n"

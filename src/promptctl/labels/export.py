@@ -101,13 +101,10 @@ def write_prompt_yml(project: Project, label: str, output: Path) -> list[Path]:
 
 
 def _only_suite(project: Project, name: str) -> Any:
-    from promptctl.evals import suites
-    from promptctl.labels import promote as promotion
+    from promptctl.history.snapshot import suites_of
 
-    names = promotion.suites_of(project, name)
-    if len(names) != 1:
-        return None
-    return suites.load_suite(project, suites.suite_files(project)[names[0]])
+    mine = suites_of(project, name)
+    return mine[0] if len(mine) == 1 else None
 
 
 def _read(path: Path) -> dict[str, Any]:

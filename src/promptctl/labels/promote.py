@@ -4,7 +4,6 @@ passed its gate (issue 7 §2). No terminal here: results are values, refusals ar
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,25 +64,20 @@ class RunSummary:
 
 def suites_of(project: Project, name: str) -> list[str]:
     """Suites (file stems) in the working tree whose `prompt:` names this prompt."""
-    from promptctl.history import diff as diffing
+    from promptctl.history import snapshot
 
-    snap = diffing.Snapshot(project.root, None)
-    return sorted(s.name for s in diffing.suites_at(snap, project).values() if s.prompt == name)
+    return sorted(s.name for s in snapshot.suites_of(project, name))
 
 
-def baseline_version(data: bytes) -> str | None:
-    """The prompt version a baseline file records; None if it is not readable."""
+def baseline_version(data: bytes, shown: str, suite: str) -> str | None:
+    """The prompt version a baseline file records, read by gate/baseline.py; None when the
+    file does not parse."""
+    from promptctl.gate import baseline
+
     try:
-        raw = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return baseline.parse(data, shown, suite).prompt_version
+    except UsageError:
         return None
-    if not isinstance(raw, dict):
-        return None
-    prompt = raw.get("prompt")
-    version = raw.get("prompt_version") or (
-        prompt.get("version") if isinstance(prompt, dict) else None
-    )
-    return str(version) if version else None
 
 
 def baseline_evidence(project: Project, suite: str, version: str) -> Evidence | None:
@@ -94,7 +88,8 @@ def baseline_evidence(project: Project, suite: str, version: str) -> Evidence | 
         return None
     for commit in gitrepo.file_history(project.root, path, max_count=200):
         data = gitrepo.read_file(project.root, commit.sha, path)
-        if data is not None and baseline_version(data) == version:
+        shown = f"{project.rel(path)}@{commit.sha[:12]}"
+        if data is not None and baseline_version(data, shown, suite) == version:
             return Evidence(
                 kind="baseline",
                 passed=True,
@@ -140,16 +135,14 @@ def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | No
             continue
         if meta.get("shard") or not runs.is_complete(path):
             continue  # a shard or an interrupted run proves nothing about the whole suite
-        data = runs.load_run(path)
-        sums: dict[str, list[float]] = {}
-        for o in data.outcomes:
-            sums.setdefault(o.scorer_id, []).append(o.pass_fraction)
+        from promptctl.gate.floors import pass_rates
+
         return RunSummary(
             run_id=path.name,
             suite=suite,
             prompt_version=version,
             path=str(path),
-            rates={k: sum(v) / len(v) for k, v in sums.items()},
+            rates=pass_rates(runs.load_run(path).outcomes),
         )
     return None
 
