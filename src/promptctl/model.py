@@ -259,6 +259,7 @@ class RecordedOutput:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None
+    judge: bool = False  # a judge's reply, not the candidate's (reports show the candidate's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

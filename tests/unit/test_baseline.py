@@ -248,3 +248,34 @@ def test_dump_parse_dump_is_byte_identical(rows: list[tuple[str, float, int, str
     assert {o.output for o in bl.parse(text.encode("utf-8"), "b.json", "s").outputs} == {
         r[3] for r in rows
     }
+
+
+def test_judge_outputs_keep_their_mark_through_the_file() -> None:
+    from promptctl.gate import baseline as bl
+    from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+
+    run = RunData(
+        run_id="r",
+        path="r",
+        suite="s",
+        prompt="p",
+        prompt_version="0" * 12,
+        model="mock/echo",
+        params={},
+        gate=Gate(),
+        scorer_hashes={"j": "h"},
+        outcomes=(
+            ScorerOutcome(
+                case_id="c", case_hash="x", scorer_id="j", scorer_hash="h", mean_score=1.0,
+                pass_fraction=1.0, repeats=1,
+            ),
+        ),
+        outputs=(
+            RecordedOutput(case_id="c", repeat=0, request_key="k1", output="reply"),
+            RecordedOutput(case_id="c", repeat=0, request_key="k2", output="{}", judge=True),
+        ),
+    )  # fmt: skip
+    text = bl.dumps(bl.from_run(run))
+    assert '"judge":true,"key":"k2"' in text and '"key":"k1","output"' in text
+    parsed = bl.parse(text.encode(), "s.json", "s")
+    assert {(o.request_key, o.judge) for o in parsed.outputs} == {("k1", False), ("k2", True)}

@@ -37,6 +37,7 @@ _COMMAND_MODULES = (
     "labels",
     "cache",
     "interop",
+    "report",
 )
 
 
@@ -88,6 +89,9 @@ COMMANDS = {
     "cache": "cache",
     "import": "interop",
     "schema": "interop",
+    "report": "report",
+    "show": "report",
+    "view": "report",
 }
 
 

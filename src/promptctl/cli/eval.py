@@ -65,6 +65,14 @@ def eval_cmd(
         Path | None,
         typer.Option("--markdown", help="Write a markdown report (PR-comment ready) to FILE."),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help="Write a self-contained HTML report (verdicts, cases, replies side by side).",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress; one line per suite.")
@@ -164,6 +172,8 @@ def eval_cmd(
     if update_baseline:
         result = _update_baselines(project, result)
     _write_reports(result, output=output, junit=junit, markdown=markdown)
+    if html is not None:
+        _write_html(project, result, html, baseline_ref)
     if fmt == "json":
         from promptctl.reporters import json_out, plain
 
@@ -263,6 +273,22 @@ def _write_reports(
         for kind, name in (("junit", "junit.xml"), ("md", "report.md")):
             if any(k == kind for _, k in targets):
                 (Path(s.run_dir) / name).write_text(texts[kind], encoding="utf-8")
+
+
+def _write_html(project: Project, result: EvalResult, path: Path, baseline_ref: str | None) -> None:
+    """The HTML report of every suite of this eval; the run directories keep a copy."""
+    from promptctl.evals import review
+    from promptctl.reporters import html
+
+    reviews = [
+        review.review_run(project, Path(s.run_dir), gate=s.gate, baseline_ref=baseline_ref)
+        for s in result.suites
+    ]
+    text = html.render_html(reviews)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    for s in result.suites:
+        (Path(s.run_dir) / "report.html").write_text(text, encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:

@@ -400,6 +400,7 @@ def load_run(path: str | Path) -> RunData:
             input_tokens=j.get("input_tokens"),
             output_tokens=j.get("output_tokens"),
             cost_usd=j.get("cost_usd"),
+            judge=True,
         )
         for r in records.values()
         if r.get("error") is None

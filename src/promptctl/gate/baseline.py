@@ -156,6 +156,8 @@ def _case_lines(baseline: Baseline) -> list[str]:
         for name in ("input_tokens", "output_tokens", "cost_usd"):
             if getattr(out, name) is not None:
                 rec[name] = getattr(out, name)
+        if out.judge:  # lets a report tell the candidate's reply from its judges'
+            rec["judge"] = True
         case.setdefault("outputs", []).append(rec)
     for case in cases.values():
         if "outputs" in case:
@@ -427,6 +429,7 @@ def _case(
                 input_tokens=rec.get("input_tokens"),
                 output_tokens=rec.get("output_tokens"),
                 cost_usd=rec.get("cost_usd"),
+                judge=rec.get("judge") is True,
             )
         )
     return outcomes, recorded
