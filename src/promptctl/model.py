@@ -155,18 +155,42 @@ class Gate:
     alpha: float = 0.05
     max_cost_usd: float | None = None
     on_inconclusive: str = "warn"  # warn | fail
+    advisory: tuple[str, ...] = ()  # scorer ids whose regression warns instead of failing
 
     @property
     def hash(self) -> str:
-        return content_hash(
-            {
-                "min_pass_rate": self.min_pass_rate,
-                "max_drop": self.max_drop,
-                "alpha": self.alpha,
-                "max_cost_usd": self.max_cost_usd,
-                "on_inconclusive": self.on_inconclusive,
-            }
-        )
+        fields: dict[str, Any] = {
+            "min_pass_rate": self.min_pass_rate,
+            "max_drop": self.max_drop,
+            "alpha": self.alpha,
+            "max_cost_usd": self.max_cost_usd,
+            "on_inconclusive": self.on_inconclusive,
+        }
+        if self.advisory:  # absent when empty: gates written before it keep their hash
+            fields["advisory"] = sorted(self.advisory)
+        return content_hash(fields)
+
+    def fields(self) -> dict[str, Any]:
+        """The gate as run.json and baselines write it; `advisory` only when set."""
+        out: dict[str, Any] = {
+            "min_pass_rate": self.min_pass_rate,
+            "max_drop": self.max_drop,
+            "alpha": self.alpha,
+            "max_cost_usd": self.max_cost_usd,
+            "on_inconclusive": self.on_inconclusive,
+        }
+        if self.advisory:
+            out["advisory"] = sorted(self.advisory)
+        return out
+
+    @classmethod
+    def from_fields(cls, raw: Mapping[str, Any]) -> Gate:
+        """The inverse of fields() for files promptctl wrote itself (run.json)."""
+        known = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
+        values: dict[str, Any] = {k: raw[k] for k in known if raw.get(k) is not None}
+        if isinstance(raw.get("advisory"), list):
+            values["advisory"] = tuple(str(a) for a in raw["advisory"])
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +205,7 @@ class Suite:
     gate: Gate = field(default_factory=Gate)
     judge_template: str | None = None  # absolute path of an overriding judge template
     record_outputs: bool = True  # keep model outputs in the baseline (replay); off for secrets
+    canary: str | None = None  # a prompt variable given a fresh random token on every run
     source: Location
 
 

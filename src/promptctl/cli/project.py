@@ -9,11 +9,26 @@ import typer
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Where to scaffold (default: here).")] = Path(),
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[DIRECTORY] | [PROMPT...]",
+            help="Where to scaffold (default: here); with --safety, the prompts to probe "
+            "(default: every prompt).",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     ci: Annotated[
         str, typer.Option("--ci", help="CI workflow to write: github, github-sharded or none.")
     ] = "github",
+    safety: Annotated[
+        bool,
+        typer.Option(
+            "--safety",
+            help="Write the safety probe suite (evals/safety.yaml, evals/data/safety.jsonl) "
+            "for the named prompts of this project (docs/safety.md).",
+        ),
+    ] = False,
 ) -> None:
     """Scaffold promptctl.yaml, a prompt, a dataset, a suite and a CI workflow.
 
@@ -21,10 +36,24 @@ def init(
 
     Example: promptctl init my-project && cd my-project && promptctl eval
     """
+    from promptctl.errors import UsageError
     from promptctl.project import scaffold
     from promptctl.reporters import plain
 
-    results = scaffold.scaffold(directory.resolve(), force=force, ci=ci)
+    if safety:
+        from promptctl.project import config
+        from promptctl.project import safety as probes
+
+        project = config.load_project()
+        results = probes.write(project, list(targets or []), force=force)
+        directory = project.root
+    else:
+        if targets and len(targets) > 1:
+            raise UsageError(
+                "init takes one DIRECTORY", hint="did you mean `promptctl init --safety PROMPT...`?"
+            )
+        directory = Path(targets[0]) if targets else Path()
+        results = scaffold.scaffold(directory.resolve(), force=force, ci=ci)
     for w in results:
         try:
             shown = w.path.resolve().relative_to(directory.resolve()).as_posix()
@@ -34,7 +63,10 @@ def init(
     kept = [w for w in results if w.action == "kept" and w.path.name != ".gitignore"]
     if kept:
         plain.warn(f"kept {len(kept)} existing file(s); --force overwrites them")
-    plain.warn("next: promptctl lint && promptctl eval && promptctl baseline update")
+    if safety:
+        plain.warn("next: promptctl lint && promptctl eval safety && promptctl baseline update")
+    else:
+        plain.warn("next: promptctl lint && promptctl eval && promptctl baseline update")
 
 
 def register(app: typer.Typer) -> None:

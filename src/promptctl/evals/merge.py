@@ -35,7 +35,6 @@ _SAME = (
     "repeat",
     "filter",
 )
-_GATE_FIELDS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
 _UNKNOWN = object()  # the baseline a shard was gated against, when it says nothing
 
 
@@ -261,7 +260,7 @@ def _merge_one(project: Project, p: MergePlan, invocation: str, baseline_ref: st
         for key in sorted(records):
             tally.add(records[key])
         outcomes = tuple(tally.outcomes())
-        gate = Gate(**{k: v for k, v in (first.get("gate") or {}).items() if k in _GATE_FIELDS})
+        gate = Gate.from_fields(first.get("gate") or {})
         floors = tuple(check_floors(gate, outcomes))
         summary = _summary(p, writer.run_id, tally, floors)
         gated = None

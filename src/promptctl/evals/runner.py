@@ -209,14 +209,15 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
         filtered += 1 if unsharded is not None and unsharded(case) else 0
         if not selector(case):
             continue
-        values = rendering.apply_defaults(prompt, case.vars)
+        variables = with_canary(suite, case.vars, CHECK_TOKEN)
+        values = rendering.apply_defaults(prompt, variables)
         try:
             if not _plainly_valid(prompt, values):
                 rendering.check_variables(prompt, values)
             if count == 0:
                 # A template typo must stop here (exit 2, no run directory), not fail every
                 # case of a run that --resume could never finish.
-                rendering.render_messages(prompt, case.vars)
+                rendering.render_messages(prompt, variables)
         except UsageError as e:
             raise UsageError(
                 f"case {case.id}: {e.message}", where=e.where or case.source, hint=e.hint
@@ -238,6 +239,22 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
     return _Plan(
         suite, prompt, repeat, selector, pairs, count, committed, tuple(sorted(case_scorers))
     )
+
+
+# Stands in for the run's token while cases are checked (not a secret: a placeholder).
+CHECK_TOKEN = "CANARY-0000000000000000"  # noqa: S105
+
+
+def new_canary() -> str:
+    """A fresh token per run (docs/safety.md): a reply can only contain it by leaking it."""
+    return f"CANARY-{secrets.token_hex(8)}"
+
+
+def with_canary(suite: Suite, variables: Mapping[str, Any], token: str | None) -> Mapping[str, Any]:
+    """The case's vars plus the suite's canary variable set to the run's token."""
+    if suite.canary is None or token is None:
+        return variables
+    return {**variables, suite.canary: token}
 
 
 def check_case_scorers(case: Case, suite_ids: set[str]) -> None:
@@ -264,15 +281,10 @@ def _meta(plan: _Plan, options: EvalOptions, invocation: str) -> dict[str, Any]:
             **dict.fromkeys(plan.case_scorers, PER_CASE_HASH),
             **{s.id: s.hash for s in suite.scorers},
         },
-        "gate": {
-            "min_pass_rate": suite.gate.min_pass_rate,
-            "max_drop": suite.gate.max_drop,
-            "alpha": suite.gate.alpha,
-            "max_cost_usd": suite.gate.max_cost_usd,
-            "on_inconclusive": suite.gate.on_inconclusive,
-        },
+        "gate": suite.gate.fields(),
         "gate_hash": suite.gate.hash,
         "repeat": plan.repeat,
+        "canary": new_canary() if suite.canary else None,
         "cases": plan.cases,
         "pairs": plan.total_pairs,
         "filter": options.filter,
@@ -358,11 +370,14 @@ async def _run_suite(
 
         replay = {} if options.fresh else baseline_mod.replay_index(plan.baseline)
         replayed = [0]
+        token = meta.get("canary") if suite.canary else None  # the same token on --resume
+        planted = (suite.canary, str(token)) if suite.canary and token else None
         ctx = registry.ScorerContext(
             engine=ReplayingEngine(engine, replay),
             prompt=prompt,
             judge_model=project.config.defaults.judge_model,
             partials_dir=prompt.partials_dir,
+            extra={"canary": token} if token else {},
         )
         scorers = [(spec.id, registry.build(spec, ctx)) for spec in suite.scorers]
         built: dict[tuple[str, str], Any] = {}  # a row's scorer, built once per distinct config
@@ -382,7 +397,7 @@ async def _run_suite(
             case, repeat = item
             try:
                 return await _one(
-                    engine, prompt, case_scorers(case), suite.name, case, repeat, replay
+                    engine, prompt, case_scorers(case), suite.name, case, repeat, replay, planted
                 )
             except PromptctlError as e:
                 if not isinstance(e, MissingKeyError):  # about the project, not this case
@@ -518,10 +533,13 @@ async def _one(
     case: Case,
     repeat: int,
     replay: Mapping[str, Any] | None = None,
+    canary: tuple[str, str] | None = None,  # (variable, the run's token)
 ) -> dict[str, Any]:
     # plan() already checked every selected case's variables; render_messages would check
     # them again (a JSON Schema validation per variable, ~0.15 ms a case).
     values = rendering.apply_defaults(prompt, case.vars)
+    if canary is not None:
+        values[canary[0]] = canary[1]
     messages = [
         {
             "role": m.role,
@@ -772,7 +790,11 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
             async with Engine(project, use_cache=not options.fresh) as engine:
                 for case, repeat in _pairs(project, p, set()):
                     request = engine.build_request(
-                        p.prompt, rendering.render_messages(p.prompt, case.vars), repeat=repeat
+                        p.prompt,
+                        rendering.render_messages(
+                            p.prompt, with_canary(suite, case.vars, CHECK_TOKEN)
+                        ),
+                        repeat=repeat,
                     )
                     if request.key in replay or engine.is_cached(request):
                         cached += 1

@@ -371,13 +371,7 @@ def load_run(path: str | Path) -> RunData:
     records = latest_records(path)
     scorer_hashes = dict(meta.get("scorer_hashes") or {})
     summary = read_summary(path)
-    gate = Gate(
-        **{
-            k: v
-            for k, v in (meta.get("gate") or {}).items()
-            if k in ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
-        }
-    )
+    gate = Gate.from_fields(meta.get("gate") or {})
     outputs = tuple(
         RecordedOutput(
             case_id=str(r["case_id"]),

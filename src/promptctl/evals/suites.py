@@ -20,6 +20,7 @@ SUITE_KEYS = (
     "scorers",
     "gate",
     "record_outputs",
+    "canary",
 )
 SCORER_KEYS = (
     "id",
@@ -35,7 +36,7 @@ SCORER_KEYS = (
     "max",
     "kinds",
 )
-GATE_KEYS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
+GATE_KEYS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive", "advisory")
 DATASET_SUFFIXES = (".jsonl", ".yaml", ".yml", ".csv")
 
 Exists = Callable[[Path], bool]  # is there a file at this path (working tree or a revision)?
@@ -108,6 +109,14 @@ def parse_suite(
     gate = _gate(data, checker)
     checker.typed(data, "description", str, what="suite file")
     record_outputs = checker.typed(data, "record_outputs", bool, what="suite file")
+    canary = checker.typed(data, "canary", str, what="suite file")
+    if canary is not None and not canary.isidentifier():
+        checker.add(
+            "PC004",
+            f"canary {canary!r} must be a variable name",
+            data.value_loc("canary"),
+            "name the prompt variable that carries the token, e.g. `canary: canary`",
+        )
     if checker.errors or prompt_ref is None or scorers is None:
         return None
     if repeat is None:
@@ -124,6 +133,7 @@ def parse_suite(
         gate=gate,
         judge_template=judge_templates[0] if judge_templates else None,
         record_outputs=record_outputs is not False,
+        canary=canary,
         source=Location(shown, 1, 1),
     )
 
@@ -317,6 +327,12 @@ def _gate(data: yamlio.YamlMap, checker: Checker) -> Gate:
             "PC004", "gate: on_inconclusive must be warn or fail", raw.value_loc("on_inconclusive")
         )
     max_drop = checker.number(raw, "max_drop", "gate", low=0, high=1)
+    advisory = checker.typed(raw, "advisory", list, what="gate") or []
+    if any(not isinstance(a, str) for a in advisory):
+        checker.add(
+            "PC004", "gate: advisory must be a list of scorer ids", raw.value_loc("advisory")
+        )
+        advisory = []
     alpha = checker.number(raw, "alpha", "gate", low=0, high=1)
     return Gate(
         min_pass_rate=checker.number(raw, "min_pass_rate", "gate", low=0, high=1),
@@ -324,6 +340,7 @@ def _gate(data: yamlio.YamlMap, checker: Checker) -> Gate:
         alpha=0.05 if alpha is None else float(alpha),
         max_cost_usd=checker.number(raw, "max_cost_usd", "gate", low=0),
         on_inconclusive=on_inc,
+        advisory=tuple(str(a) for a in advisory),
     )
 
 

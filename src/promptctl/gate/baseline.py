@@ -174,7 +174,7 @@ def dumps(baseline: Baseline) -> str:
         "prompt_version": baseline.prompt_version,
         "model": baseline.model,
         "params": dict(baseline.params),
-        "gate": {k: getattr(baseline.gate, k) for k in _GATE_FIELDS},
+        "gate": baseline.gate.fields(),
         "gate_hash": baseline.gate_hash,
         "scorers": dict(baseline.scorer_hashes),
         "cost_usd": baseline.cost_usd,
@@ -364,6 +364,11 @@ def _gate(raw: Mapping[str, Any], line: int | None) -> Gate:
         elif not isinstance(value, int | float) or isinstance(value, bool):
             raise _Bad(f"gate.{key} must be a number", line)
         values[key] = value
+    advisory = raw.get("advisory")
+    if advisory is not None:
+        if not isinstance(advisory, list) or any(not isinstance(a, str) for a in advisory):
+            raise _Bad("gate.advisory must be a list of scorer ids", line)
+        values["advisory"] = tuple(advisory)
     return Gate(**values)
 
 

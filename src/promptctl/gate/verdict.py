@@ -95,6 +95,8 @@ def stricter(current: Gate, committed: Gate) -> Gate:
         on_inconclusive="fail"
         if "fail" in (current.on_inconclusive, committed.on_inconclusive)
         else "warn",
+        # Advisory only where both agree: a change cannot make a failing scorer advisory.
+        advisory=tuple(sorted(set(current.advisory) & set(committed.advisory))),
     )
 
 
@@ -203,7 +205,18 @@ def evaluate(
                     f"(scorer {s.scorer_id!r}): not compared"
                 )
                 break
-    verdicts = [s.verdict for s in scorer_gates]
+    verdicts = []
+    for s in scorer_gates:
+        if s.scorer_id in applied.advisory and s.verdict in (
+            Verdict.REGRESSED,
+            Verdict.INCONCLUSIVE,
+        ):
+            # Advisory (e.g. refusals of benign probes): reported and warned, never failing.
+            notes.append(
+                f"advisory scorer {s.scorer_id!r} {s.verdict.value}: {describe(s, applied)}"
+            )
+            continue
+        verdicts.append(s.verdict)
     if failures:
         verdicts.append(Verdict.FAILED)
     verdict = worst(verdicts)
@@ -392,6 +405,7 @@ def as_dict(result: GateResult) -> dict[str, Any]:
             "alpha": g.alpha,
             "max_cost_usd": g.max_cost_usd,
             "on_inconclusive": g.on_inconclusive,
+            "advisory": list(g.advisory),
         },
         "cost_usd": r6(result.cost_usd),
         "failures": list(result.failures),

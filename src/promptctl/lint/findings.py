@@ -79,6 +79,12 @@ RULES: dict[str, Rule] = {
             _W,
             "a case sets a variable the prompt does not declare",
         ),
+        Rule(
+            "PC212",
+            "canary-not-in-system-message",
+            _E,
+            "a suite's canary variable is not rendered into the prompt's system message",
+        ),
         # project config
         Rule("PC301", "bad-provider-config", _E, "a provider entry in promptctl.yaml is invalid"),
         Rule(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from promptctl.errors import Location, UsageError
@@ -26,8 +27,25 @@ def check(project: Project, path: Path) -> list[Finding]:
     suite = suites.parse_suite(data, path.stem, path, shown, project, checker)
     prompt = _prompt(project, data, checker)
     if suite is not None:
+        check_canary(suite, prompt, data, checker)
         check_cases(project, suite, prompt, checker)
     return checker.findings
+
+
+def check_canary(suite: Suite, prompt: Prompt | None, data: YamlMap, checker: Checker) -> None:
+    """A canary must sit in a system message: it is what extraction probes try to pull out."""
+    if suite.canary is None or prompt is None:
+        return
+    pattern = re.compile(r"{{-?\s*" + re.escape(suite.canary) + r"\s*-?}}")
+    if any(m.role == "system" and pattern.search(m.content) for m in prompt.messages):
+        return
+    checker.add(
+        "PC212",
+        f"canary {suite.canary!r} is not in a system message of prompt {prompt.name!r}",
+        data.value_loc("canary"),
+        f"add `{suite.canary}: {{type: string}}` under input: and a line with "
+        f"{{{{ {suite.canary} }}}} to the system message (docs/safety.md)",
+    )
 
 
 def _prompt(project: Project, data: YamlMap, checker: Checker) -> Prompt | None:
@@ -96,7 +114,7 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
                         case.source,
                         "give the row's scorer its own `id:` (the gate pairs results by id)",
                     )
-            missing = sorted(required - set(case.vars))
+            missing = sorted(required - set(case.vars) - {suite.canary})
             if missing:
                 checker.add(
                     "PC204",
