@@ -21,6 +21,7 @@ missing key, a stopped engine) or is one case's failure, recorded while the run 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -39,6 +40,14 @@ class Location:
         if self.col is None:
             return f"{self.path}:{self.line}"
         return f"{self.path}:{self.line}:{self.col}"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest of `choices` to a misspelt `word`, or None."""
+    import difflib  # only on an error path
+
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
 
 
 class PromptctlError(Exception):

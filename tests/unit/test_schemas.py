@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from promptctl import providers
 from promptctl.errors import UsageError
 from promptctl.evals import suites
 from promptctl.labels import store as labels
@@ -176,7 +177,6 @@ BAD = [
     # promptctl.yaml
     ("config", "unknown key", "provider: {}\n"),
     ("config", "provider type missing", "providers: {local: {base_url: 'http://h'}}\n"),
-    ("config", "provider type", "providers: {local: {type: gemini}}\n"),
     ("config", "forbidden key var", PROV + "api_key_env: GITHUB_TOKEN}}\n"),
     ("config", "not a key var", PROV + "api_key_env: HOME}}\n"),
     ("config", "base_url", PROV + "base_url: 'ftp://h'}}\n"),
@@ -206,6 +206,15 @@ def test_a_bad_file_is_rejected_by_schema_and_loader(
     assert loader_errors(kind, text, root), f"loader accepted {case}"
 
 
+def test_a_provider_type_is_any_name_to_the_schema_and_an_installed_one_to_the_loader(
+    root: Path,
+) -> None:
+    # The editor cannot know which plug-ins are installed; the loader asks the registry.
+    text = "providers: {local: {type: gemini}}\n"
+    assert not schema_errors("config", yamlio.loads(text, "f.yaml"))
+    assert loader_errors("config", text, root)
+
+
 def test_schema_keys_are_exactly_the_loaders_keys() -> None:
     """A key added to a loader must be added to its schema too (and the other way round)."""
     from promptctl.evals import datasets
@@ -224,7 +233,9 @@ def test_schema_keys_are_exactly_the_loaders_keys() -> None:
     assert set(cfg["properties"]["paths"]["properties"]) == set(config._PATHS)
     provider = cfg["properties"]["providers"]["additionalProperties"]
     assert set(provider["properties"]) == set(config._PROVIDER)
-    assert provider["properties"]["type"]["enum"] == list(config.PROVIDER_TYPES)
+    builtin, plugin = provider["properties"]["type"]["anyOf"]
+    assert builtin["enum"] == list(providers.BUILTIN)
+    assert plugin == {"type": "string", "minLength": 1}  # an installed plug-in's type
     assert set(cfg["properties"]["defaults"]["properties"]) == set(config._DEFAULTS)
     entry = lab["additionalProperties"]["additionalProperties"]
     assert set(entry["properties"]) == set(labels.ENTRY_KEYS)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
-from promptctl.errors import Location, UsageError
+from promptctl.errors import Location, UsageError, did_you_mean
 from promptctl.lint.findings import RULES, Finding, Severity
 from promptctl.project.yamlio import YamlList, YamlMap
 
@@ -18,11 +17,6 @@ _TYPE_NAMES = {
     dict: "a mapping",
     list: "a list",
 }
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
 
 
 class Checker:

@@ -12,10 +12,10 @@ from typing import Any
 from promptctl.errors import Location
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker
+from promptctl.registry import PROVIDERS as BUILTIN_PROVIDERS
+from promptctl.registry import providers as provider_registry
 
 CONFIG_FILE = "promptctl.yaml"
-BUILTIN_PROVIDERS = ("openai", "anthropic", "mock")
-PROVIDER_TYPES = ("openai", "anthropic", "mock")
 # A changed promptctl.yaml in a PR must not be able to point a secret somewhere new (issue 9).
 _KEY_VAR = re.compile(r"^[A-Z][A-Z0-9_]*(_API_KEY|_KEY)$")
 # CI runners hold other *_KEY secrets (cloud, signing, deploy keys): none is an LLM API key.
@@ -247,12 +247,14 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
         what = f"provider {name!r}"
         checker.keys(entry, _PROVIDER, what, required=("type",))
         ptype = checker.typed(entry, "type", str, what=what)
-        if ptype is not None and ptype not in PROVIDER_TYPES:
+        if ptype is not None and ptype not in provider_registry:
+            # a plug-in type is valid once its distribution is installed (registry.py)
             checker.add(
                 "PC301",
                 f"{what}: unknown type {ptype!r}",
                 entry.value_loc("type"),
-                f"use one of: {', '.join(PROVIDER_TYPES)}",
+                f"use one of: {', '.join(provider_registry.names())}, or install the "
+                "distribution that provides it",
             )
         key_env = checker.typed(entry, "api_key_env", str, what=what)
         if key_env is not None and (

@@ -12,7 +12,8 @@ from promptctl.errors import Location, UsageError
 from promptctl.model import Message, OutputSpec, Prompt, canonical_json
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
-from promptctl.project.config import PROVIDER_TYPES, Project
+from promptctl.project.config import Project
+from promptctl.registry import providers
 
 PROMPT_KEYS = (
     "description",
@@ -144,7 +145,7 @@ def version_of(prompt: Prompt) -> str:
 def provider_type(project: Project, provider: str) -> str | None:
     if provider in project.config.providers:
         return project.config.providers[provider].type
-    return provider if provider in PROVIDER_TYPES else None
+    return provider if provider in providers else None
 
 
 def parse_prompt(
@@ -285,7 +286,8 @@ def _check_params(params: yamlio.YamlMap, ptype: str, checker: Checker) -> None:
                     f"params.{key} must be {kind} in {span} for {ptype}, not {value!r}",
                     params.value_loc(key),
                 )
-        elif key not in KNOWN_PARAMS.get(ptype, set()):
+        # a plug-in provider's parameters are its own: passed through unchecked
+        elif ptype in KNOWN_PARAMS and key not in KNOWN_PARAMS[ptype]:
             checker.add(
                 "PC110",
                 f"params.{key} is not a known {ptype} parameter",

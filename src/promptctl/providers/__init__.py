@@ -1,17 +1,12 @@
-"""Provider plug-ins by type name; third-party ones register under `promptctl.providers`."""
+"""Provider plug-ins by type name: built-ins and `promptctl.providers` entry points alike.
+
+The table and the registry live in promptctl/registry.py (project/config checks `type:` against
+it and sits below this package); a built-in provider is one module here plus one line there.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from promptctl.registry import PROVIDERS as BUILTIN
+from promptctl.registry import providers
 
-from promptctl.registry import Registry
-
-if TYPE_CHECKING:
-    from promptctl.providers.base import Provider
-
-BUILTIN = {
-    "openai": "promptctl.providers.openai:OpenAI",
-    "anthropic": "promptctl.providers.anthropic:Anthropic",
-    "mock": "promptctl.providers.mock:Mock",
-}
-providers: Registry[type[Provider]] = Registry("provider", BUILTIN, group="promptctl.providers")
+__all__ = ["BUILTIN", "providers"]

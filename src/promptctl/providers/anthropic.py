@@ -9,6 +9,7 @@ from promptctl.model import Request
 from promptctl.providers.base import (
     Completion,
     HTTPCall,
+    NetworkProvider,
     ProviderSettings,
     http_error,
     int_or_none,
@@ -21,8 +22,7 @@ API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024  # the API refuses a request without max_tokens
 
 
-class Anthropic:
-    network: ClassVar[bool] = True
+class Anthropic(NetworkProvider):
     key_env: ClassVar[str | None] = "ANTHROPIC_API_KEY"
     base_url_env: ClassVar[str | None] = "ANTHROPIC_BASE_URL"
     # Anthropic's SDK takes the base URL without /v1; one with /v1 works too (join_url).
@@ -77,6 +77,3 @@ class Anthropic:
             output_tokens=int_or_none(usage.get("output_tokens")),
             finish_reason=data.get("stop_reason"),
         )
-
-    async def complete_local(self, request: Request) -> Completion:  # pragma: no cover
-        raise NotImplementedError("anthropic is a network provider")

@@ -1,4 +1,4 @@
-"""The provider Protocol: build one HTTP request, parse one reply; nothing else.
+"""The provider Protocols (network or local), with defaults, and the helpers providers share.
 
 Retries, timeouts, concurrency, the cache and cost live once in `promptctl.engine`, which acts
 on the `ProviderHTTPError` a provider raises for a non-2xx reply.
@@ -62,19 +62,19 @@ class Completion:
     finish_reason: str | None = None
 
 
-class Provider(Protocol):
-    """A provider plug-in: `promptctl.providers` entry point -> a class with this shape.
+class NetworkProvider(Protocol):
+    """A provider that talks HTTP: it builds one request and parses one reply; nothing else.
 
-    Network providers (`network = True`) implement `build` and `parse`; local ones
-    (`network = False`, like `mock`) implement `complete_local` and never need a key.
+    Subclass it to inherit the defaults below (pre-commit's `lang_base` pattern): a provider
+    states only what differs. Retries, timeouts, concurrency, the cache, keys and cost are the
+    engine's. Define `__init__(self, settings: ProviderSettings)` (Python 3.10's Protocol
+    does not pass arguments to an inherited one).
     """
 
-    network: ClassVar[bool]
-    key_env: ClassVar[str | None]  # the built-in key variable, e.g. OPENAI_API_KEY
-    base_url_env: ClassVar[str | None]  # e.g. OPENAI_BASE_URL
-    default_base_url: ClassVar[str | None]
-
-    def __init__(self, settings: ProviderSettings) -> None: ...
+    network: ClassVar[bool] = True
+    key_env: ClassVar[str | None] = None  # the built-in key variable, e.g. OPENAI_API_KEY
+    base_url_env: ClassVar[str | None] = None  # e.g. OPENAI_BASE_URL
+    default_base_url: ClassVar[str | None] = None
 
     def build(self, request: Request, api_key: str | None) -> HTTPCall:
         """The HTTP request for `request`; the key goes into headers and nowhere else."""
@@ -84,9 +84,26 @@ class Provider(Protocol):
         """The reply, or `ProviderHTTPError` (non-2xx) / `ProviderError` (nonsense)."""
         ...
 
+
+class LocalProvider(Protocol):
+    """A provider that computes replies in-process (like `mock`): no network, never a key.
+
+    Subclass it for the defaults; define `__init__(self, settings: ProviderSettings)`.
+    """
+
+    network: ClassVar[bool] = False
+    key_env: ClassVar[str | None] = None
+    base_url_env: ClassVar[str | None] = None
+    default_base_url: ClassVar[str | None] = None
+
     async def complete_local(self, request: Request) -> Completion:
-        """Local providers only: compute the reply without a network."""
+        """The reply to `request`, computed without a network."""
         ...
+
+
+# What a `promptctl.providers` entry point names: a class of either kind, called with the
+# provider's ProviderSettings. The engine reads `network` to know which methods to call.
+Provider = NetworkProvider | LocalProvider
 
 
 class ProviderHTTPError(ProviderError):

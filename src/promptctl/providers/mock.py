@@ -14,12 +14,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from promptctl.errors import Location, UsageError
 from promptctl.model import Request
 from promptctl.project import yamlio
-from promptctl.providers.base import Completion, HTTPCall, ProviderSettings
+from promptctl.providers.base import Completion, LocalProvider, ProviderSettings
 from promptctl.regexes import compile_error, search_bounded
 
 INSTRUCTION = re.compile(r"(?i)\b(?:answer|score|give(?: it)?(?: a)?)\s*:?\s*(\d+)\b")
@@ -83,12 +83,7 @@ def load_rules(path: Path, shown: str) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-class Mock:
-    network: ClassVar[bool] = False
-    key_env: ClassVar[str | None] = None
-    base_url_env: ClassVar[str | None] = None
-    default_base_url: ClassVar[str | None] = None
-
+class Mock(LocalProvider):
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self._rules: tuple[Rule, ...] | None = None
@@ -108,14 +103,6 @@ class Mock:
                         shown = str(path)
                 self._rules = load_rules(path, shown)
         return self._rules
-
-    def build(self, request: Request, api_key: str | None) -> HTTPCall:  # pragma: no cover
-        raise NotImplementedError("mock answers locally")
-
-    def parse(
-        self, status: int, headers: Mapping[str, str], body: bytes
-    ) -> Completion:  # pragma: no cover
-        raise NotImplementedError("mock answers locally")
 
     async def complete_local(self, request: Request) -> Completion:
         latency_ms = request.params.get("latency_ms")

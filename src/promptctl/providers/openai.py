@@ -9,6 +9,7 @@ from promptctl.model import Request
 from promptctl.providers.base import (
     Completion,
     HTTPCall,
+    NetworkProvider,
     ProviderSettings,
     http_error,
     int_or_none,
@@ -18,8 +19,7 @@ from promptctl.providers.base import (
 )
 
 
-class OpenAI:
-    network: ClassVar[bool] = True
+class OpenAI(NetworkProvider):
     key_env: ClassVar[str | None] = "OPENAI_API_KEY"
     base_url_env: ClassVar[str | None] = "OPENAI_BASE_URL"
     # Users paste base URLs with the /v1 (as OpenAI's SDKs expect); we append the endpoint only.
@@ -75,6 +75,3 @@ class OpenAI:
             output_tokens=int_or_none(usage.get("completion_tokens")),
             finish_reason=choice.get("finish_reason"),
         )
-
-    async def complete_local(self, request: Request) -> Completion:  # pragma: no cover
-        raise NotImplementedError("openai is a network provider")
