@@ -455,3 +455,27 @@ def test_a_value_template_error_is_that_scorers_error_not_a_stop(project: Any) -
     for line in lines:
         assert "undefined variable" in line["scores"]["typo"]["error"]
         assert line["scores"]["any"]["passed"] is True
+
+
+def test_the_run_table_interval_counts_cases_like_the_gate(project: Any) -> None:
+    """Issue 13: 10 cases x 3 repeats, 4 cases passing. Repeats are not independent samples:
+    the table said 24.6%-57.7% (n = 30) while the gate said 16.8%-68.7% (n = 10)."""
+    project.write("prompts/p.yaml", ECHO_PROMPT, dedent=False)
+    cases = "".join(
+        f"  - {{id: c{i}, vars: {{text: 'a {'yes' if i < 4 else 'no'}'}}}}\n" for i in range(10)
+    )
+    project.write(
+        "evals/s.yaml",
+        "prompt: p\nrepeat: 3\ncases:\n" + cases + "scorers:\n  - {id: y, type: contains, "
+        "value: 'yes'}\n",
+        dedent=False,
+    )
+    r = project.run("eval")
+    assert r.code == 0, r.err
+    assert re.search(r"^y +40\.0% \(12/30\) +16\.8%-68\.7% ", r.out, re.M), r.out
+    r = project.run("eval", "--format", "json")
+    [suite] = json.loads(r.out)["suites"]
+    table = suite["summary"]["scorers"]["y"]
+    gate = suite["gate"]["scorers"][0]
+    assert (gate["scorer"], gate["cases"]) == ("y", 10)
+    assert [round(table["wilson_low"], 6), round(table["wilson_high"], 6)] == gate["pass_rate_ci"]

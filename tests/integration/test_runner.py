@@ -189,15 +189,6 @@ def test_run_ids_sort_by_time_and_latest_run_filters(tmp_path: Path) -> None:
     assert runs.latest_run(project, suite="c") is None
 
 
-@pytest.mark.parametrize(
-    ("k", "n", "interval"),
-    [(0, 10, (0.0, 0.2775)), (10, 10, (0.7225, 1.0)), (5, 10, (0.2366, 0.7634))],
-)
-def test_wilson_interval(k: int, n: int, interval: tuple[float, float]) -> None:
-    lo, hi = runs.wilson(k, n)
-    assert (round(lo, 4), round(hi, 4)) == interval
-
-
 def _prompt(**schemas: Any) -> Any:
     from promptctl.errors import Location
     from promptctl.model import Message, OutputSpec, Prompt

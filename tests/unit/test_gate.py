@@ -152,6 +152,27 @@ def test_min_pass_rate_counts_every_current_case() -> None:
     assert "under min_pass_rate 90.0%" in result.scorers[0].failures[0]
 
 
+@pytest.mark.parametrize(("floor", "fails"), [(0.5, False), (0.6, True)])
+def test_the_run_floors_and_the_gate_decide_min_pass_rate_alike(floor: float, fails: bool) -> None:
+    """Issue 13: floors are decided once. One case passing its only repeat and one failing all
+    three is 50% with cases as the unit (the gate's count); repeats as the unit said 25%."""
+    from dataclasses import replace
+
+    from promptctl.gate.floors import check_floors
+
+    one, three = outcomes([1.0, 0.0])
+    outs = (one, replace(three, repeats=3))
+    gate = Gate(min_pass_rate=floor)
+    run = replace(run_of([1.0], gate), outcomes=outs)
+    in_run = [f.detail for f in check_floors(gate, outs)]
+    in_gate = list(gate_mod.evaluate(run, None).scorers[0].failures)
+    assert (
+        in_run
+        == in_gate
+        == ([f"pass rate 50.0% is under min_pass_rate {floor:.1%}"] if fails else [])
+    )
+
+
 def test_cost_over_budget_fails() -> None:
     result = gate_mod.evaluate(
         run_of([1.0] * 3, Gate(max_cost_usd=0.5), cost=0.75), baseline_of([1.0] * 3)

@@ -192,3 +192,12 @@ def test_off_grid_differences_use_seeded_monte_carlo_close_to_enumeration() -> N
     assert result.method.startswith("monte-carlo")
     assert result == stats.permutation_test(base, current, seed=4)
     assert abs(result.p_value - _enumerated_p(base, current)) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "interval"),
+    [(0, 10, (0.0, 0.2775)), (10, 10, (0.7225, 1.0)), (5, 10, (0.2366, 0.7634))],
+)
+def test_wilson_interval(k: int, n: int, interval: tuple[float, float]) -> None:
+    lo, hi = stats.wilson_interval(k, n)
+    assert (round(lo, 4), round(hi, 4)) == interval

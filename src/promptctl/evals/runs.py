@@ -206,17 +206,6 @@ def find_run(project: Project, ref: str) -> Path:
     )
 
 
-def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a pass rate: sane at 0/n and n/n, unlike the normal one."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def percentile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
@@ -312,10 +301,19 @@ class Tally:
         ]
 
     def scorer_stats(self) -> dict[str, dict[str, Any]]:
+        from promptctl.gate.stats import wilson_interval
+
+        # The interval counts cases, as the gate does: repeats of one case are not independent
+        # samples (issue 13: 10 cases x 3 repeats gave 24.6-57.7% here, 16.8-68.7% in the gate).
+        case_passes: dict[str, list[float]] = {sid: [0.0, 0] for sid in self.per_scorer}
+        for (_, sid), slot in self.slots.items():
+            agg = case_passes[sid]
+            agg[0] += slot[2] / slot[4]
+            agg[1] += 1
         out = {}
         for sid, (n, passed, errors, total) in self.per_scorer.items():
             n = int(n)
-            lo, hi = wilson(passed, n)
+            lo, hi = wilson_interval(case_passes[sid][0], int(case_passes[sid][1]))
             out[sid] = {
                 "n": n,
                 "passed": int(passed),

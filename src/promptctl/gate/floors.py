@@ -6,18 +6,21 @@ only the run itself. A scorer error counts as a fail (SPEC §5).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from promptctl.model import Gate, ScorerOutcome
+
+_EPS = 1e-9  # a rate computed as a mean of fractions must not miss a floor it meets exactly
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FloorFailure:
     kind: str  # "min_pass_rate" | "critical"
     scorer_id: str
-    message: str
+    message: str  # for the run: names the scorer
     case_id: str | None = None
+    detail: str = ""  # for the scorer's own line in the gate report
 
 
 def pass_rates(outcomes: Iterable[ScorerOutcome]) -> dict[str, float]:
@@ -29,35 +32,46 @@ def pass_rates(outcomes: Iterable[ScorerOutcome]) -> dict[str, float]:
     return {sid: sum(v) / len(v) for sid, v in sorted(fractions.items())}
 
 
-def check_floors(gate: Gate, outcomes: Iterable[ScorerOutcome]) -> list[FloorFailure]:
-    """Every floor the run misses, scorer by scorer, then critical case by case."""
-    rates: dict[str, list[float]] = {}
+def scorer_floors(
+    gate: Gate, scorer_id: str, outcomes: Sequence[ScorerOutcome]
+) -> list[FloorFailure]:
+    """The floors one scorer misses: min_pass_rate (cases as the unit, as the gate counts),
+    then each critical case that failed any repeat (SPEC: a critical case must pass)."""
     failures: list[FloorFailure] = []
-    for o in outcomes:
-        agg = rates.setdefault(o.scorer_id, [0.0, 0])
-        agg[0] += o.pass_fraction * o.repeats
-        agg[1] += o.repeats
-        if o.critical and o.pass_fraction < 1.0:
+    if gate.min_pass_rate is not None and outcomes:
+        rate = sum(o.pass_fraction for o in outcomes) / len(outcomes)
+        if rate < gate.min_pass_rate - _EPS:
+            detail = f"pass rate {rate:.1%} is under min_pass_rate {gate.min_pass_rate:.1%}"
+            failures.append(
+                FloorFailure(
+                    kind="min_pass_rate",
+                    scorer_id=scorer_id,
+                    message=f"{scorer_id}: {detail}",
+                    detail=detail,
+                )
+            )
+    for o in sorted(outcomes, key=lambda o: o.case_id):
+        if o.critical and o.pass_fraction < 1 - _EPS:
+            failed = o.repeats - round(o.pass_fraction * o.repeats)
             failures.append(
                 FloorFailure(
                     kind="critical",
-                    scorer_id=o.scorer_id,
+                    scorer_id=scorer_id,
                     case_id=o.case_id,
-                    message=f"critical case {o.case_id} failed {o.scorer_id} "
-                    f"({o.repeats - round(o.pass_fraction * o.repeats)}/{o.repeats} repeats)",
+                    message=f"critical case {o.case_id} failed {scorer_id} "
+                    f"({failed}/{o.repeats} repeats)",
+                    detail=f"critical case {o.case_id!r} failed",
                 )
             )
-    if gate.min_pass_rate is not None:
-        for sid, (passed, n) in rates.items():
-            rate = passed / n if n else 0.0
-            if rate < gate.min_pass_rate:
-                failures.insert(
-                    0,
-                    FloorFailure(
-                        kind="min_pass_rate",
-                        scorer_id=sid,
-                        message=f"{sid}: pass rate {rate:.1%} is under min_pass_rate "
-                        f"{gate.min_pass_rate:.1%}",
-                    ),
-                )
     return failures
+
+
+def check_floors(gate: Gate, outcomes: Iterable[ScorerOutcome]) -> list[FloorFailure]:
+    """Every floor the run misses: each scorer's min_pass_rate first, then critical cases."""
+    by_scorer: dict[str, list[ScorerOutcome]] = {}
+    for o in outcomes:
+        by_scorer.setdefault(o.scorer_id, []).append(o)
+    found = [f for sid in sorted(by_scorer) for f in scorer_floors(gate, sid, by_scorer[sid])]
+    return [f for f in found if f.kind == "min_pass_rate"] + [
+        f for f in found if f.kind != "min_pass_rate"
+    ]

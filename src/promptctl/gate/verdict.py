@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from promptctl.gate import stats
+from promptctl.gate import floors, stats
 from promptctl.model import Gate, RunData, ScorerOutcome, Verdict
 
 if TYPE_CHECKING:
@@ -255,13 +255,7 @@ def _scorer_gate(
     n = len(outcomes)
     passed = sum(o.pass_fraction for o in outcomes)
     rate = passed / n if n else 0.0
-    failures: list[str] = []
-    if gate.min_pass_rate is not None and n and rate < gate.min_pass_rate - _EPS:
-        failures.append(f"pass rate {rate:.1%} is under min_pass_rate {gate.min_pass_rate:.1%}")
-    for o in sorted(outcomes, key=lambda o: o.case_id):
-        # A critical case must pass every repeat: one failing sample is a failure (SPEC §Cases).
-        if o.critical and o.pass_fraction < 1 - _EPS:
-            failures.append(f"critical case {o.case_id!r} failed")
+    failures = [f.detail for f in floors.scorer_floors(gate, sid, outcomes)]
     common = {
         "scorer_id": sid,
         "cases": n,
