@@ -114,7 +114,26 @@ def make_app(modules: Iterable[str] = _COMMAND_MODULES) -> typer.Typer:
                 raise
             continue
         module.register(app)
+    _plain_usage(app)
     return app
+
+
+def _plain_usage(app: typer.Typer) -> None:
+    """Usage lines show `NAME[@REF]`, not Typer's `{NAME[@REF]}` for a required argument
+    (issue 20: braces read as literal syntax); Click's own `[OPTIONS]` style is kept."""
+    from typer.core import TyperCommand
+
+    class Command(TyperCommand):
+        def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+            pieces = super().collect_usage_pieces(ctx)
+            return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+    for info in app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = Command
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _plain_usage(group.typer_instance)
 
 
 def app_for(argv: list[str]) -> typer.Typer:

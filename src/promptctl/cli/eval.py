@@ -109,8 +109,10 @@ def eval_cmd(
 ) -> None:
     """Run eval suites, score every case, report, and exit with the verdict.
 
-    Exit codes: 0 floors held, 1 a floor or critical case failed, 2 bad input or zero cases,
-    3 could not complete, 130 interrupted (then: promptctl eval --resume).
+    Exit codes: 0 every gate passed (an inconclusive one warns), 1 a gate failed: a significant
+    regression against the baseline, a floor missed, a critical case failed or max_cost_usd
+    exceeded; 2 bad input or zero cases, 3 could not complete (provider errors after retries,
+    auth, --max-cost budget), 130 interrupted (then: promptctl eval --resume).
 
     Example: promptctl eval classify --filter tag:billing --repeat 3 --junit junit.xml
     """
@@ -224,7 +226,21 @@ def _resume_paths(project: Project, ref: str) -> list[Path]:
     from promptctl.evals import runs
 
     if ref != RESUME_LATEST:
-        path = runs.find_run(project, ref)
+        try:
+            path = runs.find_run(project, ref)
+        except UsageError:
+            from promptctl.evals import suites as suite_files
+
+            if ref not in suite_files.suite_files(project):
+                raise
+            # `eval SUITE --resume`: that suite's latest unfinished run
+            latest = runs.latest_run(project, suite=ref, complete=False)
+            if latest is None:
+                raise UsageError(
+                    f"suite {ref!r} has no interrupted run to resume",
+                    hint=f"start one with promptctl eval {ref}",
+                ) from None
+            return [latest]
         if runs.is_complete(path):
             raise UsageError(
                 f"run {path.name} is complete: nothing to resume",

@@ -39,6 +39,13 @@ def lint(
     for p in paths or []:
         if not p.exists():
             raise UsageError(f"{p}: no such file or directory")
+    if not paths and not lint.has_project_files(project):
+        # "0 errors" from the wrong directory would pass a CI job that checked nothing
+        raise UsageError(
+            "no promptctl project here (no prompts/ or promptctl.yaml)",
+            hint=f"run lint in the project's directory (looked in {project.root} and above), "
+            "or `promptctl init` to start one",
+        )
     findings = lint.lint_paths(project, paths or None)
     lint_out.write(findings, fmt)
     errors = sum(f.severity is lint.Severity.ERROR for f in findings)

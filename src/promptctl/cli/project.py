@@ -32,7 +32,8 @@ def init(
 ) -> None:
     """Scaffold promptctl.yaml, a prompt, a dataset, a suite and a CI workflow.
 
-    Existing files are kept unless --force. The scaffold runs offline on the mock provider.
+    Existing files are kept unless --force; in an existing project only the CI files are
+    written. The scaffold runs offline on the mock provider.
 
     Example: promptctl init my-project && cd my-project && promptctl eval
     """
@@ -40,6 +41,7 @@ def init(
     from promptctl.project import scaffold
     from promptctl.reporters import plain
 
+    existing = False
     if safety:
         from promptctl.project import config
         from promptctl.project import safety as probes
@@ -53,6 +55,7 @@ def init(
                 "init takes one DIRECTORY", hint="did you mean `promptctl init --safety PROMPT...`?"
             )
         directory = Path(targets[0]) if targets else Path()
+        existing = scaffold.is_project(directory.resolve()) and not force
         results = scaffold.scaffold(directory.resolve(), force=force, ci=ci)
     for w in results:
         try:
@@ -60,6 +63,9 @@ def init(
         except ValueError:
             shown = str(w.path)
         plain.write(f"{w.action:11} {shown}\n")
+    if existing and ci not in ("none",):
+        plain.warn("a project is already here: wrote only the CI files (--force writes them all)")
+        return
     kept = [w for w in results if w.action == "kept" and w.path.name != ".gitignore"]
     if kept:
         plain.warn(f"kept {len(kept)} existing file(s); --force overwrites them")

@@ -86,7 +86,7 @@ def render(
     check_format(fmt, ("text", "json"))
     project = config.load_project()
     prompt = loader.resolve(ref, project)
-    messages = rendering.render_messages(prompt, parse_vars(var, vars_file))
+    messages = rendering.render_prompt(prompt, parse_vars(var, vars_file))
     if fmt == "json":
         plain.write_json(
             {

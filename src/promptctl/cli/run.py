@@ -38,7 +38,7 @@ def run(
     check_format(fmt, ("text", "json"))
     project = config.load_project(trusted_ref=trusted_config_ref)
     prompt = loader.resolve(ref, project)
-    messages = rendering.render_messages(prompt, parse_vars(var, vars_file))
+    messages = rendering.render_prompt(prompt, parse_vars(var, vars_file))
     reply, _ = engine.run_once(project, prompt, messages, model=model, use_cache=not no_cache)
     if fmt == "json":
         plain.write_json(

@@ -214,6 +214,18 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
         try:
             if not _plainly_valid(prompt, values):
                 rendering.check_variables(prompt, values)
+        except UsageError as e:
+            # what is missing or mistyped is in the dataset row, not in the prompt (lint: PC204)
+            declared = prompt.input_source or prompt.source
+            hint = (
+                f"set it in the case's vars (the prompt declares its input at {declared})"
+                if e.message.startswith("missing variable")
+                else e.hint
+            )
+            raise UsageError(
+                f"case {case.id}: {e.message}", where=case.source or e.where, hint=hint
+            ) from None
+        try:
             if count == 0:
                 # A template typo must stop here (exit 2, no run directory), not fail every
                 # case of a run that --resume could never finish.

@@ -107,6 +107,24 @@ def resolve_commit(root: Path, rev: str) -> str:
         ) from None
 
 
+def default_branch(root: Path) -> str:
+    """The branch pushes land on: origin's HEAD, else the checked-out branch, else "main"."""
+    import git
+
+    repo = _repo(str(root))
+    if repo is None:
+        return "main"
+    try:
+        ref = repo.git.symbolic_ref("--quiet", "--short", "refs/remotes/origin/HEAD").strip()
+        return ref.split("/", 1)[1] if "/" in ref else ref
+    except git.GitCommandError:
+        pass  # no origin, or its HEAD unknown (`git remote set-head origin -a` sets it)
+    try:
+        return str(repo.head.reference.name)  # an unborn branch has a name too
+    except (TypeError, ValueError):  # detached HEAD
+        return "main"
+
+
 def head_commit(root: Path) -> str | None:
     repo = _repo(str(root))
     if repo is None:

@@ -89,15 +89,18 @@ def write_prompt_yml(project: Project, label: str, output: Path) -> list[Path]:
             f"{len(prompts)} prompts have the label {label!r}; a .prompt.yml holds one",
             hint="pass an existing directory as -o: each prompt becomes NAME.prompt.yml",
         )
-    written = []
+    # Every prompt is converted before any file is written: one that cannot be (a partial, a
+    # filter) must not leave the directory half exported (issue 20).
+    texts: list[tuple[Path, str]] = []
     for prompt in prompts:
         rel = project.rel(project.prompts_dir / f"{prompt.name}.yaml")
         object.__setattr__(prompt, "source", Location(f"{rel}@{(prompt.commit or '')[:12]}"))
         suite = _only_suite(project, prompt.name)
         path = output / f"{prompt.name.replace('/', '-')}.prompt.yml" if output.is_dir() else output
-        files.write_atomic(path, export_prompt(project, prompt, suite))
-        written.append(path)
-    return written
+        texts.append((path, export_prompt(project, prompt, suite)))
+    for path, text in texts:
+        files.write_atomic(path, text)
+    return [path for path, _ in texts]
 
 
 def _only_suite(project: Project, name: str) -> Any:

@@ -7,6 +7,7 @@ maps a kind to it, so later checks plug in without touching the runner.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +69,11 @@ def project_files(project: Project) -> list[Path]:
     return files
 
 
+def has_project_files(project: Project) -> bool:
+    """A promptctl.yaml or a prompts directory: something here is a promptctl project."""
+    return (project.root / CONFIG_FILE).is_file() or project.prompts_dir.is_dir()
+
+
 def expand(project: Project, paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
@@ -89,12 +95,44 @@ def lint_paths(project: Project, paths: Iterable[Path] | None = None) -> list[Fi
         check = _checker(kind)
         if check is not None:
             findings.extend(check(project, path))
+    kept = _not_ignored(project, set(findings))
+    # The whole finding is the key: two on one line with one code came out in set order
     return sorted(
-        set(findings),
+        kept,
         key=lambda f: (
             str(f.where.path) if f.where else "",
             (f.where.line or 0) if f.where else 0,
             (f.where.col or 0) if f.where else 0,
             f.code,
+            f.message,
+            f.hint or "",
         ),
     )
+
+
+# `# promptctl: ignore[PC211]` or `# promptctl: ignore[PC103, PC211]` on the line, as ruff's noqa
+_IGNORE = re.compile(r"#\s*promptctl:\s*ignore\[([A-Z0-9,\s]+)\]")
+
+
+def _not_ignored(project: Project, findings: Iterable[Finding]) -> list[Finding]:
+    ignored = project.config.lint_ignore
+    lines: dict[str, list[str]] = {}
+    kept = []
+    for f in findings:
+        if f.code in ignored:
+            continue
+        if f.where is not None and f.where.line:
+            path = str(f.where.path)
+            if path not in lines:
+                try:
+                    text = (project.root / path).read_text(encoding="utf-8-sig", errors="replace")
+                except OSError:  # `name@rev` locations and the like: no file on disk
+                    text = ""
+                lines[path] = text.splitlines()
+            file_lines = lines[path]
+            if f.where.line <= len(file_lines):
+                m = _IGNORE.search(file_lines[f.where.line - 1])
+                if m and f.code in {c.strip() for c in m.group(1).split(",")}:
+                    continue
+        kept.append(f)
+    return kept

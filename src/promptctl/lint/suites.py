@@ -7,7 +7,7 @@ from pathlib import Path
 
 from promptctl.errors import Location, UsageError
 from promptctl.evals import datasets, suites
-from promptctl.lint.findings import Finding
+from promptctl.lint.findings import RULES, Finding
 from promptctl.lint.prompts import load_yaml
 from promptctl.model import Prompt, Suite
 from promptctl.project.checks import Checker, did_you_mean
@@ -86,6 +86,8 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
     seen: dict[str, object] = {}
     count = 0
     row_findings = 0
+    more: dict[str, int] = {}  # code -> findings past the cap, so the report says how many
+    ignored = project.config.lint_ignore
     declared = set(prompt.input) if prompt is not None else set()
     required = set(prompt.required_vars) if prompt is not None else set()
     pname = prompt.name if prompt is not None else ""
@@ -93,16 +95,16 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
     try:
         for case in datasets.iter_cases(project, suite):
             count += 1
-            if row_findings >= MAX_ROW_FINDINGS:
-                continue
-            before = len(checker.findings)
+            found: list[tuple[str, str, Location | None, str | None]] = []
             if case.id in seen:
                 first = seen[case.id]
-                checker.add(
-                    "PC205",
-                    f"duplicate case id {case.id!r} (first at {first})",
-                    case.source,
-                    "case ids must be unique within a suite",
+                found.append(
+                    (
+                        "PC205",
+                        f"duplicate case id {case.id!r} (first at {first})",
+                        case.source,
+                        "case ids must be unique within a suite",
+                    )
                 )
             else:
                 seen[case.id] = case.source
@@ -116,26 +118,47 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
                     )
             missing = sorted(required - set(case.vars) - {suite.canary})
             if missing:
-                checker.add(
-                    "PC204",
-                    f"case {case.id} lacks variable(s) {', '.join(missing)} "
-                    f"required by prompt {pname!r}",
-                    case.source,
-                    "add them under the case's vars",
+                found.append(
+                    (
+                        "PC204",
+                        f"case {case.id} lacks variable(s) {', '.join(missing)} "
+                        f"required by prompt {pname!r}",
+                        case.source,
+                        "add them under the case's vars",
+                    )
                 )
             unknown = sorted(set(case.vars) - declared) if prompt is not None and declared else []
             if unknown:
-                checker.add(
-                    "PC211",
-                    f"case {case.id} sets {', '.join(unknown)}, which prompt "
-                    f"{pname!r} does not declare",
-                    case.source,
-                    did_you_mean(unknown[0], declared) or "a typo, or declare it under input:",
+                found.append(
+                    (
+                        "PC211",
+                        f"case {case.id} sets {', '.join(unknown)}, which prompt "
+                        f"{pname!r} does not declare",
+                        case.source,
+                        did_you_mean(unknown[0], declared) or "a typo, or declare it under input:",
+                    )
                 )
-            row_findings += len(checker.findings) - before
+            # an ignored code must not use up the cap and hide the findings after it
+            found = [f for f in found if f[0] not in ignored]
+            if row_findings >= MAX_ROW_FINDINGS:
+                for code, *_ in found:
+                    more[code] = more.get(code, 0) + 1
+                continue
+            for finding in found:
+                checker.add(*finding)
+            row_findings += len(found)
     except UsageError as e:
         checker.add("PC207", e.message, e.where, e.hint)
         return
+    for code, n in sorted(more.items()):
+        checker.add(
+            code,
+            f"suite {suite.name!r}: {n} more case(s) with {code} [{RULES[code].name}] "
+            f"(the first {MAX_ROW_FINDINGS} findings of its cases are shown)",
+            suite.source,
+            "fix those shown and lint again; `lint: {ignore: [" + code + "]}` in "
+            "promptctl.yaml silences a code",
+        )
     if count == 0:
         checker.add(
             "PC209",

@@ -35,8 +35,14 @@ class Checker:
         return [f for f in self.findings if f.severity is Severity.ERROR]
 
     def raise_first(self) -> None:
+        # An unknown key first: `scorer:` explains the missing `scorers`, and its hint says
+        # "did you mean 'scorers'?" (issue 20: the missing-key error hid it)
         errors = sorted(
-            self.errors, key=lambda f: (f.where.line or 0, f.where.col or 0) if f.where else (0, 0)
+            self.errors,
+            key=lambda f: (
+                f.code != "PC003",
+                *((f.where.line or 0, f.where.col or 0) if f.where else (0, 0)),
+            ),
         )
         if not errors:
             return

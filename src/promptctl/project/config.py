@@ -11,7 +11,7 @@ from typing import Any
 
 from promptctl.errors import Location
 from promptctl.project import yamlio
-from promptctl.project.checks import Checker
+from promptctl.project.checks import Checker, did_you_mean
 from promptctl.registry import PROVIDERS as BUILTIN_PROVIDERS
 from promptctl.registry import providers as provider_registry
 
@@ -24,7 +24,7 @@ _FORBIDDEN_KEY_VARS = re.compile(
     r"|AWS_.*|.*_SECRET_.*|.*PRIVATE_KEY|SSH_.*|GPG_.*|.*SIGNING_KEY|.*DEPLOY_KEY)$"
 )
 
-_TOP = ("paths", "providers", "prices", "defaults")
+_TOP = ("paths", "providers", "prices", "defaults", "lint")
 _PATHS = ("prompts", "partials", "evals", "baselines", "labels", "state")
 _PROVIDER = (
     "type",
@@ -71,6 +71,7 @@ class Config:
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     defaults: Defaults = field(default_factory=Defaults)
+    lint_ignore: frozenset[str] = frozenset()  # `lint: {ignore: [PC211]}`: codes never reported
     source: Location | None = None
 
 
@@ -341,8 +342,38 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             repeat=checker.number(raw_defaults, "repeat", "defaults", low=1, integer=True),
         )
     return Config(
-        paths=paths, providers=providers, prices=prices, defaults=defaults, source=data.loc
+        paths=paths,
+        providers=providers,
+        prices=prices,
+        defaults=defaults,
+        lint_ignore=_lint_ignore(data, checker),
+        source=data.loc,
     )
+
+
+def _lint_ignore(data: yamlio.YamlMap, checker: Checker) -> frozenset[str]:
+    raw = checker.typed(data, "lint", dict, what="promptctl.yaml")
+    if raw is None:
+        return frozenset()
+    checker.keys(raw, ("ignore",), "lint")
+    codes = checker.typed(raw, "ignore", list, what="lint")
+    if codes is None:
+        return frozenset()
+    from promptctl.lint.findings import RULES
+
+    out = set()
+    for i, code in enumerate(codes):
+        if code in RULES:
+            out.add(code)
+            continue
+        hint = did_you_mean(str(code), RULES)
+        checker.add(
+            "PC004",
+            f"lint.ignore: {code!r} is no lint code",
+            codes.item_loc(i),
+            (hint + " " if hint else "") + "codes are listed in docs/lint.md",
+        )
+    return frozenset(out)
 
 
 def _int_or(value: Any, default: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +26,10 @@ CI_KINDS = {
 }
 CI_FILES = {".github/workflows/promptctl.yml": "github-workflow.yml"}
 VERSION_MARK = "__PROMPTCTL_VERSION__"  # workflow templates pin the promptctl that wrote them
+# The refresh job runs on pushes to the default branch; a `master` repository with `[main]`
+# never ran it (issue 20): init writes the branch the repository has.
+BRANCH_MARK = "__PROMPTCTL_DEFAULT_BRANCH__"
+_PLAIN_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 GITIGNORE_LINE = ".promptctl/"
 
 
@@ -37,11 +43,21 @@ def template(name: str) -> str:
     return resources.files("promptctl").joinpath("templates", "init", name).read_text("utf-8")
 
 
-def render_template(name: str) -> str:
-    """A template as written into a project (workflows get the current version pinned)."""
+def render_template(name: str, *, default_branch: str = "main") -> str:
+    """A template as written into a project: workflows get the current version pinned and the
+    repository's default branch."""
     from promptctl._version import __version__
 
-    return template(name).replace(VERSION_MARK, __version__)
+    branch = (
+        default_branch if _PLAIN_BRANCH.fullmatch(default_branch) else json.dumps(default_branch)
+    )
+    return template(name).replace(VERSION_MARK, __version__).replace(BRANCH_MARK, branch)
+
+
+def is_project(root: Path) -> bool:
+    """A promptctl project is already here: a promptctl.yaml, or prompt files."""
+    prompts = root / "prompts"
+    return (root / "promptctl.yaml").is_file() or (prompts.is_dir() and any(prompts.glob("*.yaml")))
 
 
 def scaffold(
@@ -59,6 +75,14 @@ def scaffold(
             f"--ci {ci!r} is not supported",
             hint="use --ci github, --ci github-sharded or --ci none",
         )
+    from promptctl.history import gitrepo
+
+    branch = gitrepo.default_branch(root) if root.is_dir() else "main"
+    ci_only = is_project(root) and not force and ci not in (None, "none")
+    if ci_only:
+        # `init --ci github` in a project that has its prompts: the samples would run in
+        # `eval` beside them; only the CI files are new here.
+        files = {rel: name for rel, name in files.items() if rel.startswith(".github/")}
     results: list[Written] = []
     for rel, name in files.items():
         path = root / rel
@@ -66,8 +90,10 @@ def scaffold(
             results.append(Written(path, "kept"))
             continue
         action = "overwritten" if path.exists() else "created"
-        write_atomic(path, render_template(name))
+        write_atomic(path, render_template(name, default_branch=branch))
         results.append(Written(path, action))
+    if ci_only:
+        return results
     (root / "evals" / "baselines").mkdir(parents=True, exist_ok=True)
     (root / "prompts" / "partials").mkdir(parents=True, exist_ok=True)
     results.append(_gitignore(root))

@@ -466,9 +466,22 @@ def apply_defaults(prompt: Prompt, variables: Mapping[str, Any]) -> dict[str, An
 def check_variables(prompt: Prompt, values: Mapping[str, Any]) -> None:
     missing = [k for k in prompt.required_vars if k not in values]
     if missing:
+        from promptctl.project.checks import did_you_mean
+
+        typo = next(
+            (
+                (given, hint)
+                for given in values
+                if given not in prompt.input
+                for hint in [did_you_mean(given, missing)]
+                if hint
+            ),
+            None,
+        )
         raise UsageError(
             f"missing variable{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"for prompt {prompt.name!r}",
+            f"for prompt {prompt.name!r}"
+            + (f" ({typo[0]!r} was given: {typo[1]})" if typo else ""),
             where=prompt.input_source or prompt.source,
             hint=" ".join(f"--var {k}=..." for k in missing),
         )
@@ -503,8 +516,37 @@ def render_messages(prompt: Prompt, variables: Mapping[str, Any]) -> list[dict[s
     ]
 
 
+def check_unknown(prompt: Prompt, variables: Mapping[str, Any]) -> None:
+    """A variable the prompt does not declare is a typo or a stale caller, never ignored.
+
+    Only for direct callers (render, run, `Prompt.render`): dataset rows may carry extra
+    fields, which lint reports as PC211 warnings.
+    """
+    unknown = sorted(k for k in variables if k not in prompt.input)
+    if unknown:
+        # a prompt without `input:` (lint PC102) still takes what its templates read
+        used = set().union(*(template_variables(m, prompt.partials_dir) for m in prompt.messages))
+        unknown = [k for k in unknown if k not in used]
+    if not unknown:
+        return
+    from promptctl.project.checks import did_you_mean
+
+    missing = [k for k in prompt.input if k not in variables]
+    close = did_you_mean(unknown[0], missing or list(prompt.input))
+    declared = ", ".join(prompt.input) or "none"
+    raise UsageError(
+        f"unknown variable{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+        f"for prompt {prompt.name!r}" + (f": {close}" if close else ""),
+        where=prompt.input_source or prompt.source,
+        hint=f"the prompt declares: {declared} (add a new one under input:)",
+    )
+
+
 def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> list[dict[str, str]]:
-    return render_messages(prompt, variables)
+    """Render for a direct caller: unknown variables are errors (see check_unknown)."""
+    messages = render_messages(prompt, variables)  # a template's own errors come first
+    check_unknown(prompt, variables)
+    return messages
 
 
 def template_variables(message: Message, partials_dir: str | None) -> set[str]:

@@ -74,7 +74,10 @@ class PlainProgress:
             self._line(suite)
 
     def finish(self, suite: str) -> None:
-        self._line(suite)
+        # Nothing finished (a missing key, a fatal first call): "0/30 (0%)" before the error
+        # read as a run that scored zero (issue 20); the error says what happened.
+        if self.counts.seen:
+            self._line(suite)
 
 
 class RichProgress:
@@ -113,6 +116,8 @@ class RichProgress:
         self.bar.update(self.task, advance=1, rate=self.counts.rate, cost=f"{self.counts.cost:.4f}")
 
     def finish(self, suite: str) -> None:
+        if not self.counts.seen and self.task is not None:
+            self.bar.remove_task(self.task)  # no empty bar left above the error
         self.bar.stop()
 
 
