@@ -56,9 +56,10 @@ def test_dumps_is_deterministic_sorted_one_line_per_label_and_round_trips() -> N
             "version must be 12 hex digits",
         ),
         (
+            # the typo first, with its did-you-mean, not the missing key it explains
             "summarize:\n  production: {versoin: 8c1e2f0a9b7d}\n",
-            "labels.yaml:2:15",
-            "needs 'version'",
+            "labels.yaml:2:16",
+            "unknown key 'versoin'",
         ),
         ("- a\n", "labels.yaml:1:1", "must be a mapping"),
     ],
