@@ -389,6 +389,7 @@ async def _run_suite(
             prompt=prompt,
             judge_model=project.config.defaults.judge_model,
             partials_dir=prompt.partials_dir,
+            project=project,
             extra={"canary": token} if token else {},
         )
         scorers = [(spec.id, registry.build(spec, ctx)) for spec in suite.scorers]

@@ -35,6 +35,7 @@ SCORER_KEYS = (
     "min",
     "max",
     "kinds",
+    "timeout_s",
 )
 GATE_KEYS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive", "advisory")
 DATASET_SUFFIXES = (".jsonl", ".yaml", ".yml", ".csv")

@@ -30,6 +30,7 @@ BUILTIN = {
     "pii": "promptctl.scorers.pii:Pii",
     "refusal": "promptctl.scorers.refusal:Refusal",
     "canary": "promptctl.scorers.canary:Canary",
+    "python": "promptctl.scorers.python:Python",
 }
 # promptfoo's names, so a converted config keeps working.
 ALIASES = {"llm-rubric": "llm-judge"}

@@ -17,6 +17,7 @@ class ScorerContext:
     prompt: Prompt | None = None
     judge_model: str | None = None
     partials_dir: str | None = None
+    project: Any = None  # promptctl.project.config.Project: where `python` scorers are read
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
