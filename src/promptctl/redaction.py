@@ -32,6 +32,39 @@ def redact(text: str, extra: list[str] | None = None) -> str:
     return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
 
 
+# `--var api_key=...`, `OPENAI_API_KEY=...`: a name that says secret, then its value.
+_SECRET_NAME = re.compile(r"(?i)(key|token|secret|password|passwd|credential)s?$")
+# Provider key formats (OpenAI sk-..., sk-proj-..., Anthropic sk-ant-...), wherever they appear.
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")
+
+
+def redact_argv(argv: list[str]) -> str:
+    """A command line fit for a log: secret-named values, key-shaped words and known secrets
+    masked, each argument shell-quoted."""
+    import shlex
+
+    out: list[str] = []
+    mask_next = False
+    for arg in argv:
+        if mask_next:
+            out.append(MASK)
+            mask_next = False
+            continue
+        if "=" not in arg and arg.startswith("--") and _SECRET_NAME.search(arg):
+            mask_next = True  # `--api-key VALUE`
+        out.append(_KEY_LIKE.sub(MASK, _mask_assignment(arg)))
+    return redact(" ".join(shlex.quote(a) for a in out))
+
+
+def _mask_assignment(arg: str) -> str:
+    name, eq, value = arg.partition("=")
+    if not eq:
+        return arg
+    if name.startswith("-") and "=" in value:  # --var=api_key=...
+        return f"{name}={_mask_assignment(value)}"
+    return f"{name}={MASK}" if _SECRET_NAME.search(name.lstrip("-")) else arg
+
+
 # C0 and C1 controls but tab and newline; and the bidi embedding/override/isolate controls,
 # which reorder what a terminal shows ("Trojan Source"): ordinary RTL text needs none of them.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
