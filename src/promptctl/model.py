@@ -237,6 +237,14 @@ class Request:
         )
 
 
+EMBEDDING_FORMAT: Mapping[str, Any] = {"type": "embedding"}
+
+
+def is_embedding(request: Request) -> bool:
+    """An embeddings call (the `similar` scorer): one input text, a vector as the reply text."""
+    return (request.response_format or {}).get("type") == "embedding"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
     text: str

@@ -1,7 +1,8 @@
 """A real loopback HTTP server speaking the OpenAI and Anthropic chat APIs, for tests.
 
 Never a patched client: the server binds 127.0.0.1:0 in a background thread and answers
-`POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic).
+`POST /v1/chat/completions` (OpenAI), `POST /v1/embeddings` (OpenAI: `fake_embedding`, a
+deterministic bag-of-words vector) and `POST /v1/messages` (Anthropic).
 
 Use the `llm_server` fixture (registered for every test by tests/conftest.py)::
 
@@ -164,9 +165,40 @@ def _chars(body: Any) -> int:
     return total
 
 
+EMBEDDING_DIMS = 16
+
+
+def fake_embedding(text: str) -> list[float]:
+    """A deterministic bag-of-words vector: texts sharing words point the same way."""
+    import hashlib
+
+    vector = [0.0] * EMBEDDING_DIMS
+    for word in text.lower().split():
+        digest = hashlib.sha256(word.encode("utf-8")).digest()
+        vector[digest[0] % EMBEDDING_DIMS] += 1.0 if digest[1] % 2 else -1.0
+    return vector
+
+
+def embedding_reply(body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /v1/embeddings`, OpenAI's shape: one vector per input string."""
+    inputs = body.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    return {
+        "object": "list",
+        "model": str(body.get("model", "fake-embedding")),
+        "data": [
+            {"object": "embedding", "index": i, "embedding": fake_embedding(str(t))}
+            for i, t in enumerate(items)
+        ],
+        "usage": {"prompt_tokens": sum(len(str(t)) // 4 + 1 for t in items), "total_tokens": 0},
+    }
+
+
 def echo_reply(path: str, body: Any, text: str | None = None, usage: Any = None) -> dict[str, Any]:
     """The default reply for `path`: the last user message echoed, with usage."""
     body = body if isinstance(body, dict) else {}
+    if path.endswith("/embeddings"):
+        return embedding_reply(body)
     reply = _last_user(body.get("messages")) if text is None else text
     tokens_in, tokens_out = usage or (_chars(body) // 4 + 1, len(reply) // 4 + 1)
     model = str(body.get("model", "fake-model"))
@@ -349,7 +381,7 @@ class FakeLLMServer:
 
             def _serve(self, entry: Logged, body: Any) -> None:
                 path = self.path.split("?", 1)[0]
-                if path not in ("/v1/chat/completions", "/v1/messages"):
+                if path not in ("/v1/chat/completions", "/v1/messages", "/v1/embeddings"):
                     self._reply(404, b'{"error": {"message": "unknown path"}}', {})
                     return
                 script = server._next()

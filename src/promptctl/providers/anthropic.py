@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from promptctl.model import Request
+from promptctl.model import Request, is_embedding
 from promptctl.providers.base import (
     Completion,
     HTTPCall,
@@ -34,6 +34,14 @@ class Anthropic(NetworkProvider):
         self.url = join_url(base, "/messages" if base.endswith("/v1") else "/v1/messages")
 
     def build(self, request: Request, api_key: str | None) -> HTTPCall:
+        if is_embedding(request):
+            from promptctl.errors import UsageError
+
+            raise UsageError(
+                f"{self.settings.name}: Anthropic's API has no embeddings endpoint",
+                hint="give the similar scorer an OpenAI-compatible `model:`, or drop `model:` "
+                "and install the offline extra: pip install 'promptctl-cli[similar]'",
+            )
         system = [m["content"] for m in request.messages if m["role"] == "system"]
         messages = [
             {"role": m["role"], "content": m["content"]}

@@ -9,6 +9,7 @@ message), `json` (an object satisfying the requested schema), `judge` (a naive L
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Request
+from promptctl.model import Request, is_embedding
 from promptctl.project import yamlio
 from promptctl.providers.base import Completion, LocalProvider, ProviderSettings
 from promptctl.regexes import compile_error, search_bounded
@@ -127,6 +128,8 @@ class Mock(LocalProvider):
                 continue
             if search_bounded(rule.match, user):
                 return rule.reply
+        if is_embedding(request):
+            return json.dumps(embedding(user))
         fixed = request.params.get("reply")
         if isinstance(fixed, str):
             return fixed
@@ -143,6 +146,21 @@ def _inline_rules(items: list[Any]) -> tuple[Rule, ...]:
         for r in items
         if isinstance(r, dict) and "match" in r and "reply" in r
     )
+
+
+# ---------------------------------------------------------------------------- embeddings
+
+EMBEDDING_DIMS = 64
+
+
+def embedding(text: str) -> list[float]:
+    """A deterministic bag-of-words vector (hashed words, signed): shared words, close vectors.
+    Good enough to demo and test `similar` offline; it knows nothing of meaning."""
+    vector = [0.0] * EMBEDDING_DIMS
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.sha256(word.encode("utf-8")).digest()
+        vector[digest[0] % EMBEDDING_DIMS] += 1.0 if digest[1] % 2 else -1.0
+    return vector
 
 
 # ---------------------------------------------------------------------------------- json

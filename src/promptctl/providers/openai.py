@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from promptctl.model import Request
+from promptctl.model import Request, is_embedding
 from promptctl.providers.base import (
     Completion,
     HTTPCall,
@@ -27,9 +28,18 @@ class OpenAI(NetworkProvider):
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
-        self.url = join_url(settings.base_url or self.default_base_url or "", "/chat/completions")
+        base = settings.base_url or self.default_base_url or ""
+        self.url = join_url(base, "/chat/completions")
+        self.embeddings_url = join_url(base, "/embeddings")
 
     def build(self, request: Request, api_key: str | None) -> HTTPCall:
+        headers = {"content-type": "application/json", **self.settings.headers}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        if is_embedding(request):
+            # The `similar` scorer: one text in, one vector out (POST /v1/embeddings).
+            text = request.messages[0]["content"] if request.messages else ""
+            return HTTPCall(self.embeddings_url, headers, {"model": request.model, "input": text})
         body: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
         body.update(request.params)
         fmt = request.response_format
@@ -46,9 +56,6 @@ class OpenAI(NetworkProvider):
                     "strict": False,
                 },
             }
-        headers = {"content-type": "application/json", **self.settings.headers}
-        if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
         return HTTPCall(self.url, headers, body)
 
     def parse(self, status: int, headers: Mapping[str, str], body: bytes) -> Completion:
@@ -56,6 +63,8 @@ class OpenAI(NetworkProvider):
         if not 200 <= status < 300:
             raise http_error(name, status, headers, body)
         data = parse_json(name, status, body)
+        if isinstance(data, dict) and "choices" not in data and isinstance(data.get("data"), list):
+            return _embedding(name, data, body)
         try:
             choice = data["choices"][0]
             text = choice["message"]["content"]
@@ -75,3 +84,24 @@ class OpenAI(NetworkProvider):
             output_tokens=int_or_none(usage.get("completion_tokens")),
             finish_reason=choice.get("finish_reason"),
         )
+
+
+def _embedding(name: str, data: Mapping[str, Any], body: bytes) -> Completion:
+    """An embeddings reply as a Completion whose text is the vector in JSON (cached and
+    replayed like any reply)."""
+    try:
+        vector = data["data"][0]["embedding"]
+    except (KeyError, IndexError, TypeError):
+        raise shape_error(name, "data[0].embedding", body) from None
+    if not isinstance(vector, list) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in vector
+    ):
+        raise shape_error(name, "a list of numbers in data[0].embedding", body)
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    return Completion(
+        text=json.dumps(vector),
+        model=str(data.get("model") or ""),
+        input_tokens=int_or_none(usage.get("prompt_tokens")),
+        output_tokens=0,
+        finish_reason="embedding",
+    )

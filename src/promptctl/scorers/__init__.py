@@ -31,6 +31,7 @@ BUILTIN = {
     "refusal": "promptctl.scorers.refusal:Refusal",
     "canary": "promptctl.scorers.canary:Canary",
     "python": "promptctl.scorers.python:Python",
+    "similar": "promptctl.scorers.similar:Similar",
 }
 # promptfoo's names, so a converted config keeps working.
 ALIASES = {"llm-rubric": "llm-judge"}
