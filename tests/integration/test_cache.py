@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,119 @@ def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(
         holder.close()
     assert reply.text == "second"
     assert rows(project.root / ".promptctl" / "cache.db") == 1
+
+
+# The table as promptctl wrote it before the cache had migrations (no _migrations table).
+PRE_MIGRATIONS_SCHEMA = """
+CREATE TABLE replies (
+    key TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL, text TEXT NOT NULL,
+    reply_model TEXT NOT NULL DEFAULT '', input_tokens INTEGER, output_tokens INTEGER,
+    latency_s REAL NOT NULL DEFAULT 0, cost_usd REAL, finish_reason TEXT,
+    created_at REAL NOT NULL, hits INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+
+def old_cache(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute(PRE_MIGRATIONS_SCHEMA)
+    db.execute(
+        "INSERT INTO replies (key, provider, model, text, reply_model, input_tokens, "
+        "output_tokens, latency_s, cost_usd, finish_reason, created_at, hits) "
+        "VALUES ('k1', 'openai', 'm', 'kept', 'm-2024', 5, 7, 0.25, 0.001, 'stop', 1.0, 2)"
+    )
+    db.commit()
+    db.close()
+
+
+def open_and_close(path: Path) -> None:
+    store = Cache(path)
+    assert store.contains("k1")  # the connection opens (and migrates) on first use
+    store.close()
+
+
+def migrations_of(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        return [n for (n,) in db.execute("SELECT name FROM _migrations ORDER BY applied_at")]
+    finally:
+        db.close()
+
+
+def test_a_cache_from_before_migrations_is_adopted_with_its_rows(tmp_path: Path) -> None:
+    from promptctl.engine import cache as cache_mod
+
+    path = tmp_path / "cache.db"
+    old_cache(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not a "corrupt cache" event
+        store = Cache(path)
+        reply = store.get("k1")
+    assert reply == Reply(
+        text="kept",
+        model="m-2024",
+        input_tokens=5,
+        output_tokens=7,
+        latency_s=0.25,
+        cost_usd=0.001,
+        finish_reason="stop",
+        cached=True,
+    )
+    store.close()
+    assert migrations_of(path) == [f.__name__ for f in cache_mod.MIGRATIONS]
+    open_and_close(path)  # a second open applies nothing again
+    assert migrations_of(path) == [f.__name__ for f in cache_mod.MIGRATIONS]
+    assert not list(tmp_path.glob("cache.db.corrupt-*"))
+
+
+def test_a_later_migration_upgrades_an_old_cache_in_order_and_once(tmp_path: Path) -> None:
+    from promptctl.engine import cache as cache_mod
+
+    path = tmp_path / "cache.db"
+    old_cache(path)
+    open_and_close(path)  # now at the current schema, m001 recorded
+    calls: list[str] = []
+
+    def m002_add_seed(db: sqlite3.Connection) -> None:
+        calls.append("m002")
+        db.execute("ALTER TABLE replies ADD COLUMN seed INTEGER")
+        db.execute("UPDATE replies SET seed = 0")
+
+    def m003_index_model(db: sqlite3.Connection) -> None:
+        calls.append("m003")
+        db.execute("CREATE INDEX replies_model ON replies (provider, model)")
+
+    later = [*cache_mod.MIGRATIONS, m002_add_seed, m003_index_model]
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert cache_mod.migrate(db, later) == ["m002_add_seed", "m003_index_model"]
+        assert cache_mod.migrate(db, later) == []
+        assert db.execute("SELECT key, text, seed FROM replies").fetchall() == [("k1", "kept", 0)]
+    finally:
+        db.close()
+    assert calls == ["m002", "m003"]
+    assert migrations_of(path) == ["m001_replies", "m002_add_seed", "m003_index_model"]
+
+
+def test_a_failing_migration_leaves_the_cache_as_it_was(tmp_path: Path) -> None:
+    from promptctl.engine import cache as cache_mod
+
+    path = tmp_path / "cache.db"
+    old_cache(path)
+    open_and_close(path)
+
+    def m002_adds(db: sqlite3.Connection) -> None:
+        db.execute("ALTER TABLE replies ADD COLUMN seed INTEGER")
+
+    def m003_breaks(db: sqlite3.Connection) -> None:
+        db.execute("CREATE INDEX broken ON no_such_table (x)")
+
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            cache_mod.migrate(db, [*cache_mod.MIGRATIONS, m002_adds, m003_breaks])
+        columns = [row[1] for row in db.execute("PRAGMA table_info(replies)")]
+    finally:
+        db.close()
+    assert "seed" not in columns
+    assert migrations_of(path) == ["m001_replies"]

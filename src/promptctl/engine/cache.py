@@ -1,5 +1,9 @@
 """The response cache: SQLite at <state>/cache.db, keyed by Request.key; writes batched.
 
+The schema changes only through MIGRATIONS (simonw/llm's pattern): functions applied in order,
+each once, recorded in a `_migrations` table, so a later change of the table upgrades an
+existing cache instead of finding it "corrupt". Never edit a released migration; add one.
+
 WAL plus a busy timeout make two processes (two shards, two terminals) safe on one file.
 Errors are never stored, nor keys or headers: a row is the reply's text, model, usage,
 latency and cost. Writes wait in memory and go out in one transaction every FLUSH_ROWS
@@ -11,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,22 +27,82 @@ FILE_NAME = "cache.db"
 FLUSH_ROWS = 64
 BUSY_TIMEOUT_MS = 10_000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS replies (
-    key TEXT PRIMARY KEY,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    text TEXT NOT NULL,
-    reply_model TEXT NOT NULL DEFAULT '',
-    input_tokens INTEGER,
-    output_tokens INTEGER,
-    latency_s REAL NOT NULL DEFAULT 0,
-    cost_usd REAL,
-    finish_reason TEXT,
-    created_at REAL NOT NULL,
-    hits INTEGER NOT NULL DEFAULT 0
-)
-"""
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next migration; its name (without a leading _) is its record."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_replies(db: sqlite3.Connection) -> None:
+    # IF NOT EXISTS: a cache written before migrations existed already has this very table.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS replies (
+            key TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            text TEXT NOT NULL,
+            reply_model TEXT NOT NULL DEFAULT '',
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            latency_s REAL NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            finish_reason TEXT,
+            created_at REAL NOT NULL,
+            hits INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply, in order, the migrations `db` has not had; each exactly once. Returns their names.
+
+    One IMMEDIATE transaction: two processes opening a fresh cache at once cannot both apply
+    a migration, and a failed one leaves the database as it was. A database that is up to
+    date is only read (a read-only state directory still serves `cache stats`).
+    """
+    names = [fn.__name__.lstrip("_") for fn in migrations]
+    if set(names) <= _applied(db):
+        return []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations "
+            "(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+        )
+        done = _applied(db)
+        applied = []
+        for name, fn in zip(names, migrations, strict=True):
+            if name in done:
+                continue
+            fn(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time())
+            )
+            applied.append(name)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return applied
+
+
+def _applied(db: sqlite3.Connection) -> set[str]:
+    found = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone()
+    if found is None:
+        return set()
+    return {name for (name,) in db.execute("SELECT name FROM _migrations")}
+
+
 _COLUMNS = (
     "key",
     "provider",
@@ -157,7 +222,7 @@ class Cache:
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: durable across a process crash, syncs only at checkpoints.
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
+            migrate(db)
             # a header that parses but pages that do not: find out now, not mid-run
             db.execute("SELECT COUNT(*) FROM replies").fetchone()
         except sqlite3.Error:
