@@ -187,7 +187,11 @@ def test_newcomer_story_eval_baseline_promote_degrade_refuse_force_rollback(git_
     before = Path(p.root / "labels.yaml").read_bytes()
     r = p.run("promote", "summarize", "--to", "production")
     assert r.code == 1, r.out + r.err
-    assert "promotion refused" in r.err and "local run" in r.err and "gate failed (topic: " in r.err
+    assert (
+        "promotion refused" in r.err
+        and "evaluated now" in r.err
+        and "gate failed (topic: " in r.err
+    )
     assert Path(p.root / "labels.yaml").read_bytes() == before
     assert promptctl.load("summarize", label="production").version == good
 

@@ -269,8 +269,11 @@ def test_diff_flags_baseline_edits_and_deleted_suites(git_project) -> None:
     }
 
 
-def baseline_text(version: str, passes: dict[str, list[float]]) -> str:
-    """A baseline file in baseline.py's layout (format 1), as `baseline update` writes one."""
+def baseline_text(
+    version: str, passes: dict[str, list[float]], verdict: str | None = "passed"
+) -> str:
+    """A baseline file in baseline.py's layout (format 1), as `baseline update` writes one
+    (`verdict` None: as a promptctl from before verdicts were recorded wrote it)."""
     ids = sorted({i for rates in passes.values() for i in range(len(rates))})
     cases = [
         json.dumps(
@@ -300,6 +303,8 @@ def baseline_text(version: str, passes: dict[str, list[float]]) -> str:
         "scorers": dict.fromkeys(passes, "s"),
         "suite": "summarize",
     }
+    if verdict is not None:
+        header["evidence"] = {"floors": {}, "verdict": verdict}
     lines = ['"cases": [', ",\n".join(cases), "],"]
     lines += [f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}," for k, v in header.items()]
     lines[-1] = lines[-1].rstrip(",")
@@ -442,8 +447,10 @@ def test_diff_shows_an_edited_partial_and_the_prompts_that_include_it(git_projec
     p.commit("partial")
     p.write("prompts/partials/rules.j2", "Be thorough.\n", dedent=False)
     data = json.loads(p.run("diff", "--format", "json").out)
-    assert data["prompts"] == []  # versions do not cover partials...
-    [partial] = data["partials"]  # ...so the diff must show the edit itself
+    [prompt] = data["prompts"]  # the partial is part of the version of every includer...
+    assert (prompt["name"], prompt["status"]) == ("uses", "modified")
+    assert prompt["old_version"] != prompt["new_version"]
+    [partial] = data["partials"]  # ...and the diff shows the edit itself
     assert (partial["name"], partial["status"], partial["prompts"]) == (
         "rules.j2",
         "modified",

@@ -30,8 +30,22 @@ def update(
             "suite.",
         ),
     ] = None,
+    accept_failing: Annotated[
+        bool,
+        typer.Option(
+            "--accept-failing",
+            help="Record a run whose gate failed (needs --reason; recorded, and never "
+            "promotion evidence).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why a failing run is recorded.")
+    ] = None,
 ) -> None:
     """Write the baselines of SUITEs from their latest complete runs; review and commit them.
+
+    Each baseline records the verdict of its run's gate. A run whose gate failed is refused
+    (exit 1, nothing written) unless --accept-failing --reason TEXT.
 
     Example: promptctl eval summarize && promptctl baseline update summarize
     """
@@ -40,11 +54,31 @@ def update(
     from promptctl.reporters import plain
 
     project = config.load_project()
-    for u in baseline.update_from_runs(project, suites or None, from_run):
+    accepted = accepted_reason(accept_failing, reason)
+    for u in baseline.update_from_runs(project, suites or None, from_run, accept_failing=accepted):
         state = "wrote" if u.changed else "unchanged"
         plain.write(
-            f"{state} {u.path}: {u.cases} cases, {u.outputs} recorded outputs (run {u.run_id})\n"
+            f"{state} {u.path}: {u.cases} cases, {u.outputs} recorded outputs (run {u.run_id}, "
+            f"verdict {u.verdict})\n"
         )
+
+
+def accepted_reason(accept_failing: bool, reason: str | None) -> str | None:
+    """The reason to record for --accept-failing; --reason alone means nothing."""
+    from promptctl.errors import UsageError
+
+    if not accept_failing:
+        if reason is not None:
+            raise UsageError(
+                "--reason is recorded only with --accept-failing", hint="add --accept-failing"
+            )
+        return None
+    if not (reason and reason.strip()):
+        raise UsageError(
+            "--accept-failing needs --reason TEXT",
+            hint="the reason is recorded in the baseline, whose history is the audit trail",
+        )
+    return reason
 
 
 def register(app: typer.Typer) -> None:

@@ -93,6 +93,16 @@ def eval_cmd(
     update_baseline: Annotated[
         bool, typer.Option("--update-baseline", help="Rewrite the baselines from this run.")
     ] = False,
+    accept_failing: Annotated[
+        bool,
+        typer.Option(
+            "--accept-failing",
+            help="With --update-baseline: record a failing run (needs --reason; recorded).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why a failing run is recorded.")
+    ] = None,
     baseline_ref: Annotated[
         str | None,
         typer.Option(
@@ -140,6 +150,11 @@ def eval_cmd(
             hint="drop --filter/--shard (merge shard runs "
             "first, then `promptctl baseline update --from-run RUN`)",
         )
+    from promptctl.cli.baseline import accepted_reason
+
+    accepted = accepted_reason(accept_failing, reason)  # before any call is paid for
+    if accepted is not None and not update_baseline:
+        raise UsageError("--accept-failing goes with --update-baseline")
     project = config.load_project(trusted_ref=trusted_config_ref)
     if changed_since is not None and not resume:
         from promptctl.history import changes
@@ -172,7 +187,7 @@ def eval_cmd(
     progress = terminal.progress_for(quiet=quiet or fmt == "json")
     result = runner.run_eval(project, selected, options, progress, resume=paths)
     if update_baseline:
-        result = _update_baselines(project, result)
+        result = _update_baselines(project, result, accepted)
     _write_reports(result, output=output, junit=junit, markdown=markdown)
     if html is not None:
         _write_html(project, result, html, baseline_ref)
@@ -200,24 +215,24 @@ def eval_cmd(
     raise typer.Exit(result.exit_code)
 
 
-def _update_baselines(project: Project, result: EvalResult) -> EvalResult:
-    """--update-baseline: record each complete run; the gate then compares with what it wrote."""
+def _update_baselines(project: Project, result: EvalResult, accepted: str | None) -> EvalResult:
+    """--update-baseline: record each complete run (all or none: a run whose gate failed is
+    refused unless accepted); the gate then compares with what it wrote."""
     from dataclasses import replace
 
     from promptctl.gate import baseline
     from promptctl.reporters import terminal
 
-    suites = []
-    for s in result.suites:
-        if s.status != "complete":
-            suites.append(s)
-            continue
-        (u,) = baseline.update_from_runs(project, None, s.run_id)
+    complete = [s.run_id for s in result.suites if s.status == "complete"]
+    if not complete:
+        return result
+    for u in baseline.update_from_runs(project, None, complete, accept_failing=accepted):
         terminal.warn(
             f"{'wrote' if u.changed else 'unchanged'} {u.path}: {u.cases} cases, "
-            f"{u.outputs} recorded outputs"
+            f"{u.outputs} recorded outputs (verdict {u.verdict})"
         )
-        suites.append(replace(s, gate=None))  # floors only: the run is the new reference
+    # floors only: the run is the new reference
+    suites = [replace(s, gate=None) if s.status == "complete" else s for s in result.suites]
     return replace(result, suites=tuple(suites))
 
 

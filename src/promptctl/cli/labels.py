@@ -25,7 +25,7 @@ def promote(
     commit: Annotated[bool, typer.Option("--commit", help="Commit labels.yaml.")] = False,
 ) -> None:
     """Move LABEL to the version of NAME[@REF], after checking that exactly that version passed
-    its gate (a committed baseline, a passing local run, or its suites run now).
+    its gate (a committed baseline recording a passing verdict, or its suites run now).
 
     Example: promptctl promote summarize --to production --commit
     """
@@ -65,17 +65,23 @@ def rollback(
         str | None, typer.Option("--to", help="The version to go back to (default: previous).")
     ] = None,
     commit: Annotated[bool, typer.Option("--commit", help="Commit labels.yaml.")] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (recorded in labels.yaml).")
+    ] = None,
 ) -> None:
     """Move LABEL of NAME back to the version it held before (from labels.yaml's git history).
 
-    Example: promptctl rollback summarize --label production
+    A label that was itself rolled back is not rolled back again onto the version it left (exit 2
+    with the versions it has held): name one with --to.
+
+    Example: promptctl rollback summarize --label production --reason "refunds misrouted"
     """
     from promptctl.labels import promote as promotion
     from promptctl.project import config
     from promptctl.reporters import plain
 
     project = config.load_project()
-    change = promotion.rollback(project, name, label, to=to, commit=commit)
+    change = promotion.rollback(project, name, label, to=to, commit=commit, reason=reason)
     target = f"{change.name} {change.label}"
     if not change.changed:
         plain.write(f"{target} is already {change.new_version}; nothing to do\n")
@@ -121,8 +127,8 @@ def _eval_now() -> promotion.EvalNow:
 
     def run(project: Any, prompt: Any, suites: list[str]) -> promotion.Evidence:
         plain.warn(
-            f"no committed baseline or local run of {prompt.name}@{prompt.version}: "
-            f"evaluating {', '.join(suites)} now"
+            f"no committed baseline with a passing verdict records {prompt.name}@"
+            f"{prompt.version}: evaluating {', '.join(suites)} now"
         )
         return promotion.eval_suites_now(project, prompt, suites)
 

@@ -557,7 +557,11 @@ async def _one(
         {
             "role": m.role,
             "content": rendering.render_text(
-                m.content, values, source=m.source, partials_dir=prompt.partials_dir
+                m.content,
+                values,
+                source=m.source,
+                partials_dir=prompt.partials_dir,
+                partials=prompt.partials,  # the prompt's own revision, not the working tree
             ),
         }
         for m in prompt.messages

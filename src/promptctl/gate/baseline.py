@@ -52,6 +52,17 @@ class Baseline:
     path: str = ""  # as users see it (project-relative)
     commit: str | None = None  # full sha when read from git (--baseline-ref)
     case_hashes: Mapping[str, str] = field(default_factory=dict)
+    # The gate's verdict on the run this was written from (issue 14 §5): only `passed` is
+    # promotion evidence. None: written by a promptctl from before verdicts were recorded.
+    verdict: str | None = None
+    floors: Mapping[str, float] = field(default_factory=dict)  # the floors that run met
+    accepted_failing: str | None = None  # --reason of `--accept-failing`
+    failures: tuple[str, ...] = ()  # why that run failed (recorded with --accept-failing)
+
+
+# A run gated without a baseline (`new`) held its floors: recorded as `passed`, so re-recording
+# the same results later (gated against this file, `passed`) rewrites the same bytes.
+PASSING = ("passed", "new")
 
 
 def path_for(project: Project, suite: str) -> Path:
@@ -67,10 +78,27 @@ def regenerate_hint(suite: str) -> str:
 # ----------------------------------------------------------------------------- building
 
 
-def from_run(run: RunData, *, record_outputs: bool = True) -> Baseline:
-    """The baseline a complete run would commit (outputs left out when `record_outputs` is off)."""
+def from_run(
+    run: RunData,
+    *,
+    record_outputs: bool = True,
+    verdict: str | None = None,
+    failures: tuple[str, ...] = (),
+    accepted_failing: str | None = None,
+) -> Baseline:
+    """The baseline a complete run would commit (outputs left out when `record_outputs` is off),
+    recording the gate's `verdict` on that run and the floors it was held to."""
     case_hashes = {o.case_id: o.case_hash for o in run.outcomes}
+    floors = {
+        k: float(v)
+        for k in ("min_pass_rate", "max_cost_usd")
+        if (v := getattr(run.gate, k)) is not None
+    }
     return Baseline(
+        verdict="passed" if verdict == "new" else verdict,
+        floors=floors if verdict in PASSING else {},
+        accepted_failing=accepted_failing,
+        failures=tuple(failures) if verdict not in PASSING else (),
         suite=run.suite,
         prompt=run.prompt,
         prompt_version=run.prompt_version,
@@ -179,6 +207,12 @@ def dumps(baseline: Baseline) -> str:
         "scorers": dict(baseline.scorer_hashes),
         "cost_usd": baseline.cost_usd,
     }
+    if baseline.verdict is not None:
+        evidence: dict[str, Any] = {"verdict": baseline.verdict, "floors": dict(baseline.floors)}
+        if baseline.accepted_failing is not None:
+            evidence["accepted_failing"] = baseline.accepted_failing
+            evidence["failures"] = list(baseline.failures)
+        header["evidence"] = evidence
     lines = ["{"]
     cases = _case_lines(baseline)
     lines.append('"cases": [')
@@ -319,6 +353,7 @@ def _build(data: Any, text: str) -> Baseline:
     scorers = field_("scorers", dict)
     cost = field_("cost_usd", (int, float), optional=True)
     cases = field_("cases", list)
+    evidence = _evidence(field_("evidence", dict, optional=True), _line_of_key(text, "evidence"))
     if not all(isinstance(v, str) for v in scorers.values()):
         raise _Bad("`scorers` must map scorer ids to hashes", _line_of_key(text, "scorers"))
     gate = _gate(gate_raw, _line_of_key(text, "gate"))
@@ -349,7 +384,29 @@ def _build(data: Any, text: str) -> Baseline:
         outputs=tuple(outputs),
         cost_usd=float(cost) if cost is not None else None,
         case_hashes=case_hashes,
+        **evidence,
     )
+
+
+def _evidence(raw: Mapping[str, Any] | None, line: int | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    verdict, floors = raw.get("verdict"), raw.get("floors", {})
+    accepted, failures = raw.get("accepted_failing"), raw.get("failures", [])
+    if (
+        not isinstance(verdict, str)
+        or not isinstance(floors, dict)
+        or not all(isinstance(v, int | float) for v in floors.values())
+        or not isinstance(accepted, str | None)
+        or not isinstance(failures, list)
+    ):
+        raise _Bad("`evidence` needs a verdict (string) and floors (numbers)", line)
+    return {
+        "verdict": verdict,
+        "floors": {str(k): float(v) for k, v in floors.items()},
+        "accepted_failing": accepted,
+        "failures": tuple(str(f) for f in failures),
+    }
 
 
 def _gate(raw: Mapping[str, Any], line: int | None) -> Gate:
@@ -451,28 +508,36 @@ class Updated:
     cases: int
     outputs: int
     run_id: str
+    verdict: str = ""  # recorded in the baseline
 
 
 def update_from_runs(
-    project: Project, suites: list[str] | None, from_run: str | None = None
+    project: Project,
+    suites: list[str] | None,
+    from_run: str | list[str] | None = None,
+    *,
+    accept_failing: str | None = None,
 ) -> list[Updated]:
     """Write the baselines of `suites` (None: every suite that has a complete run) from their
     latest complete runs, or from the run `from_run`. Refuses incomplete, sharded, filtered and
-    stale runs: a baseline must describe the whole suite as it is now."""
+    stale runs: a baseline must describe the whole suite as it is now. A run whose gate failed
+    is refused too (GateError, nothing written) unless `accept_failing` gives the reason, which
+    the baseline records (issue 14 §5)."""
     from promptctl.evals import runs
     from promptctl.evals import suites as suite_files
 
     files = suite_files.suite_files(project)
     chosen: list[Path] = []
     if from_run is not None:
-        path = runs.find_run(project, from_run)
-        suite = str(runs.read_meta(path).get("suite"))
-        if suites and suite not in suites:
-            raise UsageError(
-                f"run {path.name} is of suite {suite!r}, not {', '.join(suites)}",
-                hint=f"promptctl baseline update {suite} --from-run {path.name}",
-            )
-        chosen.append(path)
+        for ref in [from_run] if isinstance(from_run, str) else from_run:
+            path = runs.find_run(project, ref)
+            suite = str(runs.read_meta(path).get("suite"))
+            if suites and suite not in suites:
+                raise UsageError(
+                    f"run {path.name} is of suite {suite!r}, not {', '.join(suites)}",
+                    hint=f"promptctl baseline update {suite} --from-run {path.name}",
+                )
+            chosen.append(path)
     else:
         explicit = suites is not None
         for name in suites if suites is not None else list(files):
@@ -499,10 +564,54 @@ def update_from_runs(
             raise UsageError(
                 "no suite has a complete run to record", hint="run `promptctl eval` first"
             )
-    return [_update_one(project, path, files) for path in chosen]
+    if accept_failing is not None and not accept_failing.strip():
+        raise UsageError(
+            "--accept-failing needs --reason TEXT",
+            hint="the reason is recorded in the baseline, whose history is the audit trail",
+        )
+    # every run is checked before any file is written: a refusal leaves all of them untouched
+    prepared = [_prepare(project, path, files, accept_failing) for path in chosen]
+    out = []
+    for new in prepared:
+        written, changed = write(project, new)
+        out.append(
+            Updated(
+                suite=new.suite,
+                path=project.rel(written),
+                changed=changed,
+                cases=len(new.case_hashes),
+                outputs=len(new.outputs),
+                run_id=new.run_id or "",
+                verdict=new.verdict or "",
+            )
+        )
+    return out
 
 
-def _update_one(project: Project, path: Path, files: Mapping[str, Path]) -> Updated:
+def run_verdict(project: Project, run: RunData, summary: Mapping[str, Any] | None) -> Any:
+    """(verdict, failures) of a complete run: as its `eval` gated it (summary.json), else gated
+    now against the working tree's baseline (a run made with the gate off, a merged run)."""
+    from promptctl.gate import verdict as gate
+
+    recorded = (summary or {}).get("gate")
+    if isinstance(recorded, dict) and isinstance(recorded.get("verdict"), str):
+        failures = [str(f) for f in recorded.get("failures") or []]
+        for sg in recorded.get("scorers") or []:
+            if isinstance(sg, dict) and sg.get("verdict") not in PASSING:
+                failures.append(f"{sg.get('scorer')}: {sg.get('verdict')}")
+        return recorded["verdict"], tuple(failures)
+    result = gate.evaluate(run, read(project, run.suite))
+    failures = list(result.failures) + [
+        f"{sg.scorer_id}: {sg.verdict.value}"
+        for sg in result.scorers
+        if sg.verdict.value not in PASSING
+    ]
+    return result.verdict.value, tuple(failures)
+
+
+def _prepare(
+    project: Project, path: Path, files: Mapping[str, Path], accept_failing: str | None
+) -> Baseline:
     from promptctl.evals import runs
     from promptctl.evals import suites as suite_files
     from promptctl.prompts import loader
@@ -535,13 +644,21 @@ def _update_one(project: Project, path: Path, files: Mapping[str, Path]) -> Upda
                 f"({run.prompt_version} -> {current})",
                 hint=f"run `promptctl eval {run.suite}`, then update the baseline",
             )
-    new = from_run(run, record_outputs=record)
-    written, changed = write(project, new)
-    return Updated(
-        suite=run.suite,
-        path=project.rel(written),
-        changed=changed,
-        cases=len(new.case_hashes),
-        outputs=len(new.outputs),
-        run_id=run.run_id,
+    verdict, failures = run_verdict(project, run, runs.read_summary(path))
+    if verdict in ("regressed", "failed") and accept_failing is None:
+        from promptctl.errors import GateError
+
+        raise GateError(
+            f"run {run.run_id} of suite {run.suite!r} failed its gate ({verdict}"
+            + (f": {'; '.join(failures)}" if failures else "")
+            + "); a failing run is no baseline, and nothing was written",
+            hint=f"fix the regression and `promptctl eval {run.suite}` again, or record it "
+            f"anyway: promptctl baseline update {run.suite} --accept-failing --reason TEXT",
+        )
+    return from_run(
+        run,
+        record_outputs=record,
+        verdict=verdict,
+        failures=failures,
+        accepted_failing=accept_failing if verdict not in PASSING else None,
     )

@@ -150,7 +150,11 @@ def _prompts_at(snap: Snapshot, project: Project, config: Config | None) -> dict
         shown = project.rel(path) + ("" if snap.rev is None else f"@{snap.rev}")
         try:
             out[name] = loader.load_prompt_text(
-                yamlio.decode(snap.read(path) or b"", shown), name, shown, at
+                yamlio.decode(snap.read(path) or b"", shown),
+                name,
+                shown,
+                at,
+                source=loader.Source(at, snap.sha if snap.rev is not None else None),
             )
         except UsageError as e:
             out[name] = str(e)

@@ -229,6 +229,22 @@ def is_tracked(root: Path, path: Path) -> bool:
     return bool(repo.git.ls_files("--", relpath(root, path)).strip())
 
 
+def require_identity(root: Path, *, why: str) -> None:
+    """Refuse before anything is written when git could not commit: no user.name/user.email."""
+    import git
+
+    repo = open_repo(root, why=why)
+    try:
+        repo.git.var("GIT_COMMITTER_IDENT")
+        repo.git.var("GIT_AUTHOR_IDENT")
+    except git.GitCommandError:
+        raise UsageError(
+            f"git has no identity to commit with, which {why} needs; nothing was written",
+            hint='set one: git config user.name "Your Name" && '
+            "git config user.email you@example.com",
+        ) from None
+
+
 def commit_paths(root: Path, paths: list[Path], message: str) -> str:
     """Commit exactly `paths` (whatever else is staged stays staged); the new commit's sha."""
     import git

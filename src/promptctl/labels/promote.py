@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from promptctl.errors import UsageError
+from promptctl.errors import Location, UsageError
 from promptctl.history import gitrepo
 from promptctl.history import revisions as history
 from promptctl.labels import store as labels
@@ -69,34 +69,53 @@ def suites_of(project: Project, name: str) -> list[str]:
     return sorted(s.name for s in snapshot.suites_of(project, name))
 
 
-def baseline_version(data: bytes, shown: str, suite: str) -> str | None:
-    """The prompt version a baseline file records, read by gate/baseline.py; None when the
-    file does not parse."""
-    from promptctl.gate import baseline
-
-    try:
-        return baseline.parse(data, shown, suite).prompt_version
-    except UsageError:
-        return None
-
-
 def baseline_evidence(project: Project, suite: str, version: str) -> Evidence | None:
-    """A committed baseline of `suite` recorded at exactly `version` (any commit in history:
-    promoting an older version is backed by the baseline it had then)."""
-    path = project.baselines_dir / f"{suite}.json"
+    """What the newest committed baseline of `suite` recording exactly `version` says (any commit
+    in history: promoting an older version is backed by the baseline it had then). Only the
+    verdict it records counts: committed files are the same in every clone, `.promptctl/` is not.
+    None: no committed baseline records this version."""
+    from promptctl.gate import baseline as baselines
+
+    path = baselines.path_for(project, suite)
+    rel = project.rel(path)
     if gitrepo.head_commit(project.root) is None:
         return None
     for commit in gitrepo.file_history(project.root, path, max_count=200):
         data = gitrepo.read_file(project.root, commit.sha, path)
-        shown = f"{project.rel(path)}@{commit.sha[:12]}"
-        if data is not None and baseline_version(data, shown, suite) == version:
+        if data is None:
+            continue
+        try:
+            recorded = baselines.parse(data, f"{rel}@{commit.sha[:12]}", suite)
+        except UsageError:
+            continue  # a damaged old copy vouches for nothing
+        if recorded.prompt_version != version:
+            continue
+        where = f"committed baseline {rel} at {commit.sha[:12]} records version {version}"
+        if recorded.verdict is None:
             return Evidence(
                 kind="baseline",
-                passed=True,
+                passed=False,
                 suite=suite,
-                detail=f"committed baseline {project.rel(path)} at "
-                f"{commit.sha[:12]} records version {version}",
+                detail=f"{where} but no verdict (written by an older promptctl), so it is no "
+                f"evidence; re-record it: promptctl eval {suite} && promptctl baseline update "
+                f"{suite}, then commit it",
             )
+        if recorded.verdict != "passed":
+            accepted = (
+                f", accepted failing: {recorded.accepted_failing}"
+                if recorded.accepted_failing
+                else ""
+            )
+            return Evidence(
+                kind="baseline",
+                passed=False,
+                suite=suite,
+                detail=f"{where} with verdict {recorded.verdict}{accepted}; only a passing "
+                "verdict is evidence",
+            )
+        return Evidence(
+            kind="baseline", passed=True, suite=suite, detail=f"{where}, verdict passed"
+        )
     return None
 
 
@@ -147,21 +166,6 @@ def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | No
     return None
 
 
-def run_evidence(project: Project, suite: str, version: str) -> Evidence | None:
-    """The newest complete local run of this exact version, gated now."""
-    run = latest_run_of(project, suite, version)
-    if run is None:
-        return None
-    verdict, why = gate_verdict(project, Path(run.path))
-    return Evidence(
-        kind="run",
-        passed=verdict in PASSING,
-        suite=suite,
-        detail=f"local run {run.run_id} of suite {suite!r} at version {version}: "
-        f"gate {verdict}" + (f" ({why})" if why else ""),
-    )
-
-
 def eval_suites_now(project: Project, prompt: Prompt, suites: list[str]) -> Evidence:
     """Run the prompt's suites as `eval` would, pinned to exactly this version, and gate them."""
     from promptctl.evals import runner
@@ -207,8 +211,10 @@ EvalNow = Callable[[Project, Prompt, list[str]], Evidence]
 
 
 def find_evidence(project: Project, prompt: Prompt, *, eval_now: EvalNow | None = None) -> Evidence:
-    """Baselines first, then local runs, else evaluate now. A failing latest run of this exact
-    version outweighs an older passing baseline: the newest fact wins."""
+    """Every suite of the prompt must vouch for exactly this version: a committed baseline whose
+    recorded verdict passed, else (through `eval_now`) a passing evaluation now. A recorded
+    failing verdict, or one missing, refuses. Local runs are not consulted: the answer is the
+    same in every clone (issue 14 §5)."""
     suites = suites_of(project, prompt.name)
     if not suites:
         return Evidence(
@@ -217,25 +223,29 @@ def find_evidence(project: Project, prompt: Prompt, *, eval_now: EvalNow | None 
             detail=f"no suite evaluates {prompt.name!r} (none under "
             f"{project.rel(project.evals_dir)}/ names it)",
         )
-    runs_found = [e for s in suites if (e := run_evidence(project, s, prompt.version))]
-    failing = [e for e in runs_found if not e.passed]
-    if failing:
-        return failing[0]
-    for suite in suites:
-        found = baseline_evidence(project, suite, prompt.version)
-        if found is not None:
-            return found
-    if runs_found:
-        return runs_found[0]
-    if eval_now is None:
+    found = {s: baseline_evidence(project, s, prompt.version) for s in suites}
+    refusing = [e for e in found.values() if e is not None and not e.passed]
+    if refusing:
+        return refusing[0]
+    missing = [s for s, e in found.items() if e is None]
+    passing = [e.detail for e in found.values() if e is not None]
+    if missing and eval_now is None:
         return Evidence(
             kind="none",
             passed=False,
-            detail=f"no committed baseline or passing local run of version "
-            f"{prompt.version} (suites: {', '.join(suites)}); run "
-            f"`promptctl eval {' '.join(suites)}` first",
+            detail=f"no committed baseline with a passing verdict records version "
+            f"{prompt.version} (suites: {', '.join(missing)}); run "
+            f"`promptctl eval {' '.join(missing)}`, `promptctl baseline update`, and commit",
         )
-    return eval_now(project, prompt, suites)
+    if missing:
+        assert eval_now is not None
+        now = eval_now(project, prompt, missing)
+        if not now.passed or not passing:
+            return now
+        passing.append(now.detail)
+    return Evidence(
+        kind="baseline" if not missing else "eval", passed=True, detail="; ".join(passing)
+    )
 
 
 # ----------------------------------------------------------------------------- promote
@@ -261,6 +271,8 @@ def commit_message(change: LabelChange, verb: str = "promote") -> str:
 
 
 def _check_commit_possible(project: Project) -> None:
+    # before labels.yaml is touched: a commit that fails afterwards leaves it rewritten and staged
+    gitrepo.require_identity(project.root, why="--commit")
     path = project.labels_file
     if path.exists() and gitrepo.is_dirty(project.root, path):
         raise UsageError(
@@ -402,8 +414,10 @@ def rollback(
     *,
     to: str | None = None,
     commit: bool = False,
+    reason: str | None = None,
 ) -> LabelChange:
-    """Move `label` back: to `to`, or to the version it held before, from labels.yaml's history."""
+    """Move `label` back: to `to`, or to the version it held before, from labels.yaml's history.
+    `reason` is recorded in the entry (and the commit message)."""
     labels.check_label_name(label)
     gitrepo.open_repo(project.root, why="rollback (it reads labels.yaml's git history)")
     current = labels.read(project)
@@ -437,6 +451,9 @@ def rollback(
         )
     if at is None:
         at = history.commit_with_version(project, name, target)
+    if commit:
+        with labels.locked(project):
+            _check_commit_possible(project)
     evidence = Evidence(
         kind="rollback",
         passed=True,
@@ -446,7 +463,7 @@ def rollback(
         version=target,
         commit=at[:12] if at else None,
         promoted_at=_now(),
-        reason=f"rollback from {entry.version}",
+        reason=f"{ROLLBACK_FROM}{entry.version}" + (f": {reason.strip()}" if reason else ""),
     )
     change = LabelChange(
         name=name,
@@ -461,12 +478,33 @@ def rollback(
     return _move(project, change, new, commit=commit, verb="rollback")
 
 
+ROLLBACK_FROM = "rollback from "  # how a rollback's entry starts its reason
+
+
 def _previous(
     project: Project, name: str, label: str, entry: labels.LabelEntry
 ) -> tuple[str, str | None]:
-    for version, at in label_history(project, name, label):
-        if version != entry.version:
-            return version, at
+    held = label_history(project, name, label)
+    # The entry is itself a rollback: the version "before" it is the one just rolled back from,
+    # and re-deploying that silently is the opposite of what a second rollback means.
+    rolled_back_from = (
+        entry.reason[len(ROLLBACK_FROM) :].split(":", 1)[0].strip()
+        if entry.reason and entry.reason.startswith(ROLLBACK_FROM)
+        else None
+    )
+    for version, at in held:
+        if version == entry.version:
+            continue
+        if version == rolled_back_from:
+            seen = list(dict.fromkeys(v for v, _ in held))
+            raise UsageError(
+                f"{name} {label} was rolled back from {version} to {entry.version}; rolling back "
+                f"again would re-deploy {version}",
+                where=Location(project.rel(project.labels_file)),
+                hint=f"versions {label} has held, newest first: {', '.join(seen)}; name the one "
+                f"to go to: promptctl rollback {name} --label {label} --to VERSION",
+            )
+        return version, at
     if entry.previous:  # promoted but never committed: the entry remembers where it came from
         return entry.previous, None
     if gitrepo.is_shallow(project.root):
