@@ -479,3 +479,40 @@ def test_the_run_table_interval_counts_cases_like_the_gate(project: Any) -> None
     gate = suite["gate"]["scorers"][0]
     assert (gate["scorer"], gate["cases"]) == ("y", 10)
     assert [round(table["wilson_low"], 6), round(table["wilson_high"], 6)] == gate["pass_rate_ci"]
+
+
+def test_dry_run_prices_the_judge_and_adds_a_total_row(
+    project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_project(
+        project,
+        llm_server,
+        monkeypatch,
+        n=3,
+        extra="prices:\n  fake/m: {input: 1, output: 2}\n  fake/judge: {input: 10, output: 20}\n",
+        params="params: {max_tokens: 50}\n",
+    )
+    project.write(
+        "evals/j.yaml",
+        "prompt: p\ndataset: data/d.jsonl\nscorers:\n"
+        "  - {id: good, type: llm-judge, model: fake/judge, rubric: 'Is it polite?'}\n",
+    )
+    r = project.run("eval", "--dry-run", "--format", "json")
+    assert r.code == 0, r.err
+    (j, s) = json.loads(r.out)  # suites in name order
+    assert (s["calls"], s["judge_calls"], s["judge_estimated_cost_usd"]) == (3, 0, 0.0)
+    assert (j["calls"], j["judge_calls"]) == (3, 3)
+    # The judge reads a reply as long as max_tokens allows: 50 tokens out, 200 chars in.
+    assert j["judge_estimated_cost_usd"] > 3 * 200 / 4 * 10 / 1e6
+    r = project.run("eval", "--dry-run")
+    assert r.code == 0 and llm_server.total == 0
+    lines = r.out.splitlines()
+    assert lines[0].split() == [
+        "SUITE", "RESULTS", "CALLS", "CACHED", "JUDGE", "CALLS", "EST.", "COST", "EST.", "JUDGE",
+        "EST.", "TOTAL",
+    ]  # fmt: skip
+    total = lines[-1].split()
+    assert total[:6] == ["total", "6", "6", "0", "3", f"${s['estimated_cost_usd'] * 2:.4f}"]
+    whole = s["estimated_cost_usd"] * 2 + j["judge_estimated_cost_usd"]
+    assert total[-1] == f"${whole:.4f}"
+    assert "<=" not in r.out

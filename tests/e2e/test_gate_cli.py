@@ -114,7 +114,7 @@ def test_newcomer_story_regressed_then_passed_and_replay_is_free(story) -> None:
     r = p.run("eval", "capitals")
     assert r.code == 0, r.err
     assert server.total == 0
-    assert f"replayed {N} recorded output(s)" in r.out
+    assert f"  replayed {N}  tokens" in r.out
     assert "gate: PASSED" in r.out
 
     # Rewriting the baseline from an identical run changes no byte.

@@ -114,8 +114,9 @@ class DryRun:
     pairs: int
     calls: int  # candidate calls the cache cannot answer
     cached: int
-    judge_calls: int  # at most this many judge calls on top
+    judge_calls: int  # judge calls on top (one per judge and uncached call; a retry adds one)
     estimated_cost_usd: float | None  # None: a model without a known price
+    judge_estimated_cost_usd: float | None = 0.0  # the judges' calls, same estimate
 
 
 # ----------------------------------------------------------------------------- preparation
@@ -442,6 +443,7 @@ async def _run_suite(
         finally:
             progress.finish(suite.name)
         stats = engine.stats
+        judge_replayed = ctx.engine.replayed  # judge replies the baseline answered
     status = "complete"
     error: str | None = None
     if interrupt.requested:
@@ -486,6 +488,7 @@ async def _run_suite(
 
         summary["gate"] = gate_mod.as_dict(gated)
     summary["replayed"] = replayed[0]
+    summary["judge_replayed"] = judge_replayed + int(previous.get("judge_replayed") or 0)
     writer.write_summary(summary)
     return SuiteResult(
         suite=suite,
@@ -793,18 +796,40 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
     """Calls the cache cannot answer and their estimated cost, per suite; makes no call."""
 
     async def go() -> list[DryRun]:
+        from promptctl import scorers as registry
         from promptctl.engine import Engine
+        from promptctl.engine.budget import ESTIMATE_OUTPUT_TOKENS
+        from promptctl.gate.baseline import replay_index
+
+        def plus(total: float | None, estimate: float | None) -> float | None:
+            return None if total is None or estimate is None else total + estimate
 
         out = []
         for suite in suites:
             p = plan(project, suite, options)
-            judges = sum(1 for s in suite.scorers if s.type == "llm-judge")
-            calls = cached = 0
+            calls = cached = judge_calls = 0
             cost: float | None = 0.0
-            from promptctl.gate.baseline import replay_index
-
+            judge_cost: float | None = 0.0
             replay = {} if options.fresh else replay_index(p.baseline)
+            # A judge reads the reply: priced as a reply of the candidate's max_tokens (or the
+            # budget's default guess), the longest it can be. A replayed or cached candidate
+            # reply gets the same judge request as before, answered the same way: no call.
+            max_tokens = p.prompt.params.get("max_tokens")
+            placeholder = (
+                "x" * 4 * (max_tokens if isinstance(max_tokens, int) else ESTIMATE_OUTPUT_TOKENS)
+            )
             async with Engine(project, use_cache=not options.fresh) as engine:
+                ctx = registry.ScorerContext(
+                    engine=engine,
+                    prompt=p.prompt,
+                    judge_model=project.config.defaults.judge_model,
+                    partials_dir=p.prompt.partials_dir,
+                )
+                judges = [
+                    registry.scorers.get(s.type).from_spec(s, ctx)
+                    for s in suite.scorers
+                    if s.type == "llm-judge"
+                ]
                 for case, repeat in _pairs(project, p, set()):
                     request = engine.build_request(
                         p.prompt,
@@ -817,16 +842,20 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
                         cached += 1
                         continue
                     calls += 1
-                    estimate = engine.estimate_cost(request)
-                    cost = None if cost is None or estimate is None else cost + estimate
+                    cost = plus(cost, engine.estimate_cost(request))
+                    for judge in judges:
+                        judge_calls += 1
+                        judged = judge.request_for(placeholder, case, repeat=repeat)
+                        judge_cost = plus(judge_cost, engine.estimate_cost(judged))
             out.append(
                 DryRun(
                     suite=suite.name,
                     pairs=p.total_pairs,
                     calls=calls,
                     cached=cached,
-                    judge_calls=judges * p.total_pairs,
+                    judge_calls=judge_calls,
                     estimated_cost_usd=cost,
+                    judge_estimated_cost_usd=judge_cost,
                 )
             )
         return out

@@ -231,6 +231,8 @@ class Tally:
         self.cached = 0
         self.input_tokens = 0
         self.output_tokens = 0
+        self.judge_input_tokens = 0  # judges' calls (replayed or not): the eval's token total
+        self.judge_output_tokens = 0
         self.cost_usd = 0.0
         self.latencies: list[float] = []
 
@@ -244,6 +246,10 @@ class Tally:
         self.cached += 1 if record.get("cached") else 0
         self.input_tokens += int(record.get("input_tokens") or 0)
         self.output_tokens += int(record.get("output_tokens") or 0)
+        for j in record.get("judge_outputs") or ():
+            if isinstance(j, Mapping):
+                self.judge_input_tokens += int(j.get("input_tokens") or 0)
+                self.judge_output_tokens += int(j.get("output_tokens") or 0)
         if not error and not record.get("cached"):
             self.cost_usd += float(record.get("cost_usd") or 0.0)
             self.latencies.append(float(record.get("latency_s") or 0.0))
@@ -354,6 +360,8 @@ class Tally:
             "cached": self.cached,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "judge_input_tokens": self.judge_input_tokens,
+            "judge_output_tokens": self.judge_output_tokens,
             "cost_usd": round(self.cost_usd, 8),
             "latency_p50_s": percentile(lat, 0.5),
             "latency_p95_s": percentile(lat, 0.95),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -9,6 +10,8 @@ from typing import Any, TextIO
 
 from promptctl.evals.runner import SILENT, DryRun, EvalResult, Progress, SuiteResult
 from promptctl.redaction import printable
+from promptctl.reporters import colour
+from promptctl.reporters.colour import Painter
 
 
 def _passed(record: Mapping[str, Any]) -> bool:
@@ -85,29 +88,30 @@ class RichProgress:
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.theme import Theme
+
+        # Neutral while running (issue 16): Rich paints the count green and the bar green when
+        # done, which reads as "passed" before the gate has said anything.
+        neutral = Theme({"progress.remaining": "none", "bar.finished": "none"})
 
         self.counts = _Counts()
         self.bar = Progress(
             TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
+            BarColumn(complete_style="none", finished_style="none", style="bright_black"),
+            TextColumn("{task.completed}/{task.total}"),
             TextColumn("pass {task.fields[rate]}"),
             TextColumn("${task.fields[cost]}"),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=Console(stderr=True, theme=neutral),
             transient=False,
         )
         self.task: Any = None
 
     def start(self, suite: str, total: int, done: int) -> None:
         self.counts.start(total, done)
+        if self.task is not None:  # the last suite's bar is on the screen already
+            self.bar.remove_task(self.task)
         self.bar.start()
         self.task = self.bar.add_task(suite, total=total, completed=done, rate="–", cost="0.0000")
 
@@ -125,8 +129,8 @@ def progress_for(*, quiet: bool, stream: TextIO | None = None) -> Progress:
     stream = stream or sys.stderr
     if quiet:
         return SILENT
-    if stream.isatty():
-        return RichProgress()
+    if stream.isatty() and not (os.environ.get("CI") or os.environ.get("GITHUB_ACTIONS")):
+        return RichProgress()  # a CI runner with a pty still wants plain lines in its log
     return PlainProgress(stream)
 
 
@@ -143,22 +147,64 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
-def _secs(x: float | None) -> str:
-    return "-" if x is None else f"{x:.3f}s"
+def _money(x: float | None) -> str:
+    return "unknown" if x is None else f"${x:.4f}"
 
 
-def suite_text(s: SuiteResult, *, quiet: bool = False) -> str:
-    sm = s.summary
+def _verdict(s: SuiteResult) -> str:
     verdict = {0: "PASSED", 1: "FAILED"}.get(s.exit_code, s.status.upper())
     if s.gate is not None and s.gate.verdict.value in ("regressed", "inconclusive"):
         verdict = s.gate.verdict.value.upper()
-    cost = sm.get("cost_usd")
-    head = (
-        f"{s.suite.name}: {verdict}  prompt {s.prompt}@{s.prompt_version}  model {s.model}  "
-        f"run {s.run_id}\n"
+    return verdict
+
+
+def why_failed(s: SuiteResult) -> str | None:
+    """The first reason a suite did not pass, in one line (what `eval -q` prints)."""
+    if s.status != "complete":
+        return s.error or s.status
+    g = s.gate
+    if g is not None:
+        from promptctl.gate.verdict import describe
+
+        if g.failures:
+            return g.failures[0]
+        for sg in g.scorers:
+            if sg.failures:
+                return f"{sg.scorer_id}: {sg.failures[0]}"
+        for wanted in ("regressed", "inconclusive"):
+            for sg in g.scorers:
+                if sg.verdict.value == wanted:
+                    return f"{sg.scorer_id}: {describe(sg, g.gate)}"
+    if s.floor_failures:
+        return s.floor_failures[0].message
+    return None
+
+
+def _counts(sm: Mapping[str, Any]) -> str:
+    """calls, cached, replayed (judge replies included), tokens (judges' included), cost."""
+    judge_replayed = int(sm.get("judge_replayed") or 0)
+    judge = f" ({judge_replayed} judge)" if judge_replayed else ""
+    tokens_in = int(sm.get("input_tokens") or 0) + int(sm.get("judge_input_tokens") or 0)
+    tokens_out = int(sm.get("output_tokens") or 0) + int(sm.get("judge_output_tokens") or 0)
+    replayed = int(sm.get("replayed") or 0) + judge_replayed
+    return (
+        f"calls {sm.get('calls', 0)}  cached {sm.get('cache_hits', 0)}  replayed {replayed}{judge}"
+        f"  tokens {tokens_in} in / {tokens_out} out  cost {_money(sm.get('cost_usd'))}"
     )
+
+
+def suite_text(s: SuiteResult, *, quiet: bool = False, paint: Painter | None = None) -> str:
+    paint = paint or Painter(False)
+    sm = s.summary
+    verdict = _verdict(s)
+    head = printable(
+        f"{s.suite.name}: {verdict}  prompt {s.prompt}@{s.prompt_version}  model {s.model}  "
+        f"run {s.run_id}"
+    )
+    head = head.replace(f": {verdict}  ", f": {paint.verdict(verdict)}  ", 1)
     if quiet:
-        return head
+        why = why_failed(s) if s.exit_code else None
+        return head + (f"  why: {printable(why)}" if why else "") + "\n"
     rows = []
     for sid, st in (sm.get("scorers") or {}).items():
         rows.append(
@@ -170,12 +216,12 @@ def suite_text(s: SuiteResult, *, quiet: bool = False) -> str:
                 st["errors"],
             ]
         )
-    out = [head, _table(["SCORER", "PASS RATE", "95% CI (WILSON)", "MEAN", "ERRORS"], rows)]
+    out = [_table(["SCORER", "PASS RATE", "95% CI (WILSON)", "MEAN", "ERRORS"], rows)]
+    p50, p95 = sm.get("latency_p50_s"), sm.get("latency_p95_s")
+    # No latency line when every reply came from the cache or the baseline: nothing was timed.
+    latency = f"  latency p50 {p50:.3f}s p95 {p95:.3f}s" if p50 is not None else ""
     out.append(
-        f"results {sm.get('pairs_done', 0)}/{sm.get('pairs_total', 0)}  calls {sm.get('calls', 0)}"
-        f"  cached {sm.get('cache_hits', 0)}  tokens {sm.get('input_tokens', 0)} in / "
-        f"{sm.get('output_tokens', 0)} out  cost {'unknown' if cost is None else f'${cost:.4f}'}"
-        f"  latency p50 {_secs(sm.get('latency_p50_s'))} p95 {_secs(sm.get('latency_p95_s'))}\n"
+        f"results {sm.get('pairs_done', 0)}/{sm.get('pairs_total', 0)}  {_counts(sm)}{latency}\n"
     )
     worst = sm.get("worst_cases") or []
     if worst:
@@ -184,40 +230,76 @@ def suite_text(s: SuiteResult, *, quiet: bool = False) -> str:
             crit = " [critical]" if w.get("critical") else ""
             why = "; ".join(w.get("reasons") or [])
             out.append(f"  {w['case_id']}{crit} {w['mean_score']:.2f}  {why[:160]}\n")
-    if s.replayed:
-        out.append(f"replayed {s.replayed} recorded output(s) from the baseline\n")
+    tail = []
     if s.gate is not None:
         from promptctl.reporters import gate_report
 
-        out.append(gate_report.text(s.gate))  # floors are part of the gate's verdict
+        tail.append(gate_report.text(s.gate))  # floors are part of the gate's verdict
     else:
         for f in s.floor_failures:
-            out.append(f"FAILED: {f.message}\n")
+            tail.append(f"FAILED: {f.message}\n")
     if s.status != "complete" and s.error:
-        out.append(f"INCOMPLETE: {s.error} (resume: promptctl eval --resume {s.run_id})\n")
-    return printable("".join(out)) + "\n"
+        tail.append(f"INCOMPLETE: {s.error} (resume: promptctl eval --resume {s.run_id})\n")
+    # Colour goes on after printable(): model text cannot smuggle escapes in, ours stay.
+    gate_text = paint.verdict_words(printable("".join(tail)))
+    return head + "\n" + printable("".join(out)) + gate_text + "\n"
+
+
+def total_text(result: EvalResult) -> str:
+    """One line for the whole eval: every suite's calls, cache, replays, tokens and cost."""
+    sums: dict[str, Any] = {}
+    for key in (
+        "pairs_done", "calls", "cache_hits", "replayed", "judge_replayed", "input_tokens",
+        "output_tokens", "judge_input_tokens", "judge_output_tokens",
+    ):  # fmt: skip
+        sums[key] = sum(int(s.summary.get(key) or 0) for s in result.suites)
+    costs = [s.summary.get("cost_usd") for s in result.suites]
+    sums["cost_usd"] = None if any(c is None for c in costs) else sum(costs)
+    n = len(result.suites)
+    return (
+        f"total: {n} suite{'s' if n != 1 else ''}, {sums['pairs_done']} results  {_counts(sums)}\n"
+    )
 
 
 def write_result(result: EvalResult, *, quiet: bool = False, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
+    paint = Painter(colour.enabled(stream))
     for s in result.suites:
-        stream.write(suite_text(s, quiet=quiet))
+        stream.write(suite_text(s, quiet=quiet, paint=paint))
+    if not quiet and result.suites:
+        stream.write(total_text(result))
 
 
 def write_dry_run(plans: Sequence[DryRun], stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
-    rows = [
-        [
-            p.suite,
-            p.pairs,
-            p.calls,
-            p.cached,
-            f"<= {p.judge_calls}",
-            "unknown" if p.estimated_cost_usd is None else f"${p.estimated_cost_usd:.4f}",
-        ]
-        for p in plans
-    ]
-    stream.write(_table(["SUITE", "RESULTS", "CALLS", "CACHED", "JUDGE CALLS", "EST. COST"], rows))
+
+    def add(values: list[float | None]) -> float | None:
+        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+    rows: list[list[Any]] = []
+    for p in plans:
+        total = add([p.estimated_cost_usd, p.judge_estimated_cost_usd])
+        rows.append(
+            [
+                p.suite, p.pairs, p.calls, p.cached, p.judge_calls,
+                _money(p.estimated_cost_usd), _money(p.judge_estimated_cost_usd), _money(total),
+            ]
+        )  # fmt: skip
+    if len(plans) > 1:
+        rows.append(
+            [
+                "total",
+                *(sum(r[i] for r in rows) for i in range(1, 5)),
+                _money(add([p.estimated_cost_usd for p in plans])),
+                _money(add([p.judge_estimated_cost_usd for p in plans])),
+                _money(
+                    add([add([p.estimated_cost_usd, p.judge_estimated_cost_usd]) for p in plans])
+                ),
+            ]
+        )
+    headers = ["SUITE", "RESULTS", "CALLS", "CACHED", "JUDGE CALLS", "EST. COST", "EST. JUDGE",
+               "EST. TOTAL"]  # fmt: skip
+    stream.write(_table(headers, rows))
 
 
 def warn(text: str) -> None:

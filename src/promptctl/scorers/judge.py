@@ -216,22 +216,24 @@ class LlmJudge:
                 )
         return out
 
+    def request_for(self, output: str, case: Case, *, repeat: int = 0, attempt: int = 0) -> Any:
+        """The judge's call for `output` (also what `eval --dry-run` prices)."""
+        # A bad reply is retried once with a bumped repeat index: the cache must not
+        # answer the retry with the same bad reply.
+        return self.engine.build_request(
+            _judge_prompt(self.model, self.temperature),
+            self.messages(output, case),
+            repeat=repeat * 2 + attempt,
+            model=self.model,
+            params={"temperature": self.temperature},
+        )
+
     async def score(self, reply: Reply, case: Case, *, repeat: int = 0) -> Score:
         if self.engine is None:
             raise RuntimeError("llm-judge needs an engine")
-        messages = self.messages(reply.text, case)
-        prompt = _judge_prompt(self.model, self.temperature)
         problem = ""
         for attempt in range(2):
-            # A bad reply is retried once with a bumped repeat index: the cache must not
-            # answer the retry with the same bad reply.
-            request = self.engine.build_request(
-                prompt,
-                messages,
-                repeat=repeat * 2 + attempt,
-                model=self.model,
-                params={"temperature": self.temperature},
-            )
+            request = self.request_for(reply.text, case, repeat=repeat, attempt=attempt)
             answer = await self.engine.complete(request)
             try:
                 raw, reason = parse_verdict(answer.text, self.lo, self.hi)
