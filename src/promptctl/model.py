@@ -57,6 +57,10 @@ class Prompt:
     # prompt itself: rendering reads these, never the disk, so NAME@label renders the bytes that
     # were labelled (issue 14). Part of the effective version.
     partials: Mapping[str, str] = field(default_factory=dict)
+    # Set by load(label=..., key=...): the label served, the rollout arm and the key's bucket.
+    label: str | None = None
+    variant: str | None = None  # "stable" | "candidate"
+    bucket: int | None = None  # 0..9999, docs/rollout.md
 
     @property
     def provider(self) -> str:
@@ -69,6 +73,16 @@ class Prompt:
     @property
     def required_vars(self) -> tuple[str, ...]:
         return tuple(k for k, v in self.input.items() if "default" not in v)
+
+    def trace_attributes(self) -> dict[str, str]:
+        """OpenTelemetry span attributes naming this prompt (GenAI names; the semconv package
+        has no constants for them yet), plus the label and rollout arm it was served as."""
+        attrs = {"gen_ai.prompt.name": self.name, "gen_ai.prompt.version": self.version}
+        if self.label is not None:
+            attrs["promptctl.label"] = self.label
+        if self.variant is not None:
+            attrs["promptctl.variant"] = self.variant
+        return attrs
 
     def render(self, **variables: Any) -> list[dict[str, str]]:
         """Render the messages with `variables` (input defaults fill the gaps)."""

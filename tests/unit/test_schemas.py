@@ -239,6 +239,7 @@ def test_schema_keys_are_exactly_the_loaders_keys() -> None:
     assert set(cfg["properties"]["defaults"]["properties"]) == set(config._DEFAULTS)
     entry = lab["additionalProperties"]["additionalProperties"]
     assert set(entry["properties"]) == set(labels.ENTRY_KEYS)
+    assert set(entry["properties"]["rollout"]["properties"]) == set(labels.ROLLOUT_KEYS)
     assert lab["additionalProperties"]["propertyNames"]["pattern"] == labels.LABEL_NAME.pattern
 
 

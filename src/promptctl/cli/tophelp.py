@@ -79,5 +79,6 @@ TEXT = (
     "  show      Print one case of a run: input, reply, the baseline's reply...\n"
     "  view      Serve the reports of recent runs on this machine only...\n"
     "  baseline  Committed baselines the gate compares runs with.\n"
+    "  rollout   Serve a candidate version to a deterministic slice of keys...\n"
     "  cache     The local response cache (.promptctl/cache.db).\n"
 )

@@ -42,20 +42,54 @@ def build(project: Project, label: str) -> dict[str, Any]:
     for name in names:
         e = pointers[name][label]
         prompt = history.resolve_rev(project, name, label, in_tree=True)
-        prompts[name] = {
-            "version": prompt.version,
-            "commit": prompt.commit or e.commit,
-            "model": prompt.model,
-            "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
-            "uses_template": prompt.uses_template,
-            "params": dict(prompt.params),
-            "input": {k: dict(v) for k, v in prompt.input.items()},
-            "output": {"format": prompt.output.format, "schema": prompt.output.schema},
-            "description": prompt.description,
-            "tags": list(prompt.tags),
-            "partials": dict(prompt.partials),
-        }
+        prompts[name] = _entry(project, prompt, e.commit)
+        if e.rollout is not None:
+            r = e.rollout
+            candidate = history._load_labelled(project, name, label, r.candidate, r.commit)
+            prompts[name]["rollout"] = {
+                "percent": r.percent,
+                "salt": r.salt,
+                "prompt": _entry(project, candidate, r.commit),
+            }
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "label": label, "prompts": prompts}
+
+
+def _entry(project: Project, prompt: Prompt, commit: str | None) -> dict[str, Any]:
+    """One prompt as bundle data, with the partials it renders (read at its revision)."""
+    return {
+        "version": prompt.version,
+        "commit": prompt.commit or commit,
+        "model": prompt.model,
+        "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+        "uses_template": prompt.uses_template,
+        "params": dict(prompt.params),
+        "input": {k: dict(v) for k, v in prompt.input.items()},
+        "output": {"format": prompt.output.format, "schema": prompt.output.schema},
+        "description": prompt.description,
+        "tags": list(prompt.tags),
+        "partials": dict(prompt.partials),
+    }
+
+
+def rollout_from_bundle(
+    data: dict[str, Any], name: str, path: Path
+) -> tuple[labels.Rollout, Prompt] | None:
+    """The rollout in progress under the bundle's label for `name`, with its candidate."""
+    raw = data["prompts"].get(name, {}).get("rollout")
+    if raw is None:
+        return None
+    try:
+        candidate = _prompt(path, name, raw["prompt"])
+        rollout = labels.Rollout(
+            candidate=candidate.version, percent=float(raw["percent"]), salt=str(raw["salt"])
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(
+            f"bundle entry {name!r} has a malformed rollout ({type(e).__name__})",
+            where=Location(str(path)),
+            hint="export the bundle again",
+        ) from None
+    return rollout, candidate
 
 
 def dumps(bundle: dict[str, Any]) -> str:

@@ -16,7 +16,10 @@ from promptctl.project.config import Project
 
 LABEL_NAME = re.compile(r"^[a-z0-9_.-]{1,36}$")
 VERSION = re.compile(r"^[0-9a-f]{12}$")
-ENTRY_KEYS = ("version", "commit", "previous", "promoted_at", "promoted_by", "reason")
+ENTRY_KEYS = ("version", "commit", "previous", "promoted_at", "promoted_by", "reason", "rollout")
+_TEXT_KEYS = ENTRY_KEYS[1:-1]
+ROLLOUT_KEYS = ("candidate", "commit", "percent", "salt", "started_at", "steps")
+STEP_KEYS = ("percent", "at")
 HEADER = (
     "# Label -> version pointers, written by `promptctl promote` and `promptctl rollback`.\n"
     "# Its git history is the audit trail; `promptctl lint` checks hand edits.\n"
@@ -24,6 +27,29 @@ HEADER = (
 LOCK_TIMEOUT_S = 60.0  # a promote holds the lock for milliseconds; a minute means a stuck process
 
 Labels = dict[str, dict[str, "LabelEntry"]]
+_writes = 0  # labels.yaml writes by this process: served labels (labels/serving.py) watch it
+
+
+def writes() -> int:
+    return _writes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RolloutStep:
+    percent: float
+    at: str  # ISO 8601, UTC: when the slice was widened to `percent`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollout:
+    """A candidate version served to `percent` % of keys under a label (docs/rollout.md)."""
+
+    candidate: str  # the candidate's version
+    commit: str | None = None  # a commit that holds exactly that version
+    percent: float  # 0 < percent <= 100; keys whose bucket < percent * 100 get the candidate
+    salt: str  # mixed into every key's bucket: each rollout draws its own slice
+    started_at: str | None = None
+    steps: tuple[RolloutStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +60,7 @@ class LabelEntry:
     promoted_at: str | None = None  # ISO 8601, UTC
     promoted_by: str | None = None
     reason: str | None = None  # why a forced promotion or a rollback was made
+    rollout: Rollout | None = None  # a rollout in progress: some keys get a candidate version
 
 
 def check_label_name(label: str) -> None:
@@ -85,10 +112,57 @@ def parse(data: yamlio.YamlMap | None, checker: Checker) -> Labels:
                     "quote it if it is all digits",
                 )
                 continue
-            values = {k: checker.typed(entry, k, str, what=what) for k in ENTRY_KEYS[1:]}
+            values = {k: checker.typed(entry, k, str, what=what) for k in _TEXT_KEYS}
+            rollout = _parse_rollout(entry, checker, what)
             if version is not None:
-                out.setdefault(str(name), {})[label] = LabelEntry(version=version, **values)
+                out.setdefault(str(name), {})[label] = LabelEntry(
+                    version=version, rollout=rollout, **values
+                )
     return out
+
+
+def _parse_rollout(entry: yamlio.YamlMap, checker: Checker, what: str) -> Rollout | None:
+    """The `rollout:` block of a label, or None (absent or invalid: findings say which)."""
+    raw = checker.typed(entry, "rollout", dict, what=what)
+    if not isinstance(raw, yamlio.YamlMap):
+        return None
+    what = f"{what}.rollout"
+    before = len(checker.errors)
+    checker.keys(raw, ROLLOUT_KEYS, what, required=("candidate", "percent", "salt"))
+    candidate = checker.typed(raw, "candidate", str, what=what)
+    if candidate is not None and not VERSION.match(candidate):
+        checker.add(
+            "PC004",
+            f"{what}: candidate must be 12 hex digits, not {candidate!r}",
+            raw.value_loc("candidate"),
+        )
+    percent = checker.typed(raw, "percent", int, float, what=what)
+    if percent is not None and not 0 < percent <= 100:
+        checker.add(
+            "PC004", f"{what}: percent must be in (0, 100], not {percent}", raw.value_loc("percent")
+        )
+    salt = checker.typed(raw, "salt", str, what=what)
+    strings = {k: checker.typed(raw, k, str, what=what) for k in ("commit", "started_at")}
+    steps: list[RolloutStep] = []
+    for i, item in enumerate(checker.typed(raw, "steps", list, what=what) or ()):
+        where = f"{what}.steps[{i}]"
+        if not isinstance(item, yamlio.YamlMap):
+            checker.add(
+                "PC004", f"{where} must be a mapping {{percent, at}}", raw.value_loc("steps")
+            )
+            continue
+        checker.keys(item, STEP_KEYS, where, required=STEP_KEYS)
+        p, at = (
+            checker.typed(item, "percent", int, float, what=where),
+            checker.typed(item, "at", str, what=where),
+        )
+        if p is not None and at is not None:
+            steps.append(RolloutStep(percent=float(p), at=at))
+    if len(checker.errors) > before or candidate is None or percent is None or salt is None:
+        return None
+    return Rollout(
+        candidate=candidate, percent=float(percent), salt=salt, steps=tuple(steps), **strings
+    )
 
 
 def loads(text: str, shown: str) -> Labels:
@@ -137,6 +211,26 @@ def _key(value: str) -> str:
     return _scalar(value, r"[A-Za-z0-9_./-]+")  # prompt names may be paths: support/triage
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _flow(value: object) -> str:
+    """A dataclass, tuple, number or string as YAML flow text (None fields are left out)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _number(value)
+    if isinstance(value, str):
+        return _scalar(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    parts = [
+        f"{f.name}: {_flow(getattr(value, f.name))}"
+        for f in fields(value)  # type: ignore[arg-type]
+        if getattr(value, f.name) is not None
+    ]
+    return "{" + ", ".join(parts) + "}"
+
+
 def dumps(labels: Mapping[str, Mapping[str, LabelEntry]]) -> str:
     """Deterministic text: prompts and labels sorted, one flow mapping per label (SPEC §labels.yaml)
     so every promotion is a one-line git diff."""
@@ -146,13 +240,7 @@ def dumps(labels: Mapping[str, Mapping[str, LabelEntry]]) -> str:
             continue
         lines.append(f"{_key(name)}:")
         for label in sorted(labels[name]):
-            e = labels[name][label]
-            parts = [
-                f"{f.name}: {_scalar(getattr(e, f.name))}"
-                for f in fields(e)
-                if getattr(e, f.name) is not None
-            ]
-            lines.append(f"  {label}: {{{', '.join(parts)}}}")
+            lines.append(f"  {label}: {_flow(labels[name][label])}")
     return "\n".join(lines) + "\n"
 
 
@@ -199,6 +287,8 @@ def update(
         if new is None:
             return None
         files.write_atomic(project.labels_file, dumps(new))
+        global _writes
+        _writes += 1
         if then is not None:
             then()
         return new
