@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -59,6 +60,12 @@ def test_conversion_matches_snapshot(fixture: str, folder: str) -> None:
     check_snapshot(plan_of(fixture), folder)
 
 
+def prompt_yml_plan(path: Path, **options: str) -> Any:
+    from promptctl.interop import plan_import
+
+    return plan_import(path, str(path), **options)
+
+
 def test_every_field_lands_where_the_spec_puts_it() -> None:
     plan = plan_of("ticket-triage.prompt.yml")
     files = {f.path: f for f in plan.files}
@@ -84,15 +91,13 @@ def test_every_field_lands_where_the_spec_puts_it() -> None:
         "is-a-json-object": "starts-with",
         "ends-the-object": "regex",
         "summary-is-grounded": "llm-judge",
+        "similar-to-expected": "similar",  # github/similarity
     }
     judge = suite["scorers"][3]
     assert judge["model"] == "openai/gpt-4o"
     assert judge["scale"] == [0, 1]
     assert judge["pass"] == 0.5  # GitHub passes a case whose choice scores above 0
-    assert [str(s) for s in plan.skipped] == [
-        "ticket-triage.prompt.yml:68:5: evaluator 'Similar to expected': built-in evaluator "
-        "'github/similarity' has no promptctl equivalent; write an llm-judge rubric for it"
-    ]
+    assert [str(s) for s in plan.skipped] == []
 
 
 def test_ends_with_regex_matches_like_github(tmp_path: Path) -> None:
@@ -252,7 +257,6 @@ def test_unconvertible_parts_are_listed_with_lines(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("name: x\nmessages: hi\nmodel: openai/a\n", "`messages:` must be a non-empty list"),
-        ("name: x\nmessages: [{role: user, content: hi}]\n", "has no `model:`"),
         (
             "model: openai/a\nmessages: [{role: user, content: hi}]\nresponseFormat: xml\n",
             "responseFormat 'xml' is not one of text, json_object, json_schema",
@@ -286,3 +290,33 @@ def test_a_variable_missing_from_some_rows_gets_an_empty_default(tmp_path: Path)
     assert str(plan.notes[0]) == (
         "d.prompt.yml:3:1: variable 'b': not set by every testData row; declared with default \"\""
     )
+
+
+def test_github_models_files_as_exported_import(tmp_path: Path) -> None:
+    """No model (the workflow supplies it), snake_case params, a bare jsonSchema, github/*."""
+    path = tmp_path / "w.prompt.yml"
+    path.write_text(
+        "name: w\nmessages: [{role: user, content: '{{q}}'}]\n"
+        "modelParameters: {max_tokens: 50, top_p: 0.5}\n"
+        "responseFormat: json_schema\n"
+        'jsonSchema: \'{"type": "object", "required": ["a"]}\'\n'
+        "testData: [{q: hi, expected: hello}]\n"
+        "evaluators:\n  - {name: coherent, uses: github/coherence}\n"
+        "  - {name: close, uses: github/similarity}\n  - {name: odd, uses: github/unknown}\n",
+        encoding="utf-8",
+    )
+    plan = prompt_yml_plan(path)
+    files = {f.path: yaml.safe_load(f.text) for f in plan.files if f.path.endswith(".yaml")}
+    prompt = files["prompts/w.yaml"]
+    assert prompt["model"] == "openai/gpt-4o-mini"
+    assert prompt["params"] == {"max_tokens": 50, "top_p": 0.5}
+    assert prompt["output"] == {"format": "json", "schema": {"type": "object", "required": ["a"]}}
+    types = {s["id"]: s["type"] for s in files["evals/w.yaml"]["scorers"]}
+    assert types == {"coherent": "llm-judge", "close": "similar"}
+    assert any("--model" in str(n) for n in plan.notes)
+    assert [str(s) for s in plan.skipped] == [
+        f"{path}:10:5: evaluator 'odd': built-in evaluator 'github/unknown' has no promptctl "
+        "equivalent; write an llm-judge rubric"
+    ]
+    given = prompt_yml_plan(path, model="anthropic/claude-x")
+    assert "model: anthropic/claude-x" in given.files[0].text

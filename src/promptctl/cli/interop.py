@@ -24,6 +24,23 @@ def import_file(
         typer.Option("--into", metavar="DIR", help="Project to import into (default: this one)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--prefix",
+            metavar="NAME",
+            help="Name the prompts, suites and datasets NAME... instead of after the config's "
+            "description (two configs without one would collide).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            metavar="PROVIDER/MODEL",
+            help="The model of a .prompt.yml that has no `model:` (the workflow supplies it).",
+        ),
+    ] = None,
 ) -> None:
     """Convert a GitHub Models .prompt.yml or a promptfoo config into prompts and suites.
 
@@ -39,7 +56,7 @@ def import_file(
     from promptctl.project import config
     from promptctl.reporters import plain
 
-    plan = interop.plan_import(Path(file), file)
+    plan = interop.plan_import(Path(file), file, prefix=prefix, model=model)
     root = Path(into).resolve() if into else config.find_root()
     for note in plan.notes:
         plain.warn(f"note: {note}")
@@ -47,7 +64,8 @@ def import_file(
         _report_skipped(plan)
         raise UsageError(
             f"nothing importable in {file}",
-            hint="every prompt needs a provider promptctl has; see the items above",
+            hint="every prompt needs a provider promptctl has"
+            + ("; see the items above" if plan.skipped else ""),
         )
     if dry_run:
         for planned in plan.files:

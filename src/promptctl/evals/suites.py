@@ -51,6 +51,13 @@ def suite_files(project: Project) -> dict[str, Path]:
     return suite_paths(project, [*root.glob("*.yaml"), *root.glob("*.yml")])
 
 
+def _foreign(name: str) -> bool:
+    """Another tool's file that teams keep beside their evals (issue 21): a promptfoo config or
+    a GitHub Models prompt is imported with `promptctl import`, never read as a suite."""
+    lower = name.lower()
+    return lower.startswith("promptfooconfig") or lower.endswith(".prompt.yml")
+
+
 def suite_paths(project: Project, candidates: Iterable[Path]) -> dict[str, Path]:
     """Which of `candidates` (files in the working tree or at a git revision) are suite files:
     YAML directly under evals/, not in data/ or the baselines directory; by name."""
@@ -58,6 +65,8 @@ def suite_paths(project: Project, candidates: Iterable[Path]) -> dict[str, Path]
     found: dict[str, Path] = {}
     for path in sorted(candidates):
         if path.suffix not in (".yaml", ".yml") or path.parent != project.evals_dir:
+            continue
+        if _foreign(path.name):
             continue
         if path.parent in skip:
             continue

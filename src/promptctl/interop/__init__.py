@@ -96,7 +96,9 @@ def detect(data: Any, path: Path) -> str | None:
     return None
 
 
-def plan_import(path: Path, display: str | None = None) -> ImportPlan:
+def plan_import(
+    path: Path, display: str | None = None, *, prefix: str | None = None, model: str | None = None
+) -> ImportPlan:
     """Parse `path` and convert it; a file of neither format or bad YAML is a UsageError."""
     shown = display or str(path)
     data = yamlio.load_file(path, shown)
@@ -112,10 +114,10 @@ def plan_import(path: Path, display: str | None = None) -> ImportPlan:
     if fmt == "prompt-yml":
         from promptctl.interop import prompt_yml
 
-        return prompt_yml.convert(data, shown, path)
+        return prompt_yml.convert(data, shown, path, prefix=prefix, model=model)
     from promptctl.interop import promptfoo
 
-    return promptfoo.convert(data, shown, path)
+    return promptfoo.convert(data, shown, path, prefix)
 
 
 def conflicts(plan: ImportPlan, root: Path) -> list[Path]:
@@ -185,6 +187,22 @@ def template_variables(text: str) -> list[str] | None:
     # `range`, `dict`, `namespace`, ... are Jinja globals, not variables a case must set.
     names = meta.find_undeclared_variables(ast) - set(env.globals)
     return sorted(names, key=lambda n: (_first_use(text, n), n))
+
+
+def unknown_filters(text: str) -> list[str]:
+    """Filters a template uses that the prompt sandbox does not have (sorted); [] if none or
+    if it does not parse (template_variables reports that)."""
+    from jinja2 import TemplateSyntaxError, nodes
+
+    from promptctl.prompts import rendering
+
+    env = rendering.environment(None)
+    try:
+        ast = env.parse(text)
+    except TemplateSyntaxError:
+        return []
+    used = {n.name for n in ast.find_all(nodes.Filter)}
+    return sorted(used - set(env.filters))
 
 
 def _first_use(text: str, name: str) -> int:

@@ -50,6 +50,8 @@ GH_KEYS = (
     "evaluators",
 )
 PARAMS = {"maxTokens": "max_tokens", "temperature": "temperature", "topP": "top_p"}
+# The Models playground exports snake_case: read too, never written.
+SNAKE_PARAMS = {"max_tokens": "max_tokens", "top_p": "top_p"}
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 ROLES = ("system", "user", "assistant")
 _GH_VAR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -92,7 +94,14 @@ def to_jinja(text: str) -> tuple[str, list[str], list[str]]:
 # ----------------------------------------------------------------------------- import
 
 
-def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
+def convert(
+    data: yamlio.YamlMap,
+    shown: str,
+    path: Path,
+    *,
+    prefix: str | None = None,
+    model: str | None = None,
+) -> ImportPlan:
     """A parsed .prompt.yml -> the files of one prompt (plus its dataset and suite)."""
     c = Collector()
     for key in data:
@@ -102,12 +111,14 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
             )
     title = data.get("name")
     name = slug(title if isinstance(title, str) and title.strip() else file_stem(path))
+    if prefix:
+        name = slug(prefix, name)
 
     prompt: dict[str, Any] = {}
     description = data.get("description")
     if isinstance(description, str) and description.strip():
         prompt["description"] = description.strip()
-    prompt["model"] = _model(data, shown, c)
+    prompt["model"] = _model(data, shown, c, model)
     params = _params(data, shown, c)
     if params:
         prompt["params"] = params
@@ -170,14 +181,25 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
     )
 
 
-def _model(data: yamlio.YamlMap, shown: str, c: Collector) -> str:
+DEFAULT_MODEL = "openai/gpt-4o-mini"  # what GitHub Models' own examples run
+
+
+def _model(data: yamlio.YamlMap, shown: str, c: Collector, given: str | None = None) -> str:
     model = data.get("model")
+    if given:
+        if isinstance(model, str) and model.strip() and model.strip() != given:
+            c.note(data.value_loc("model"), f"model {model.strip()!r}", f"--model {given}", shown)
+        model = given
     if not isinstance(model, str) or not model.strip():
-        raise UsageError(
-            "the .prompt.yml has no `model:`",
-            where=data.key_loc("model") or data.loc,
-            hint="add e.g. `model: openai/gpt-4o-mini`",
+        # Workflows often pass the model to `gh models eval`; the file then has none.
+        c.note(
+            data.loc,
+            "model",
+            f"the file names no model: {DEFAULT_MODEL} was written (pass --model "
+            "PROVIDER/MODEL to choose)",
+            shown,
         )
+        model = DEFAULT_MODEL
     model = model.strip()
     if "/" not in model:
         # Early GitHub Models files named OpenAI models bare (`gpt-4o-mini`).
@@ -206,8 +228,8 @@ def _params(data: yamlio.YamlMap, shown: str, c: Collector) -> dict[str, Any]:
         )
     params: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in PARAMS:
-            params[PARAMS[key]] = value
+        if key in PARAMS or key in SNAKE_PARAMS:
+            params[{**PARAMS, **SNAKE_PARAMS}[key]] = value
         else:
             c.skip(
                 raw.key_loc(key),
@@ -305,8 +327,16 @@ def _output(data: yamlio.YamlMap, shown: str, c: Collector) -> dict[str, Any]:
             "responseFormat json_schema needs `jsonSchema:` (a JSON string)",
             where=data.key_loc("responseFormat"),
         )
+    bare = ("type", "properties", "$schema", "anyOf", "oneOf", "enum")
+    if (
+        isinstance(parsed, dict)
+        and not isinstance(parsed.get("schema"), dict)
+        and any(k in parsed for k in bare)
+    ):
+        # A bare JSON Schema, without the {name, schema} wrapper: the Models UI accepts it.
+        return {"format": "json", "schema": dict(parsed)}
     if not isinstance(parsed, dict) or not isinstance(parsed.get("schema"), dict):
-        raise UsageError("jsonSchema must hold {name, schema}", where=where)
+        raise UsageError("jsonSchema must hold {name, schema} or be a JSON Schema", where=where)
     schema = dict(parsed["schema"])
     name = parsed.get("name")
     if isinstance(name, str):
@@ -373,13 +403,9 @@ def _scorers(data: yamlio.YamlMap, shown: str, c: Collector) -> list[dict[str, A
         label = item.get("name") if isinstance(item.get("name"), str) else f"evaluator-{i + 1}"
         what = f"evaluator {label!r}"
         if "uses" in item:
-            c.skip(
-                where,
-                what,
-                f"built-in evaluator {item['uses']!r} has no promptctl "
-                "equivalent; write an llm-judge rubric for it",
-                shown,
-            )
+            spec = _builtin(item["uses"], where, what, shown, c)
+            if spec is not None:
+                out.append({"id": unique(slug(label, f"evaluator-{i + 1}"), taken), **spec})
             continue
         if isinstance(item.get("string"), dict):
             spec = _string_scorer(item["string"], where, what, shown, c)
@@ -391,6 +417,35 @@ def _scorers(data: yamlio.YamlMap, shown: str, c: Collector) -> list[dict[str, A
         if spec is not None:
             out.append({"id": unique(slug(label, f"evaluator-{i + 1}"), taken), **spec})
     return out
+
+
+# GitHub Models' built-in evaluators -> the nearest promptctl scorer. The LLM-graded ones become
+# judge rubrics in their published wording's spirit (1-5 scale, pass at 4).
+BUILTIN_RUBRICS = {
+    "coherence": "Is the response coherent: logically ordered, consistent, easy to follow?",
+    "fluency": "Is the response fluent: grammatical, natural and well-formed language?",
+    "relevance": "Does the response address the question asked, without digressions?",
+    "groundedness": "Is every claim in the response supported by the given context?",
+}
+
+
+def _builtin(
+    uses: Any, where: Location | None, what: str, shown: str, c: Collector
+) -> dict[str, Any] | None:
+    name = uses.removeprefix("github/") if isinstance(uses, str) else ""
+    if name == "similarity":
+        c.note(where, what, "became `similar` against {{ expected }} (embeddings)", shown)
+        return {"type": "similar", "value": "{{ expected }}"}
+    if name in BUILTIN_RUBRICS:
+        c.note(where, what, "became an llm-judge rubric graded by defaults.judge_model", shown)
+        return {"type": "llm-judge", "rubric": BUILTIN_RUBRICS[name], "scale": [1, 5], "pass": 4}
+    c.skip(
+        where,
+        what,
+        f"built-in evaluator {uses!r} has no promptctl equivalent; write an llm-judge rubric",
+        shown,
+    )
+    return None
 
 
 def _string_scorer(

@@ -16,7 +16,6 @@ import csv
 import itertools
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from promptctl.interop import (
     slug,
     template_variables,
     unique,
+    unknown_filters,
     yaml_text,
 )
 from promptctl.project import yamlio
@@ -78,6 +78,7 @@ class Target:
     model: str
     params: dict[str, Any]
     where: Location
+    output: dict[str, Any] | None = None  # from config.response_format
 
 
 @dataclass
@@ -104,8 +105,9 @@ class Scorer:
 class Test:
     id: str
     vars: dict[str, Any]
-    scorers: list[Scorer]
+    scorers: list[Scorer]  # the test's own asserts (defaultTest's are the suite's scorers)
     where: Location
+    tags: list[str] | None = None
 
 
 class _Ctx:
@@ -123,20 +125,28 @@ class _Ctx:
     def rel(self, ref: str) -> Path:
         return (self.base / ref.removeprefix("file://")).resolve()
 
+    def glob(self, pattern: str) -> list[Path]:
+        """Files matching `pattern` under the config's directory (a glob never leaves it)."""
+        if pattern.startswith("/") or ".." in Path(pattern).parts:
+            return []
+        return sorted(p for p in self.base.glob(pattern) if p.is_file())
+
 
 # ----------------------------------------------------------------------------- entry
 
 
-def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
+def convert(data: yamlio.YamlMap, shown: str, path: Path, prefix: str | None = None) -> ImportPlan:
     ctx = _Ctx(shown, path.resolve().parent)
     for key in data:
         if key not in TOP_KEYS:
             ctx.skip(data.key_loc(key), f"key {key!r}", "promptctl has no counterpart")
     description = data.get("description") if isinstance(data.get("description"), str) else None
     base = slug(description, "promptfoo") if description else "promptfoo"
+    if prefix:
+        base = slug(prefix, base)
     prompts = _prompts(data, ctx)
     targets = _providers(data, ctx)
-    tests = _tests(data, ctx)
+    default_scorers, tests = _tests(data, ctx)
     files: list[PlannedFile] = []
     if not prompts or not targets:
         if prompts and not targets:
@@ -153,17 +163,22 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
             notes=tuple(ctx.c.notes),
         )
 
-    groups = _group(tests)
-    taken: set[str] = set()
-    datasets: list[tuple[str, list[Scorer], list[dict[str, Any]]]] = []
-    for k, (scorers, members) in enumerate(groups):
-        data_name = base if k == 0 else f"{base}-{k + 1}"
-        specs, rows = _suite_parts(scorers, members)
-        datasets.append((data_name, specs, rows))
-        files.append(PlannedFile(f"evals/data/{data_name}.jsonl", jsonl_text(rows), "dataset"))
-
+    default_specs, rows = _suite_parts(default_scorers, tests)
+    data_name = base
     header = f"Imported by promptctl from {shown}"
+    if tests:
+        files.append(PlannedFile(f"evals/data/{data_name}.jsonl", jsonl_text(rows), "dataset"))
+    judged = _all(tests, default_scorers)
+    if any(s.type.endswith("llm-judge") and "model" not in s.options for s in judged):
+        ctx.note(
+            data.loc,
+            "llm-rubric",
+            "graded by defaults.judge_model: set it in promptctl.yaml (promptfoo grades with "
+            "an OpenAI model by default, e.g. `defaults: {judge_model: openai/gpt-4.1}`); "
+            "`promptctl lint` says so until it is set",
+        )
     all_vars = [t.vars for t in tests]
+    taken: set[str] = set()
     prompt_files: list[PlannedFile] = []
     suite_files: list[PlannedFile] = []
     suite_names: set[str] = set()
@@ -178,32 +193,22 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
             prompt_files.append(
                 PlannedFile(f"prompts/{name}.yaml", yaml_text(body, header), "prompt")
             )
-            for k, (data_name, specs, _rows) in enumerate(datasets):
-                if not specs:
-                    continue
-                suite: dict[str, Any] = {}
-                if description:
-                    suite["description"] = description
-                suite.update(
-                    prompt=name,
-                    dataset=f"data/{data_name}.jsonl",
-                    scorers=[dict(s) for s in specs],
-                    gate=default_gate(),
-                )
-                suite_name = unique(name if k == 0 else f"{name}-{k + 1}", suite_names)
-                suite_files.append(
-                    PlannedFile(f"evals/{suite_name}.yaml", yaml_text(suite, header), "suite")
-                )
-    files = prompt_files + suite_files + files
-    for (data_name, specs, _rows), (_scorers, members) in zip(datasets, groups, strict=True):
-        if not specs:
-            ids = ", ".join(t.id for t in members[:3]) + (", ..." if len(members) > 3 else "")
-            ctx.note(
-                members[0].where,
-                f"tests {ids}",
-                f"no assert could be converted: they are in evals/data/{data_name}.jsonl but in "
-                "no suite (a suite needs scorers)",
+            if not tests:
+                continue
+            suite: dict[str, Any] = {}
+            if description:
+                suite["description"] = description
+            suite.update(
+                prompt=name,
+                dataset=f"data/{data_name}.jsonl",
+                scorers=[dict(s) for s in default_specs],
+                gate=default_gate(),
             )
+            suite_name = unique(name, suite_names)
+            suite_files.append(
+                PlannedFile(f"evals/{suite_name}.yaml", yaml_text(suite, header), "suite")
+            )
+    files = prompt_files + suite_files + files
     return ImportPlan(
         source=shown,
         format="promptfoo",
@@ -211,6 +216,10 @@ def convert(data: yamlio.YamlMap, shown: str, path: Path) -> ImportPlan:
         skipped=tuple(ctx.c.skipped),
         notes=tuple(ctx.c.notes),
     )
+
+
+def _all(tests: list[Test], default: list[Scorer]) -> list[Scorer]:
+    return [*default, *(s for t in tests for s in t.scorers)]
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -238,14 +247,39 @@ def _prompts(data: yamlio.YamlMap, ctx: _Ctx) -> list[PromptSource]:
             body = item.get("id") if isinstance(item.get("id"), str) else item.get("raw")
             label = item.get("label") if isinstance(item.get("label"), str) else None
             for key in item:
-                if key not in ("id", "raw", "label"):
-                    ctx.skip(item.key_loc(key), f"prompt {key!r}", "promptctl has no counterpart")
+                if key not in ("id", "raw", "label", "messages"):
+                    ctx.skip(
+                        _key_loc(item, key, loc), f"prompt {key!r}", "promptctl has no counterpart"
+                    )
+            if body is None and isinstance(item.get("messages"), list):
+                made = _chat(
+                    yamlio.plain(item["messages"]),
+                    label or f"prompt-{len(out) + 1}",
+                    loc,
+                    ctx,
+                    "prompt",
+                )
+                if made is not None:
+                    made.named = label is not None
+                    out.append(made)
+                continue
             item = body
         if not isinstance(item, str):
             ctx.skip(loc, "prompt", "a prompt must be text, a file:// path or {id|raw, label}")
             continue
-        if item.startswith("file://"):
+        if item.startswith(("pf://", "http://", "https://")):
+            ctx.skip(
+                loc,
+                f"prompt {item}",
+                "a remote or promptfoo-hosted prompt cannot be read; "
+                "save it to a file next to the config and name that file",
+            )
+        elif item.startswith("file://"):
             out += _file_prompts(item, label, loc, ctx)
+        elif _looks_like_path(item):
+            # promptfoo reads `prompts: [prompts.txt]` as a file too (its own guide's form);
+            # a path is never imported as the text of a prompt.
+            out += _file_prompts("file://" + item.strip(), label, loc, ctx)
         else:
             made = _text_prompt(item, label or f"prompt-{len(out) + 1}", loc, ctx)
             if made is not None:
@@ -257,12 +291,44 @@ def _prompts(data: yamlio.YamlMap, ctx: _Ctx) -> list[PromptSource]:
     return out
 
 
+PROMPT_SUFFIXES = (
+    ".txt",
+    ".md",
+    ".json",
+    ".jsonl",
+    ".yaml",
+    ".yml",
+    ".j2",
+    ".jinja",
+    ".jinja2",
+    ".njk",
+    ".csv",
+    ".prompt",
+    ".py",
+    ".js",
+    ".cjs",
+    ".mjs",
+    ".ts",
+)
+
+
+def _looks_like_path(text: str) -> bool:
+    """One line naming a file (by its suffix) or a glob: what promptfoo reads as a path."""
+    candidate = text.strip()
+    if not candidate or "\n" in candidate or "{{" in candidate or len(candidate) > 300:
+        return False
+    name = candidate.split(":", 1)[0] if candidate.count(":") == 1 else candidate
+    return name.lower().endswith(PROMPT_SUFFIXES) or (
+        " " not in candidate and any(ch in candidate for ch in "*?")
+    )
+
+
 def _file_prompts(ref: str, label: str | None, loc: Location, ctx: _Ctx) -> list[PromptSource]:
     rel = ref.removeprefix("file://")
     if ":" in Path(rel).name:
         ctx.skip(loc, f"prompt {ref}", "a prompt function (file:function) cannot be imported")
         return []
-    paths = sorted(ctx.base.glob(rel)) if any(ch in rel for ch in "*?[") else [ctx.rel(ref)]
+    paths = ctx.glob(rel) if any(ch in rel for ch in "*?[") else [ctx.rel(ref)]
     if not paths:
         ctx.skip(loc, f"prompt {ref}", "no file matches")
         return []
@@ -282,12 +348,45 @@ def _file_prompts(ref: str, label: str | None, loc: Location, ctx: _Ctx) -> list
             made = _chat_file(text, suffix, name, loc, ctx, ref)
             out += [made] if made else []
             continue
+        if suffix == ".csv":
+            out += _csv_prompts(text, name, loc, ctx, ref)
+            continue
+        if suffix == ".jsonl":
+            for i, line in enumerate(x for x in text.splitlines() if x.strip()):
+                try:
+                    parsed = json.loads(line)
+                except ValueError:
+                    ctx.skip(loc, f"prompt {ref} line {i + 1}", "not JSON")
+                    continue
+                made = _chat(parsed, f"{name}-{i + 1}", loc, ctx, ref)
+                out += [made] if made else []
+            continue
         # promptfoo splits a text file into several prompts at lines of `---`.
         pieces = [p.strip("\n") for p in re.split(r"^---$", text, flags=re.M)]
         pieces = [p for p in pieces if p.strip()]
         for i, piece in enumerate(pieces):
             made = _text_prompt(piece, name if len(pieces) == 1 else f"{name}-{i + 1}", loc, ctx)
             out += [made] if made else []
+    return out
+
+
+def _csv_prompts(text: str, name: str, loc: Location, ctx: _Ctx, ref: str) -> list[PromptSource]:
+    """promptfoo's prompts CSV: a `prompt` column (else the first), optionally `label`."""
+    out: list[PromptSource] = []
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        ctx.skip(loc, f"prompt {ref}", "an empty CSV")
+        return []
+    header = [h.strip().lower() for h in rows[0]]
+    has_header = "prompt" in header
+    col = header.index("prompt") if has_header else 0
+    label_col = header.index("label") if "label" in header else None
+    for i, row in enumerate(rows[1:] if has_header else rows):
+        if len(row) <= col or not row[col].strip():
+            continue
+        label = row[label_col] if label_col is not None and len(row) > label_col else ""
+        made = _text_prompt(row[col], label.strip() or f"{name}-{i + 1}", loc, ctx)
+        out += [made] if made else []
     return out
 
 
@@ -299,6 +398,8 @@ def _chat_file(
     except (json.JSONDecodeError, UsageError) as e:
         ctx.skip(loc, f"prompt {ref}", f"not a chat prompt (JSON/YAML list of messages): {e}")
         return None
+    if isinstance(parsed, dict) and isinstance(parsed.get("messages"), list):
+        parsed = parsed["messages"]  # {messages: [...]}, e.g. a GitHub Models .prompt.yml
     return _chat(parsed, name, loc, ctx, ref)
 
 
@@ -350,6 +451,15 @@ def _nunjucks(text: str, loc: Location, ctx: _Ctx) -> str | None:
     if template_variables(fixed) is None:
         ctx.skip(loc, "prompt", "its template is not valid Jinja2 (Nunjucks-only syntax?)")
         return None
+    missing = unknown_filters(fixed)
+    if missing:
+        ctx.skip(
+            loc,
+            "prompt",
+            f"it uses the filter(s) {', '.join(missing)}, which promptctl's Jinja2 lacks "
+            "(Nunjucks or custom filters); rewrite them, then import again",
+        )
+        return None
     return fixed
 
 
@@ -386,6 +496,8 @@ def _prompt_file(
         out["template"] = prompt.template
     else:
         out["messages"] = prompt.messages
+    if target.output:
+        out["output"] = target.output
     return out
 
 
@@ -470,6 +582,7 @@ def _provider(item: Any, loc: Location, ctx: _Ctx) -> Target | None:
         return None
     ptype = model.split("/", 1)[0]
     params: dict[str, Any] = {}
+    output: dict[str, Any] | None = None
     if not isinstance(config, dict):
         ctx.skip(loc, f"provider {pid} config", "must be a mapping")
         config = {}
@@ -477,6 +590,8 @@ def _provider(item: Any, loc: Location, ctx: _Ctx) -> Target | None:
         kloc = config.key_loc(key) if isinstance(config, yamlio.YamlMap) else loc
         if key in PARAMS[ptype]:
             params[key] = yamlio.plain(value)
+        elif key == "response_format":
+            output = _response_format(yamlio.plain(value), kloc, ctx, pid)
         elif key in SECRET_KEYS:
             # Never copied into a committed file; the value is not echoed either.
             ctx.skip(
@@ -493,7 +608,31 @@ def _provider(item: Any, loc: Location, ctx: _Ctx) -> Target | None:
             )
         else:
             ctx.skip(kloc, f"provider {pid} config.{key}", "not a parameter promptctl passes")
-    return Target(label=label or model.split("/", 1)[1], model=model, params=params, where=loc)
+    return Target(
+        label=label or model.split("/", 1)[1], model=model, params=params, where=loc, output=output
+    )
+
+
+def _response_format(raw: Any, loc: Location, ctx: _Ctx, pid: str) -> dict[str, Any] | None:
+    """OpenAI's response_format -> the prompt's `output:` (json, with the schema if given)."""
+    if isinstance(raw, str) and raw.startswith("file://"):
+        raw = _var_file(raw, loc, ctx)
+    if not isinstance(raw, dict):
+        ctx.skip(loc, f"provider {pid} config.response_format", "must be a mapping")
+        return None
+    kind = raw.get("type")
+    if kind == "json_object":
+        return {"format": "json"}
+    if kind == "json_schema":
+        body = raw.get("json_schema") if isinstance(raw.get("json_schema"), dict) else {}
+        schema = body.get("schema", raw.get("schema"))
+        if isinstance(schema, dict):
+            return {"format": "json", "schema": schema}
+        ctx.skip(loc, f"provider {pid} config.response_format", "json_schema without a schema")
+        return {"format": "json"}
+    if kind != "text":
+        ctx.skip(loc, f"provider {pid} config.response_format", f"type {kind!r} is unknown")
+    return None
 
 
 def _judge_model(raw: Any, loc: Location | None, ctx: _Ctx) -> str | None:
@@ -510,7 +649,7 @@ def _judge_model(raw: Any, loc: Location | None, ctx: _Ctx) -> str | None:
 # ----------------------------------------------------------------------------- tests
 
 
-def _tests(data: yamlio.YamlMap, ctx: _Ctx) -> list[Test]:
+def _tests(data: yamlio.YamlMap, ctx: _Ctx) -> tuple[list[Scorer], list[Test]]:
     default = data.get("defaultTest") or yamlio.YamlMap()
     if not isinstance(default, dict):
         ctx.skip(
@@ -522,16 +661,16 @@ def _tests(data: yamlio.YamlMap, ctx: _Ctx) -> list[Test]:
     raw = data.get("tests")
     items: list[tuple[Any, Location]] = []
     if raw is None:
-        return []
+        raw = []
     sources = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
     if sources is None:
         ctx.skip(data.value_loc("tests"), "tests", "must be a list or a file:// path")
-        return []
+        sources = []
     for i, item in enumerate(sources):
         loc = (
             raw.item_loc(i) if isinstance(raw, yamlio.YamlList) else data.value_loc("tests")
         ) or Location(ctx.shown)
-        if isinstance(item, str) and item.startswith("file://"):
+        if isinstance(item, str):  # file://tests.csv, tests.csv, file://tests/*.yaml
             items += _test_file(item, loc, ctx)
         else:
             items.append((item, loc))
@@ -570,8 +709,8 @@ def _tests(data: yamlio.YamlMap, ctx: _Ctx) -> list[Test]:
     out: list[Test] = []
     ids: set[str] = set()
     for n, (item, loc) in enumerate(items):
-        out += _test(item, loc, n, default_vars, default_scorers, judge, ids, ctx)
-    return out
+        out += _test(item, loc, n, default_vars, judge, ids, ctx)
+    return default_scorers, out
 
 
 def _list(value: Any) -> list[Any]:
@@ -594,7 +733,6 @@ def _test(
     loc: Location,
     n: int,
     default_vars: dict[str, Any],
-    default_scorers: list[Scorer],
     judge: str | None,
     ids: set[str],
     ctx: _Ctx,
@@ -606,7 +744,8 @@ def _test(
     for key in item:
         if key not in TEST_KEYS:
             ctx.skip(_key_loc(item, key, loc), f"{what}: {key!r}", "promptctl has no counterpart")
-    for key in ("threshold", "provider", "metadata"):
+    tags = _tags(item.get("metadata"))
+    for key in ("threshold", "provider"):
         if key in item:
             ctx.skip(
                 _key_loc(item, key, loc),
@@ -615,7 +754,6 @@ def _test(
                 + {
                     "threshold": "score threshold (each scorer passes or fails)",
                     "provider": "provider (the prompt file names the model)",
-                    "metadata": "metadata",
                 }[key],
             )
     options = item.get("options") if isinstance(item.get("options"), dict) else {}
@@ -635,7 +773,7 @@ def _test(
         return []
     _check_list(item, "assert", loc, what, ctx)
     asserts = _list(item.get("assert"))
-    scorers = list(default_scorers)
+    scorers: list[Scorer] = []  # this test's own asserts; defaultTest's are the suite's
     for i, a in enumerate(asserts):
         s = _assert(a, _loc(item.get("assert"), i, ctx), ctx, test_judge)
         if s is not None:
@@ -657,8 +795,20 @@ def _test(
         base = base or f"test-{n + 1:03d}"
         if len(combos) > 1:
             base = f"{base}-{k + 1}"
-        out.append(Test(id=unique(base, ids), vars=variables, scorers=scorers, where=loc))
+        test = Test(id=unique(base, ids), vars=variables, scorers=scorers, where=loc, tags=tags)
+        out.append(test)
     return out
+
+
+def _tags(metadata: Any) -> list[str] | None:
+    """promptfoo's test metadata as tags (`key:value`), so `--filter tag:...` selects by it."""
+    if not isinstance(metadata, dict):
+        return None
+    tags = [
+        f"{k}:{v}" if isinstance(v, str | int | float) and not isinstance(v, bool) else str(k)
+        for k, v in metadata.items()
+    ]
+    return tags or None
 
 
 def _key_loc(item: Any, key: str, loc: Location) -> Location:
@@ -724,19 +874,58 @@ def _var_file(ref: str, loc: Location, ctx: _Ctx) -> Any:
 
 
 def _test_file(ref: str, loc: Location, ctx: _Ctx) -> list[tuple[Any, Location]]:
-    path = ctx.rel(ref)
-    shown = ref.removeprefix("file://")
-    if not path.is_file():
-        ctx.skip(loc, f"tests {ref}", "file not found")
+    """Tests from `file://tests.csv`, a bare `tests.csv` (promptfoo reads both), or a glob."""
+    rel = ref.removeprefix("file://")
+    if rel.startswith(("http://", "https://", "pf://")):
+        ctx.skip(loc, f"tests {ref}", "remote tests cannot be read; download them first")
         return []
-    if path.suffix.lower() == ".csv":
-        return _csv_tests(path, shown, ctx)
-    if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        data = yamlio.load_file(path, shown)
-        if isinstance(data, yamlio.YamlList):
-            return [(item, data.item_loc(i) or Location(shown)) for i, item in enumerate(data)]
-    ctx.skip(loc, f"tests {ref}", "tests come from .csv, .yaml or .json files")
-    return []
+    paths = ctx.glob(rel) if any(ch in rel for ch in "*?[") else [ctx.rel(rel)]
+    if not paths:
+        ctx.skip(loc, f"tests {ref}", "no file matches")
+        return []
+    out: list[tuple[Any, Location]] = []
+    for path in paths:
+        shown = _rel_shown(path, ctx)
+        if path.suffix.lower() in (".js", ".cjs", ".mjs", ".ts", ".py"):
+            ctx.skip(loc, f"tests {shown}", "tests generated by code cannot be imported")
+        elif not path.is_file():
+            ctx.skip(loc, f"tests {shown}", "file not found")
+        elif path.suffix.lower() == ".csv":
+            out += _csv_tests(path, shown, ctx)
+        elif path.suffix.lower() == ".jsonl":
+            out += _jsonl_tests(path, shown, ctx)
+        elif path.suffix.lower() in (".yaml", ".yml", ".json"):
+            try:
+                data = yamlio.load_file(path, shown)
+            except UsageError as e:
+                ctx.skip(loc, f"tests {shown}", f"cannot read it: {e.message}")
+                continue
+            if isinstance(data, yamlio.YamlList):
+                out += [(item, data.item_loc(i) or Location(shown)) for i, item in enumerate(data)]
+            else:
+                ctx.skip(loc, f"tests {shown}", "a tests file holds a list of tests")
+        else:
+            ctx.skip(loc, f"tests {shown}", "tests come from .csv, .jsonl, .yaml or .json files")
+    return out
+
+
+def _jsonl_tests(path: Path, shown: str, ctx: _Ctx) -> list[tuple[Any, Location]]:
+    out: list[tuple[Any, Location]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append((json.loads(line), Location(shown, n, 1)))
+        except ValueError:
+            ctx.skip(Location(shown, n, 1), "test", "not a JSON object")
+    return out
+
+
+def _rel_shown(path: Path, ctx: _Ctx) -> str:
+    try:
+        return path.relative_to(ctx.base).as_posix()
+    except ValueError:
+        return path.name
 
 
 _CSV_ASSERT = re.compile(r"^(not-)?([a-z][a-z-]*):\s?(.*)$", re.S)
@@ -771,6 +960,10 @@ def _csv_rows(
                         test["assert"].append(_csv_assert(cell))
                 elif col == "__description":
                     test["description"] = cell
+                elif col.startswith("__metadata"):
+                    key = col.partition(":")[2].strip()
+                    if cell.strip():
+                        test.setdefault("metadata", {})[key or "metadata"] = cell.strip()
                 elif col.startswith("__"):
                     ctx.skip(loc, f"column {col}", "promptctl has no counterpart")
                 else:
@@ -847,12 +1040,40 @@ def _assert(raw: Any, loc: Location, ctx: _Ctx, judge: str | None) -> Scorer | N
             return None
         return Scorer(type=kind, options={}, value=value, varies=not _templated(value), name=name)
     if base in ANY_ALL:
-        regex = _any_all(base, value)
-        if regex is None:
-            ctx.skip(loc, what, "its values must be plain text (no {{ }}) to become a regex")
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or any(not isinstance(v, str) for v in items):
+            ctx.skip(loc, what, "its value must be a list of texts (or one comma-separated text)")
             return None
-        ctx.note(loc, what, f"became the regex {regex!r}")
-        return Scorer(type=f"{prefix}regex", options={}, value=regex, name=name or base)
+        return Scorer(type=kind, options={}, value=[v.strip() for v in items], name=name)
+    if base == "levenshtein":
+        if not isinstance(value, str):
+            ctx.skip(loc, what, "its value must be text")
+            return None
+        threshold = raw.get("threshold", 5)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            ctx.skip(loc, what, "its threshold must be a number of edits")
+            return None
+        return Scorer(type=kind, options={"threshold": int(threshold)}, value=value, name=name)
+    if base == "similar":
+        if not isinstance(value, str | list):
+            ctx.skip(loc, what, "its value must be text")
+            return None
+        if isinstance(value, list):
+            if len(value) != 1 or not isinstance(value[0], str):
+                ctx.skip(loc, what, "promptctl compares with one text, not a list")
+                return None
+            value = value[0]
+        options = {}
+        if "threshold" in raw:
+            options["threshold"] = raw["threshold"]
+        ctx.note(
+            loc,
+            what,
+            "similar without `model:` embeds offline with the `similar` extra "
+            "(pip install 'promptctl-cli[similar]'); add `model: openai/text-embedding-3-small` "
+            "to use an embeddings endpoint",
+        )
+        return Scorer(type=kind, options=options, value=value, name=name)
     if base == "is-json":
         if value is None:
             return Scorer(type=kind, options={}, name=name)
@@ -889,7 +1110,8 @@ def _assert(raw: Any, loc: Location, ctx: _Ctx, judge: str | None) -> Scorer | N
         loc,
         what,
         f"promptctl has no {base!r} scorer (it has: equals, contains, icontains, "
-        "starts-with, regex, is-json, json-schema, llm-judge, latency, cost)",
+        "starts-with, regex, contains-any/-all, icontains-any/-all, levenshtein, similar, "
+        "is-json, json-schema, llm-judge, latency, cost)",
     )
     return None
 
@@ -898,78 +1120,41 @@ def _templated(value: str) -> bool:
     return any(tok in value for tok in ("{{", "{%", "{#"))
 
 
-def _any_all(base: str, value: Any) -> str | None:
-    items = value.split(",") if isinstance(value, str) else value
-    if (
-        not isinstance(items, list)
-        or not items
-        or any(not isinstance(v, str) or _templated(v) for v in items)
-    ):
-        return None
-    flags = "(?i)" if base.startswith("i") else ""
-    escaped = [re.escape(v.strip() if isinstance(value, str) else v) for v in items]
-    if base.endswith("-any"):
-        return f"{flags}(?:{'|'.join(escaped)})"
-    return flags + "(?s)^" + "".join(f"(?=.*{e})" for e in escaped)
+# ----------------------------------------------------------------------------- suite
 
 
-# ----------------------------------------------------------------------------- grouping
-
-
-def _group(tests: list[Test]) -> list[tuple[list[Scorer], list[Test]]]:
-    """Tests whose asserts have the same shape share a suite (order of first appearance)."""
-    groups: dict[tuple[str, ...], tuple[list[Scorer], list[Test]]] = {}
-    for test in tests:
-        signature = tuple(sorted(s.key() for s in test.scorers))
-        if signature not in groups:
-            groups[signature] = (_ordered(test), [])
-        groups[signature][1].append(test)
-    return list(groups.values())
-
-
-def _ordered(test: Test) -> list[Scorer]:
-    """A test's scorers in a canonical order, so the n-th scorer of two tests correspond."""
-    return sorted(test.scorers, key=lambda s: s.key())
+def _spec(s: Scorer, sid: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {"id": sid, "type": s.type}
+    if s.value is not None:
+        spec["value"] = s.value
+    spec.update(s.options)
+    return spec
 
 
 def _suite_parts(
-    scorers: list[Scorer], members: list[Test]
+    default: list[Scorer], tests: list[Test]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Scorer specs for a group, and its dataset rows (varying values go into `expected`)."""
+    """The suite's scorers (defaultTest's asserts) and one dataset row per test, its own asserts
+    as the row's `assert:` (ids from metric or type, so the gate pairs them across cases)."""
     ids: set[str] = set()
-    specs: list[dict[str, Any]] = []
-    per_case: list[tuple[int, str]] = []
-    for index, s in enumerate(scorers):
-        sid = unique(slug(s.name or s.type, "scorer"), ids)
-        spec: dict[str, Any] = {"id": sid, "type": s.type}
-        values = {_value_of(t, index) for t in members}
-        if s.varies and len(values) > 1:
-            per_case.append((index, sid))
-        elif s.value is not None:
-            spec["value"] = s.value
-        spec.update(s.options)
-        specs.append(spec)
-    if len(per_case) == 1:
-        specs[per_case[0][0]]["value"] = "{{ expected }}"
-    for index, sid in per_case if len(per_case) > 1 else []:
-        specs[index]["value"] = "{{ expected['" + sid + "'] }}"
-    first = members[0].scorers
-    order = sorted(range(len(specs)), key=lambda i: _position(first, scorers[i]))
+    specs = [_spec(s, unique(slug(s.name or s.type, "scorer"), ids)) for s in default]
+    if not specs:
+        # A suite needs a scorer; this one always passes, so the suite records the outputs.
+        specs = [{"id": "output", "type": "length", "min": 0}]
+    suite_ids = {s["id"] for s in specs}
     rows = []
-    for t in members:
+    for t in tests:
         row: dict[str, Any] = {"id": t.id, "vars": t.vars}
-        if len(per_case) == 1:
-            row["expected"] = _value_of(t, per_case[0][0])
-        elif per_case:
-            row["expected"] = {sid: _value_of(t, index) for index, sid in per_case}
+        if t.tags:
+            row["tags"] = t.tags
+        own: set[str] = set()
+        asserts = []
+        for s in t.scorers:
+            sid = slug(s.name or s.type, "scorer")
+            if sid in suite_ids:
+                sid = f"{sid}-case"
+            asserts.append(_spec(s, unique(sid, own)))
+        if asserts:
+            row["assert"] = asserts
         rows.append(row)
-    return [specs[i] for i in order], rows
-
-
-def _position(written: list[Scorer], scorer: Scorer) -> int:
-    return next(i for i, s in enumerate(written) if s is scorer)
-
-
-def _value_of(test: Test, index: int) -> Any:
-    value = _ordered(test)[index].value
-    return value if not isinstance(value, Mapping) else json.dumps(value, sort_keys=True)
+    return specs, rows

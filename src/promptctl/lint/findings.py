@@ -85,6 +85,7 @@ RULES: dict[str, Rule] = {
             _E,
             "a suite's canary variable is not rendered into the prompt's system message",
         ),
+        Rule("PC213", "no-judge-model", _E, "a judged scorer has no model and no default judge"),
         # project config
         Rule("PC301", "bad-provider-config", _E, "a provider entry in promptctl.yaml is invalid"),
         Rule(

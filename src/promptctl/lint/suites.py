@@ -9,7 +9,7 @@ from promptctl.errors import Location, UsageError
 from promptctl.evals import datasets, suites
 from promptctl.lint.findings import RULES, Finding
 from promptctl.lint.prompts import load_yaml
-from promptctl.model import Prompt, Suite
+from promptctl.model import Prompt, ScorerSpec, Suite
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
 from promptctl.project.yamlio import YamlMap
@@ -28,8 +28,26 @@ def check(project: Project, path: Path) -> list[Finding]:
     prompt = _prompt(project, data, checker)
     if suite is not None:
         check_canary(suite, prompt, data, checker)
+        for spec in suite.scorers:
+            check_judge(project, spec, checker)
         check_cases(project, suite, prompt, checker)
     return checker.findings
+
+
+def check_judge(project: Project, spec: ScorerSpec, checker: Checker) -> None:
+    """A judge with no model would stop `eval` (exit 2) at its first case: say so here."""
+    judged = spec.type == "llm-judge" or (
+        spec.type == "refusal" and ("rubric" in spec.options or "model" in spec.options)
+    )
+    if not judged or spec.options.get("model") or project.config.defaults.judge_model:
+        return
+    checker.add(
+        "PC213",
+        f"scorer {spec.id!r} has no judge model",
+        spec.source,
+        "set `model:` on the scorer, or `defaults: {judge_model: <provider>/<model>}` in "
+        "promptctl.yaml (imported llm-rubric asserts rely on it)",
+    )
 
 
 def check_canary(suite: Suite, prompt: Prompt | None, data: YamlMap, checker: Checker) -> None:
@@ -109,6 +127,7 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
             else:
                 seen[case.id] = case.source
             for spec in case.asserts:
+                check_judge(project, spec, checker)
                 if spec.id in suite_ids:
                     checker.add(
                         "PC208",
