@@ -11,7 +11,6 @@ import yaml
 from promptctl.errors import UsageError
 from promptctl.interop import detect, plan_import
 from promptctl.interop.promptfoo import provider_model
-from promptctl.regexes import search_bounded
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "interop"
 CONFIG = DATA / "promptfoo" / "promptfooconfig.yaml"
