@@ -335,3 +335,60 @@ def test_a_failing_migration_leaves_the_cache_as_it_was(tmp_path: Path) -> None:
         db.close()
     assert "seed" not in columns
     assert migrations_of(path) == ["m001_replies"]
+
+
+def _damaged_beyond_the_header(db: Path) -> None:
+    """A cache whose header and first pages read fine but whose later pages are garbage
+    ("database disk image is malformed" only when a query reaches them)."""
+    cache = Cache(db)
+    reply = Reply(text="x" * 500, model="m", input_tokens=1, output_tokens=1, latency_s=0.1)
+    for i in range(300):
+        cache.put(f"k{i}", "mock", "echo", reply)
+    cache.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(db.read_bytes())
+    for offset in range(4096 * 3, len(data), 4096):
+        data[offset : offset + 100] = b"\xff" * 100
+    db.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("command", [["cache", "stats"], ["cache", "clear"]])
+def test_a_cache_malformed_beyond_its_header_is_set_aside_and_rebuilt(
+    project: Any, command: list[str]
+) -> None:
+    state = project.root / ".promptctl"
+    state.mkdir()
+    _damaged_beyond_the_header(state / "cache.db")
+    r = project.run(*command)
+    assert r.code == 0, r.err
+    assert "warning: the response cache" in r.err and "database disk image is malformed" in r.err
+    assert len(list(state.glob("cache.db.corrupt-*"))) == 1
+    assert rows(state / "cache.db") == 0
+    r = project.run("cache", "stats")
+    assert (r.code, "warning" in r.err) == (0, False)
+
+
+def test_an_eval_on_a_malformed_cache_rebuilds_it_and_caches_again(
+    fake: Any, project: Any, llm_server: FakeLLMServer
+) -> None:
+    project.write(
+        "prompts/p.yaml", "model: fake/m\ninput: {t: {type: string}}\ntemplate: '{{ t }}'\n"
+    )
+    project.write(
+        "evals/s.yaml",
+        "prompt: p\ncases: [{id: a, vars: {t: x}}, {id: b, vars: {t: y}}]\n"
+        "scorers: [{id: s, type: contains, value: x}]\n",
+    )
+    state = project.root / ".promptctl"
+    state.mkdir()
+    _damaged_beyond_the_header(state / "cache.db")
+    # the damaged pages are where these keys would be looked up: the first read finds them
+    r = project.run("eval")
+    assert r.code == 0, r.err
+    assert "database disk image is malformed" in r.err
+    assert len(list(state.glob("cache.db.corrupt-*"))) == 1
+    assert rows(state / "cache.db") == 2  # the rebuilt cache holds this run's replies
+    before = llm_server.total
+    r = project.run("eval")
+    assert (r.code, llm_server.total, "warning" in r.err) == (0, before, False)

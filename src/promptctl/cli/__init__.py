@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if not getattr(warnings.showwarning, "promptctl", False):
         warnings.showwarning = _show_warning(warnings.showwarning)
+    from promptctl.errors import PromptctlWarning
+
+    # our warnings are messages for the user (a cache set aside), whatever -W says
+    warnings.filterwarnings("always", category=PromptctlWarning)
     import typer
 
     from promptctl.cli.app import app_for, click_exceptions

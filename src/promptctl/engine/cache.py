@@ -153,22 +153,9 @@ class Cache:
             try:
                 self._db = self._open()
             except sqlite3.DatabaseError as e:
-                if isinstance(e, sqlite3.OperationalError) or not self.path.exists():
+                if not _corrupt(e) or not self.path.exists():
                     raise self._open_error(e) from None
-                # Not a database, or a malformed one (a crash mid-copy, a bad disk): a cache
-                # holds nothing that cannot be asked again, so keep it aside and start afresh.
-                aside = self._set_aside()
-                import warnings
-
-                from promptctl.errors import PromptctlWarning
-
-                warnings.warn(
-                    PromptctlWarning(
-                        f"the response cache {self.path} was corrupt ({e}); moved it to "
-                        f"{aside.name} and started an empty one"
-                    ),
-                    stacklevel=3,
-                )
+                self._start_afresh(e)
                 try:
                     self._db = self._open()
                 except sqlite3.Error as again:
@@ -181,6 +168,26 @@ class Cache:
                     hint="make the state directory writable, or run with --no-cache",
                 ) from None
         return self._db
+
+    def _start_afresh(self, e: sqlite3.Error) -> None:
+        """Not a database, or a malformed one (a crash mid-copy, a bad disk; found at open or
+        only when a damaged page is read): a cache holds nothing that cannot be asked again,
+        so keep it aside and start an empty one. The next `_conn()` opens it."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        aside = self._set_aside()
+        import warnings
+
+        from promptctl.errors import PromptctlWarning
+
+        warnings.warn(
+            PromptctlWarning(
+                f"the response cache {self.path} was corrupt ({e}); moved it to "
+                f"{aside.name} and started an empty one"
+            ),
+            stacklevel=4,
+        )
 
     def _open_error(self, e: sqlite3.Error) -> IncompleteError:
         return IncompleteError(
@@ -236,7 +243,9 @@ class Cache:
             if row is None:
                 try:
                     row = self._conn().execute(_SELECT, (key,)).fetchone()
-                except sqlite3.Error:
+                except sqlite3.Error as e:
+                    if _corrupt(e):
+                        self._start_afresh(e)
                     return None  # a cache that cannot be read is a miss, not a failed run
             if row is None:
                 return None
@@ -260,7 +269,9 @@ class Cache:
                 found = (
                     self._conn().execute("SELECT 1 FROM replies WHERE key = ?", (key,)).fetchone()
                 )
-            except sqlite3.Error:
+            except sqlite3.Error as e:
+                if _corrupt(e):
+                    self._start_afresh(e)
                 return False
         return found is not None
 
@@ -290,22 +301,28 @@ class Cache:
             self._hits.clear()
             if not rows and not hits:
                 return
-            db = self._conn()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany(_INSERT, rows)
-                db.executemany(
-                    "UPDATE replies SET hits = hits + ? WHERE key = ?",
-                    [(n, k) for k, n in hits.items()],
-                )
-                db.execute("COMMIT")
-            except sqlite3.Error as e:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise IncompleteError(
-                    f"cannot write the response cache {self.path}: {e}",
-                    hint="another process may hold it locked; retry, or run with --no-cache",
-                ) from None
+            for attempt in (1, 2):
+                db = self._conn()
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.executemany(_INSERT, rows)
+                    db.executemany(
+                        "UPDATE replies SET hits = hits + ? WHERE key = ?",
+                        [(n, k) for k, n in hits.items()],
+                    )
+                    db.execute("COMMIT")
+                    return
+                except sqlite3.Error as e:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    if attempt == 1 and _corrupt(e):
+                        self._start_afresh(e)  # then the rows go into the new, empty cache
+                        hits = {}
+                        continue
+                    raise IncompleteError(
+                        f"cannot write the response cache {self.path}: {e}",
+                        hint="another process may hold it locked; retry, or run with --no-cache",
+                    ) from None
 
     def close(self) -> None:
         try:
@@ -321,17 +338,15 @@ class Cache:
             return CacheStats(path=str(self.path), rows=0, size_bytes=0, hits=0, by_model={})
         self.flush()
         with self._lock:
-            db = self._conn()
-            rows, hits = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM replies"
-            ).fetchone()
-            by_model = {
-                f"{p}/{m}": n
-                for p, m, n in db.execute(
-                    "SELECT provider, model, COUNT(*) FROM replies GROUP BY provider, model "
-                    "ORDER BY provider, model"
-                )
-            }
+            try:
+                rows, hits, by_model = self._count()
+            except sqlite3.DatabaseError as e:
+                if not _corrupt(e):
+                    raise IncompleteError(
+                        f"cannot read the response cache {self.path}: {e}"
+                    ) from None
+                self._start_afresh(e)
+                rows, hits, by_model = self._count()
         size = sum(
             f.stat().st_size
             for f in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
@@ -340,6 +355,18 @@ class Cache:
         return CacheStats(
             path=str(self.path), rows=rows, size_bytes=size, hits=hits, by_model=by_model
         )
+
+    def _count(self) -> tuple[int, int, dict[str, int]]:
+        db = self._conn()
+        rows, hits = db.execute("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM replies").fetchone()
+        by_model = {
+            f"{p}/{m}": n
+            for p, m, n in db.execute(
+                "SELECT provider, model, COUNT(*) FROM replies GROUP BY provider, model "
+                "ORDER BY provider, model"
+            )
+        }
+        return int(rows), int(hits), by_model
 
     def clear(self) -> int:
         """Delete every row; returns how many there were."""
@@ -356,5 +383,18 @@ class Cache:
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 db.execute("VACUUM")
             except sqlite3.Error as e:
-                raise IncompleteError(f"cannot clear the response cache {self.path}: {e}") from None
+                if not _corrupt(e):
+                    raise IncompleteError(
+                        f"cannot clear the response cache {self.path}: {e}"
+                    ) from None
+                self._start_afresh(e)  # set aside: what it held is gone from the cache
+                self._conn()
+                return 0
         return int(count)
+
+
+def _corrupt(e: sqlite3.Error) -> bool:
+    """Damage, not contention: "file is not a database", "database disk image is malformed"
+    (plain DatabaseError; "database is locked" and a read-only file are OperationalErrors)."""
+    text = str(e).lower()
+    return type(e) is sqlite3.DatabaseError or "malformed" in text or "not a database" in text
