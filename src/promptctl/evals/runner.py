@@ -356,11 +356,23 @@ async def _run_suite(
     meta = runs.read_meta(writer.path)
     tally = runs.Tally(meta["scorer_hashes"])
     done: set[tuple[str, int]] = set()
-    for (case_id, r), record in runs.latest_records(writer.path).items():
+    problems: list[str] = []
+    for (case_id, r), record in runs.latest_records(writer.path, problems).items():
         if record.get("error"):
             continue  # a call that failed is asked again on resume
         done.add((case_id, r))
         tally.add(record)
+    if problems:
+        import warnings
+
+        from promptctl.errors import PromptctlWarning
+
+        for problem in problems[:5]:
+            warnings.warn(
+                PromptctlWarning(f"{problem}: skipped, its pair runs again"), stacklevel=2
+            )
+        if len(problems) > 5:
+            warnings.warn(PromptctlWarning(f"... and {len(problems) - 5} more"), stacklevel=2)
     previous = runs.read_summary(writer.path) or {}
     prior_judge_cost = float(previous.get("judge_cost_usd") or 0.0)
     new_cost = 0.0

@@ -52,7 +52,12 @@ class RunWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.run_id = path.name
-        self._fd = os.open(path / RESULTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock = _lock_run(path)
+        try:
+            self._fd = os.open(path / RESULTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except BaseException:
+            self._lock.release()
+            raise
         self._last_sync = time.monotonic()
         self._repair_tail()
 
@@ -110,6 +115,39 @@ class RunWriter:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
+        self._lock.release()
+
+
+LOCK = "run.lock"  # held while a process appends: two `--resume RUN` at once asked every call twice
+
+
+def _lock_run(path: Path) -> Any:
+    """An OS lock on the run directory (released by the kernel if the holder dies, kill -9
+    included); the holder's pid and start time sit in the file to name it to a second one."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = json.loads((path / f"{LOCK}.holder").read_text(encoding="utf-8"))
+            who = f"pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}"
+        except (OSError, ValueError, AttributeError):
+            who = "another process"
+        raise UsageError(
+            f"run {path.name} is in use by another promptctl ({who})",
+            hint="wait for it to finish; two processes resuming one run would ask every call twice",
+        ) from None
+    import socket
+
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    (path / f"{LOCK}.holder").write_text(json.dumps(holder), encoding="utf-8")
+    return lock
 
 
 def _ignore_state_dir(project: Project) -> None:
@@ -118,28 +156,69 @@ def _ignore_state_dir(project: Project) -> None:
         gitignore.write_text("# local promptctl state: cache and runs\n*\n", encoding="utf-8")
 
 
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Whole lines of results.jsonl; a torn or corrupt line is skipped."""
+def read_records(path: Path, problems: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Whole, well-typed lines of results.jsonl; a torn, corrupt or wrong-typed line is skipped
+    (so `--resume` asks that pair again) and, when `problems` is given, described there."""
     try:
         fh = open(path / RESULTS, "rb")  # noqa: SIM115 - closed below, generator
     except FileNotFoundError:
         return
     with fh:
-        for raw in fh:
+        for number, raw in enumerate(fh, start=1):
             if not raw.endswith(b"\n"):
                 break  # torn last line
             try:
                 record = json.loads(raw)
             except ValueError:
                 continue
-            if isinstance(record, dict) and "case_id" in record:
-                yield record
+            if not (isinstance(record, dict) and "case_id" in record):
+                continue
+            problem = record_problem(record)
+            if problem is not None:
+                if problems is not None:
+                    problems.append(f"{path.name}/{RESULTS}:{number}: {problem}")
+                continue
+            yield record
 
 
-def latest_records(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def record_problem(record: Mapping[str, Any]) -> str | None:
+    """What makes a results.jsonl line unusable (a hand edit, another tool), else None."""
+    case_id, repeat = record.get("case_id"), record.get("repeat", 0)
+    if not isinstance(case_id, str | int) or isinstance(case_id, bool):
+        return "case_id must be a string"
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+        return f"repeat must be a whole number, not {repeat!r}"[:120]
+    for key in ("input_tokens", "output_tokens", "cost_usd", "latency_s"):
+        value = record.get(key)
+        if value is not None and not _number(value):
+            return f"{key} must be a number, not {value!r}"[:120]
+    if record.get("error") is not None and not isinstance(record.get("error"), str):
+        return "error must be text"
+    scores = record.get("scores")
+    if scores is None:
+        return None
+    if not isinstance(scores, dict):
+        return "scores must be a mapping of scorer id to result"
+    for sid, score in scores.items():
+        if not isinstance(score, dict):
+            return f"scores.{sid} must be a mapping"
+        if score.get("score") is not None and not _number(score.get("score")):
+            return f"scores.{sid}.score must be a number"
+        if not isinstance(score.get("passed", False), bool):
+            return f"scores.{sid}.passed must be true or false"
+    return None
+
+
+def latest_records(
+    path: Path, problems: list[str] | None = None
+) -> dict[tuple[str, int], dict[str, Any]]:
     """The last record of each (case, repeat): a resumed pair's new line supersedes the old."""
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for record in read_records(path):
+    for record in read_records(path, problems):
         out[(str(record["case_id"]), int(record.get("repeat", 0)))] = record
     return out
 
