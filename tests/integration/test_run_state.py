@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from promptctl.evals import runs
 from promptctl.project import config
 
@@ -73,3 +75,33 @@ def test_a_wrong_typed_line_is_reported_and_its_pair_runs_again(project: Any) ->
     assert len(after) == 4 and json.loads(after[3])["case_id"] == first["case_id"]
     summary = json.loads((path / runs.SUMMARY).read_text())
     assert (summary["status"], summary["pairs_done"]) == ("complete", 3)
+
+
+KILL_DURING_REPLACE = """
+import os, signal, sys
+from pathlib import Path
+from promptctl.project import files
+os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # the worst moment to die
+files.write_atomic(Path(sys.argv[1]), '{"cases": {}}\\n')
+"""
+
+
+@pytest.mark.parametrize("config", [True, False])
+def test_a_write_killed_before_its_rename_leaves_nothing_git_add_would_commit(
+    git_project: Any, config: bool
+) -> None:
+    if config:
+        git_project.write("promptctl.yaml", "defaults: {repeat: 1}\n")
+    git_project.write("prompts/p.yaml", "model: mock/echo\ntemplate: hi\n")
+    git_project.commit("start")
+    target = git_project.root / "evals" / "baselines" / "s.json"
+    target.parent.mkdir(parents=True)
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_DURING_REPLACE, str(target)],
+        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert done.returncode == -9
+    git_project.git("add", "-A")
+    assert git_project.git("status", "--porcelain", "--untracked-files=all") == ""
+    assert not target.exists() and list(target.parent.iterdir()) == []

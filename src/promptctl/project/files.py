@@ -4,6 +4,7 @@ editor schemas, exports) writes through `write_atomic`."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -29,18 +30,27 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = NEW_FILE_MODE
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        tmp = None
+        for directory in dict.fromkeys((temp_dir_for(path), path.parent)):
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                mode = path.stat().st_mode & 0o777
+            except FileNotFoundError:
+                mode = NEW_FILE_MODE
+            os.chmod(tmp, mode)
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                if e.errno != errno.EXDEV:
+                    raise
+                os.unlink(tmp)  # the state directory is on another file system: write beside
+                tmp = None
+                continue
+            tmp = None
+            break
     except OSError as e:
         raise IncompleteError(
             f"cannot write the file: {e.strerror or e}",
@@ -52,6 +62,33 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     _fsync_dir(path.parent)
+
+
+STATE_DIR = ".promptctl"  # the default state directory, git-ignored by the `*` inside it
+_IGNORE_ALL = "# local promptctl state: cache, runs, temp files\n*\n"
+
+
+def temp_dir_for(path: Path) -> Path:
+    """Where the temp file of `path`'s atomic write goes: `.promptctl/tmp/` of the project or
+    repository that holds it, which git ignores. A SIGKILL between write and rename left
+    `evals/baselines/.s.json.<random>.tmp` beside the baseline, where the refresh job's
+    `git add` committed it (issue 20). Outside any project: beside the file."""
+    start = path.parent.resolve()
+    for d in (start, *start.parents):
+        if (d / "promptctl.yaml").is_file() or (d / STATE_DIR).is_dir():
+            tmp = d / STATE_DIR / "tmp"
+            try:
+                tmp.mkdir(parents=True, exist_ok=True)
+                ignore = d / STATE_DIR / ".gitignore"
+                if not ignore.exists():
+                    ignore.write_text(_IGNORE_ALL, encoding="utf-8")
+            except OSError:
+                return path.parent  # a read-only state directory: beside the file, as before
+            return tmp
+        if (d / ".git").exists():
+            # a repository without promptctl state yet: git never adds what is inside .git/
+            return d / ".git" if (d / ".git").is_dir() else path.parent
+    return path.parent
 
 
 def _fsync_dir(directory: Path) -> None:
