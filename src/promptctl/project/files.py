@@ -72,10 +72,11 @@ def temp_dir_for(path: Path) -> Path:
     """Where the temp file of `path`'s atomic write goes: `.promptctl/tmp/` of the project or
     repository that holds it, which git ignores. A SIGKILL between write and rename left
     `evals/baselines/.s.json.<random>.tmp` beside the baseline, where the refresh job's
-    `git add` committed it (issue 20). Outside any project: beside the file."""
+    `git add` committed it (issue 20). Without a state directory, the repository's `.git/`;
+    outside both: beside the file."""
     start = path.parent.resolve()
     for d in (start, *start.parents):
-        if (d / "promptctl.yaml").is_file() or (d / STATE_DIR).is_dir():
+        if (d / STATE_DIR).is_dir():  # never created here: `paths.state` may put it elsewhere
             tmp = d / STATE_DIR / "tmp"
             try:
                 tmp.mkdir(parents=True, exist_ok=True)
