@@ -162,6 +162,11 @@ def _file_digest(path: str) -> str:
         return "missing:" + path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
+FAMILIES = ("eval", "suite")  # gate.family (issue 17)
+METRICS = ("pass_rate", "mean_score")  # gate.metric per scorer (issue 17)
+_GATE_SCALARS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Gate:
     min_pass_rate: float | None = None
@@ -170,22 +175,23 @@ class Gate:
     max_cost_usd: float | None = None
     on_inconclusive: str = "warn"  # warn | fail
     advisory: tuple[str, ...] = ()  # scorer ids whose regression warns instead of failing
+    # Which tests share the false-alarm budget alpha (issue 17): "eval" = every compared scorer
+    # of every suite one `eval` gates; "suite" = this suite's scorers among themselves only.
+    family: str = "eval"
+    # scorer id -> "mean_score" for the scorers gated on mean scores; the rest use pass_rate.
+    metrics: tuple[tuple[str, str], ...] = ()
+
+    def metric_of(self, scorer_id: str) -> str:
+        return dict(self.metrics).get(scorer_id, "pass_rate")
 
     @property
     def hash(self) -> str:
-        fields: dict[str, Any] = {
-            "min_pass_rate": self.min_pass_rate,
-            "max_drop": self.max_drop,
-            "alpha": self.alpha,
-            "max_cost_usd": self.max_cost_usd,
-            "on_inconclusive": self.on_inconclusive,
-        }
-        if self.advisory:  # absent when empty: gates written before it keep their hash
-            fields["advisory"] = sorted(self.advisory)
-        return content_hash(fields)
+        # advisory, family and metric only when set: gates written before them keep their hash.
+        return content_hash(self.fields())
 
     def fields(self) -> dict[str, Any]:
-        """The gate as run.json and baselines write it; `advisory` only when set."""
+        """The gate as run.json and baselines write it; advisory, family and metric only when
+        set, so files written before them keep their bytes."""
         out: dict[str, Any] = {
             "min_pass_rate": self.min_pass_rate,
             "max_drop": self.max_drop,
@@ -195,16 +201,22 @@ class Gate:
         }
         if self.advisory:
             out["advisory"] = sorted(self.advisory)
+        if self.family != "eval":
+            out["family"] = self.family
+        if self.metrics:
+            out["metric"] = dict(self.metrics)
         return out
 
     @classmethod
     def from_fields(cls, raw: Mapping[str, Any]) -> Gate:
         """The inverse of fields() for files promptctl wrote itself (run.json)."""
-        known = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
-        values: dict[str, Any] = {k: raw[k] for k in known if raw.get(k) is not None}
+        values: dict[str, Any] = {k: raw[k] for k in _GATE_SCALARS if raw.get(k) is not None}
         if isinstance(raw.get("advisory"), list):
             values["advisory"] = tuple(str(a) for a in raw["advisory"])
-        return cls(**values)
+        metric = raw.get("metric")
+        if isinstance(metric, Mapping):
+            values["metrics"] = tuple(sorted((str(k), str(v)) for k, v in metric.items()))
+        return cls(**values, family=str(raw.get("family") or "eval"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

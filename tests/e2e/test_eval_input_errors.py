@@ -15,6 +15,8 @@ scorers:
   - {id: any, type: regex, value: '.'}
 """
 
+PROMPT = "model: mock/echo\ninput: {ticket: {type: string}}\ntemplate: 'Hi {{ ticket }}'\n"
+
 
 def _runs(project: Project) -> list[str]:
     runs = project.root / ".promptctl" / "runs"
@@ -64,3 +66,56 @@ def test_var_values_stay_text_for_string_inputs(project: Project) -> None:
     assert result.code == 2
     assert "prompts/p.yaml:2:1" in result.err
     assert "'x' is not of type 'integer'" in result.err
+
+
+@pytest.mark.parametrize(
+    ("gate", "where", "message"),
+    [
+        ("  family: team\n", "evals/s.yaml:8:11", "family must be one of eval, suite"),
+        ("  metric: mean_score\n", "evals/s.yaml:8:11", "scorer 'any' (regex) only passes"),
+        ("  metric: {any: mean_score}\n", "evals/s.yaml:8:17", "only passes or fails"),
+        ("  metric: {nay: mean_score}\n", "evals/s.yaml:8:12", "unknown scorer 'nay'"),
+        ("  metric: median\n", "evals/s.yaml:8:11", "must be pass_rate or mean_score"),
+    ],
+)
+def test_bad_gate_family_or_metric_is_exit_2_at_its_line_and_lint_and_schema_agree(
+    project: Project, gate: str, where: str, message: str
+) -> None:
+    import json
+
+    import jsonschema
+
+    from promptctl.project import yamlio
+
+    project.write("prompts/p.yaml", PROMPT)
+    project.write("evals/s.yaml", SUITE + "gate:\n" + gate)
+    result = project.run("eval")
+    assert result.code == 2, result.err
+    assert f"{where}: error: " in result.err and message in result.err
+    assert _runs(project) == []
+    lint = project.run("lint", "--format", "json")
+    assert lint.code == 1
+    found = json.loads(lint.out)
+    assert any(message in str(f) for f in found), lint.out
+    schema = json.loads(_schema())
+    data = yamlio.plain(yamlio.load_mapping(project.root / "evals/s.yaml", "s.yaml", what="s"))
+    ok = jsonschema.Draft202012Validator(schema).is_valid(data)
+    # The schema cannot know which scorers exist or are graded; bad values it refuses too.
+    assert ok == ("mean_score" in gate)
+
+
+def _schema() -> str:
+    from importlib.resources import files
+
+    return files("promptctl").joinpath("schemas/suite.schema.json").read_text(encoding="utf-8")
+
+
+def test_mean_score_on_a_judge_and_family_suite_are_accepted(project: Project) -> None:
+    project.write("prompts/p.yaml", PROMPT)
+    project.write(
+        "evals/s.yaml",
+        SUITE
+        + "  - {id: judged, type: llm-judge, model: mock/echo, rubric: r}\n"
+        + "gate:\n  family: suite\n  metric: {judged: mean_score}\n",
+    )
+    assert project.run("lint").code == 0

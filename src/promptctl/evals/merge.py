@@ -225,13 +225,16 @@ def merge(project: Project, paths: Sequence[Path], *, baseline_ref: str | None =
     The baseline is the one the shards were gated against (the commit recorded in their
     summaries), unless `baseline_ref` names another revision.
     """
-    from promptctl.evals.runner import EvalResult
+    from promptctl.evals.runner import EvalResult, decide
 
     plans = plan(paths)
     invocation = (
         dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{secrets.token_hex(2)}"
     )
-    return EvalResult(suites=tuple(_merge_one(project, p, invocation, baseline_ref) for p in plans))
+    merged = EvalResult(
+        suites=tuple(_merge_one(project, p, invocation, baseline_ref) for p in plans)
+    )
+    return decide(merged)  # one merge, one decision, as for one eval (issue 17 §1)
 
 
 def _merge_one(project: Project, p: MergePlan, invocation: str, baseline_ref: str | None) -> Any:

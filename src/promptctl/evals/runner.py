@@ -714,7 +714,29 @@ def run_eval(
             jobs.append((p, opts, path))
     else:
         jobs = [(plan(project, s, options), options, None) for s in suites]
-    return asyncio.run(_run_all(project, jobs, progress, invocation))
+    return decide(asyncio.run(_run_all(project, jobs, progress, invocation)))
+
+
+def decide(result: EvalResult) -> EvalResult:
+    """One eval, one decision (issue 17 §1): the gates of every complete suite are corrected
+    together (gate.verdict.decide), and each run's summary.json records the final verdict."""
+    from dataclasses import replace
+
+    from promptctl.gate import verdict as gate_mod
+
+    gated = [i for i, s in enumerate(result.suites) if s.gate is not None]
+    if not gated:
+        return result
+    decided = gate_mod.decide([result.suites[i].gate for i in gated])
+    suites = list(result.suites)
+    for i, g in zip(gated, decided, strict=True):
+        s = suites[i]
+        if g == s.gate:
+            continue
+        summary = {**s.summary, "gate": gate_mod.as_dict(g)}
+        runs.write_json_atomic(Path(s.run_dir) / runs.SUMMARY, summary)
+        suites[i] = replace(s, gate=g, summary=summary)
+    return replace(result, suites=tuple(suites))
 
 
 def _suite_for(project: Project, meta: Mapping[str, Any]) -> Suite:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Case, Gate, ScorerSpec, Suite
+from promptctl.model import FAMILIES, METRICS, Case, Gate, ScorerSpec, Suite
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
@@ -37,7 +37,16 @@ SCORER_KEYS = (
     "kinds",
     "timeout_s",
 )
-GATE_KEYS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive", "advisory")
+GATE_KEYS = (
+    "min_pass_rate",
+    "max_drop",
+    "alpha",
+    "max_cost_usd",
+    "on_inconclusive",
+    "advisory",
+    "family",
+    "metric",
+)
 DATASET_SUFFIXES = (".jsonl", ".yaml", ".yml", ".csv")
 
 Exists = Callable[[Path], bool]  # is there a file at this path (working tree or a revision)?
@@ -116,7 +125,7 @@ def parse_suite(
         )
     repeat = checker.number(data, "repeat", "suite file", low=1, high=100, integer=True)
     scorers = _scorers(data, path, project, checker, exists)
-    gate = _gate(data, checker)
+    gate = _gate(data, checker, scorers or [])
     checker.typed(data, "description", str, what="suite file")
     record_outputs = checker.typed(data, "record_outputs", bool, what="suite file")
     canary = checker.typed(data, "canary", str, what="suite file")
@@ -326,11 +335,21 @@ def row_scorers(items: object, where: Location) -> tuple[ScorerSpec, ...]:
     return tuple(specs)
 
 
-def _gate(data: yamlio.YamlMap, checker: Checker) -> Gate:
+def _gate(data: yamlio.YamlMap, checker: Checker, scorers: list[ScorerSpec]) -> Gate:
     raw = checker.typed(data, "gate", dict, what="suite file")
     if raw is None:
         return Gate()
     checker.keys(raw, GATE_KEYS, "gate")
+    family = raw.get("family", "eval")
+    if family not in FAMILIES:
+        checker.add(
+            "PC004",
+            f"gate: family must be one of {', '.join(FAMILIES)}, not {family!r}",
+            raw.value_loc("family"),
+            "eval (the default) keeps the false-alarm rate of the whole eval at alpha; "
+            "suite corrects this suite's scorers among themselves only",
+        )
+        family = "eval"
     on_inc = checker.typed(raw, "on_inconclusive", str, what="gate") or "warn"
     if on_inc not in ("warn", "fail"):
         checker.add(
@@ -351,7 +370,65 @@ def _gate(data: yamlio.YamlMap, checker: Checker) -> Gate:
         max_cost_usd=checker.number(raw, "max_cost_usd", "gate", low=0),
         on_inconclusive=on_inc,
         advisory=tuple(str(a) for a in advisory),
+        family=str(family),
+        metrics=_metrics(raw, checker, scorers),
     )
+
+
+def _metrics(
+    raw: yamlio.YamlMap, checker: Checker, scorers: list[ScorerSpec]
+) -> tuple[tuple[str, str], ...]:
+    """gate.metric: one metric for every scorer, or scorer id -> metric (issue 17 §2)."""
+    if "metric" not in raw:
+        return ()
+    value = raw["metric"]
+    wanted: dict[str, tuple[str, Location | None]] = {}
+    if isinstance(value, str):
+        wanted = {s.id: (value, raw.value_loc("metric")) for s in scorers}
+    elif isinstance(value, yamlio.YamlMap):
+        for sid, metric in value.items():
+            where = value.value_loc(sid)
+            if not any(s.id == sid for s in scorers):
+                checker.add(
+                    "PC004",
+                    f"gate: metric names the unknown scorer {sid!r}",
+                    value.key_loc(sid) or where,
+                    did_you_mean(str(sid), [s.id for s in scorers]) or None,
+                )
+                continue
+            wanted[str(sid)] = (metric, where)
+    else:
+        checker.add(
+            "PC004",
+            "gate: metric must be pass_rate, mean_score, or a mapping of scorer id to one",
+            raw.value_loc("metric"),
+        )
+        return ()
+    from promptctl import scorers as registry
+
+    out: list[tuple[str, str]] = []
+    for spec in scorers:
+        if spec.id not in wanted:
+            continue
+        metric, where = wanted[spec.id]
+        if metric not in METRICS:
+            checker.add(
+                "PC004",
+                f"gate: metric of {spec.id!r} must be pass_rate or mean_score, not {metric!r}",
+                where,
+            )
+        elif metric == "mean_score" and not registry.is_graded(spec.type):
+            checker.add(
+                "PC004",
+                f"gate: metric mean_score needs a graded score, but scorer {spec.id!r} "
+                f"({spec.type}) only passes or fails",
+                where,
+                "mean_score suits graded scorers (llm-judge, latency, cost, levenshtein, "
+                "word-count, length); pass_rate the rest",
+            )
+        elif metric == "mean_score":
+            out.append((spec.id, metric))
+    return tuple(sorted(out))
 
 
 def check_suite_file(project: Project, path: Path) -> tuple[Suite | None, Checker]:

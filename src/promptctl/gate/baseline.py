@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.model import FAMILIES, METRICS, Gate, RecordedOutput, RunData, ScorerOutcome
 from promptctl.project import files
 from promptctl.project.config import Project
 
@@ -426,7 +426,17 @@ def _gate(raw: Mapping[str, Any], line: int | None) -> Gate:
         if not isinstance(advisory, list) or any(not isinstance(a, str) for a in advisory):
             raise _Bad("gate.advisory must be a list of scorer ids", line)
         values["advisory"] = tuple(advisory)
-    return Gate(**values)
+    family = raw.get("family", "eval")
+    if family not in FAMILIES:
+        raise _Bad(f"gate.family must be one of {', '.join(FAMILIES)}", line)
+    metric = raw.get("metric", {})
+    if not isinstance(metric, Mapping) or any(m not in METRICS for m in metric.values()):
+        raise _Bad(f"gate.metric must map scorer ids to one of {', '.join(METRICS)}", line)
+    return Gate(
+        **values,
+        family=family,
+        metrics=tuple(sorted((str(k), str(v)) for k, v in metric.items())),
+    )
 
 
 def _case(

@@ -8,8 +8,8 @@ case, critical cases, max_cost_usd) fail whatever the statistics say. See docs/g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from promptctl.gate import floors, stats
@@ -26,6 +26,7 @@ _SEVERITY = {
     Verdict.FAILED: 3,
 }
 _EPS = 1e-9
+_ADVISORY = "advisory scorer "
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,11 @@ class ScorerGate:
     changed_cases: int = 0  # same id, different case hash: not compared
     failures: tuple[str, ...] = ()  # floors and critical cases, in words
     settle: stats.SettleHint | None = None  # for an inconclusive drop
+    repeats: int = 1  # the most repeats of a paired case in this run
+    metric: str = "pass_rate"  # what `comparison` compares: pass_rate | mean_score
+    # The comparison's p after the family's multiplicity correction (Holm over every compared
+    # scorer the exit code depends on): the verdict compares this one with alpha.
+    p_adjusted: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +81,9 @@ class GateResult:
     new_scorers: tuple[str, ...] = ()
     changed_scorers: tuple[str, ...] = ()
     removed_scorers: tuple[str, ...] = ()
+    family: str = "eval"  # eval | suite: which tests the p-values were corrected over
+    family_tests: int = 0  # compared scorers in that family (the Holm correction's m)
+    family_suites: int = 0  # suites they come from
 
 
 def stricter(current: Gate, committed: Gate) -> Gate:
@@ -87,7 +96,11 @@ def stricter(current: Gate, committed: Gate) -> Gate:
     def high(a: float | None, b: float | None) -> float | None:
         return b if a is None else a if b is None else max(a, b)
 
+    metrics = dict(current.metrics)
+    metrics.update(committed.metrics)  # the committed choice of metric holds for its scorers
     return Gate(
+        family="eval" if "eval" in (current.family, committed.family) else current.family,
+        metrics=tuple(sorted(metrics.items())),
         min_pass_rate=high(current.min_pass_rate, committed.min_pass_rate),
         max_drop=min(current.max_drop, committed.max_drop),
         alpha=max(current.alpha, committed.alpha),
@@ -205,27 +218,10 @@ def evaluate(
                     f"(scorer {s.scorer_id!r}): not compared"
                 )
                 break
-    verdicts = []
-    for s in scorer_gates:
-        if s.scorer_id in applied.advisory and s.verdict in (
-            Verdict.REGRESSED,
-            Verdict.INCONCLUSIVE,
-        ):
-            # Advisory (e.g. refusals of benign probes): reported and warned, never failing.
-            notes.append(
-                f"advisory scorer {s.scorer_id!r} {s.verdict.value}: {describe(s, applied)}"
-            )
-            continue
-        verdicts.append(s.verdict)
-    if failures:
-        verdicts.append(Verdict.FAILED)
-    verdict = worst(verdicts)
-    if verdict is Verdict.PASSED and not comparable:
-        verdict = Verdict.NEW
-    return GateResult(
+    raw = GateResult(
         suite=run.suite,
-        verdict=verdict,
-        exit_code=exit_code_for(verdict, applied),
+        verdict=Verdict.PASSED,
+        exit_code=0,
         gate=applied,
         scorers=tuple(scorer_gates),
         prompt_version=run.prompt_version,
@@ -240,6 +236,90 @@ def evaluate(
         new_scorers=tuple(new_scorers),
         changed_scorers=tuple(changed_scorers),
         removed_scorers=tuple(removed),
+    )
+    # Alone, a suite is its own family; `decide` over every suite of an eval widens it.
+    return decide([raw])[0]
+
+
+def decide(results: Sequence[GateResult]) -> tuple[GateResult, ...]:
+    """The verdicts of one decision (one `eval`, `merge`, promotion or drift check): Holm's
+    correction over every compared scorer of every suite whose `gate.family` is `eval`; a suite
+    with `family: suite` is corrected over its own scorers only. Floors, critical cases and cost
+    are not statistical and stay absolute. Idempotent: it starts again from the raw p-values.
+    (issue 17 §1; docs/gate.md "One eval, one decision")."""
+    family_of = ["eval" if r.gate.family == "eval" else str(i) for i, r in enumerate(results)]
+    families: dict[str, list[tuple[int, int]]] = {}
+    for i, r in enumerate(results):
+        members = families.setdefault(family_of[i], [])
+        for j, s in enumerate(r.scorers):
+            if s.comparison is not None and s.comparison.n > 0:
+                members.append((i, j))
+    adjusted: dict[tuple[int, int], float] = {}
+    for members in families.values():
+        raw_p = [_raw_p(results[i].scorers[j]) for i, j in members]
+        adjusted.update(zip(members, stats.holm(raw_p), strict=True))
+    out = []
+    for i, r in enumerate(results):
+        scorers = tuple(
+            _judged(s, r.gate, adjusted[(i, j)]) if (i, j) in adjusted else s
+            for j, s in enumerate(r.scorers)
+        )
+        verdicts = []
+        notes = [n for n in r.notes if not n.startswith(_ADVISORY)]
+        for s in scorers:
+            if s.scorer_id in r.gate.advisory and s.verdict in (
+                Verdict.REGRESSED,
+                Verdict.INCONCLUSIVE,
+            ):
+                # Advisory (e.g. refusals of benign probes): reported and warned, never failing.
+                notes.append(f"{_ADVISORY}{s.scorer_id!r} {s.verdict.value}: {describe(s, r.gate)}")
+                continue
+            verdicts.append(s.verdict)
+        if r.failures:
+            verdicts.append(Verdict.FAILED)
+        verdict = worst(verdicts)
+        if verdict is Verdict.PASSED and not r.comparable:
+            verdict = Verdict.NEW
+        members = families[family_of[i]]
+        tests, suites = len(members), len({k for k, _ in members})
+        out.append(
+            replace(
+                r,
+                scorers=scorers,
+                verdict=verdict,
+                exit_code=exit_code_for(verdict, r.gate),
+                notes=tuple(notes),
+                family=r.gate.family,
+                family_tests=tests,
+                family_suites=suites,
+            )
+        )
+    return tuple(out)
+
+
+def _raw_p(s: ScorerGate) -> float:
+    assert s.comparison is not None
+    return s.comparison.p_value
+
+
+def _judged(s: ScorerGate, gate: Gate, p_adjusted: float) -> ScorerGate:
+    """A compared scorer's verdict at its corrected p; a floor failure outranks it."""
+    c = s.comparison
+    assert c is not None
+    settle = None
+    if c.drop > gate.max_drop + _EPS:
+        if p_adjusted < gate.alpha:
+            verdict = Verdict.REGRESSED
+        else:
+            verdict = Verdict.INCONCLUSIVE
+            settle = stats.settle_hint(c, gate.alpha, s.repeats)
+    else:
+        verdict = Verdict.PASSED
+    return replace(
+        s,
+        verdict=Verdict.FAILED if s.failures else verdict,
+        p_adjusted=p_adjusted,
+        settle=settle,
     )
 
 
@@ -314,24 +394,16 @@ def _scorer_gate(
         ),
         key=lambda f: (f.base - f.current, f.case_id),
     )
-    settle = None
-    if comp.drop > gate.max_drop + _EPS:
-        if comp.p_value < gate.alpha:
-            verdict = Verdict.REGRESSED
-        else:
-            verdict = Verdict.INCONCLUSIVE
-            settle = stats.settle_hint(comp, gate.alpha, max(o.repeats for _, o in pairs))
-    else:
-        verdict = Verdict.PASSED
+    # The verdict waits for the family's correction (`decide`); until then it is provisional.
     return ScorerGate(
-        verdict=floor_verdict or verdict,
+        verdict=floor_verdict or Verdict.PASSED,
         status="compared",
         comparison=comp,
         worse=tuple(worse),
         better=tuple(better),
         new_cases=new,
         changed_cases=changed,
-        settle=settle,
+        repeats=max(o.repeats for _, o in pairs),
         **common,
     )
 
@@ -361,6 +433,8 @@ def as_dict(result: GateResult) -> dict[str, Any]:
                 "delta": r6(c.delta) if c else None,
                 "delta_ci": [r6(c.ci_low), r6(c.ci_high)] if c else None,
                 "p_value": r6(c.p_value) if c else None,
+                "p_adjusted": r6(s.p_adjusted),
+                "metric": s.metric,
                 "test": c.method if c else None,
                 "min_detectable_drop": r6(c.min_detectable_drop) if c else None,
                 "pass_to_fail": [
@@ -400,6 +474,14 @@ def as_dict(result: GateResult) -> dict[str, Any]:
             "max_cost_usd": g.max_cost_usd,
             "on_inconclusive": g.on_inconclusive,
             "advisory": list(g.advisory),
+            "family": g.family,
+            "metric": dict(g.metrics),
+        },
+        "family": {
+            "scope": result.family,
+            "tests": result.family_tests,
+            "suites": result.family_suites,
+            "correction": "holm",
         },
         "cost_usd": r6(result.cost_usd),
         "failures": list(result.failures),
@@ -410,6 +492,24 @@ def as_dict(result: GateResult) -> dict[str, Any]:
         "removed_scorers": list(result.removed_scorers),
         "scorers": scorers,
     }
+
+
+def family_line(result: GateResult) -> str:
+    """What the P ADJ column was corrected over, and what an opt-out costs, in words."""
+    if result.family_tests == 0:
+        return "family: no compared scorer; only the floors decide"
+    tests = f"{result.family_tests} compared scorer(s)"
+    if result.family == "suite":
+        return (
+            f"family: this suite only (gate.family: suite), Holm over {tests}; its false alarms "
+            "are not counted against the eval's alpha, so the exit code of the whole eval may "
+            "cry wolf more often than alpha"
+        )
+    return (
+        f"family: the whole eval, Holm over {tests} in {result.family_suites} suite(s); "
+        f"P ADJ < alpha {result.gate.alpha:g} is significant, keeping the eval's false-alarm "
+        "rate at alpha"
+    )
 
 
 def describe(s: ScorerGate, gate: Gate) -> str:
@@ -424,10 +524,16 @@ def describe(s: ScorerGate, gate: Gate) -> str:
             "nothing comparable": "no case comparable with the baseline",
             "no baseline": "no baseline",
         }.get(s.status, s.status)
+    p = c.p_value if s.p_adjusted is None else s.p_adjusted
+    shown = (
+        f"p={p:.3g}"
+        if abs(p - c.p_value) < _EPS  # a family of one, or the smallest p among untied ones
+        else f"adjusted p={p:.3g} (raw {c.p_value:.3g})"
+    )
     if s.verdict is Verdict.REGRESSED:
         return (
             f"pass rate fell {c.drop:.1%} (> max_drop {gate.max_drop:.1%}), "
-            f"significant: p={c.p_value:.3g} < alpha {gate.alpha:g}"
+            f"significant: {shown} < alpha {gate.alpha:g}"
         )
     if s.verdict is Verdict.INCONCLUSIVE:
         tail = ""
@@ -438,7 +544,7 @@ def describe(s: ScorerGate, gate: Gate) -> str:
             )
         return (
             f"pass rate fell {c.drop:.1%} (> max_drop {gate.max_drop:.1%}) but "
-            f"p={c.p_value:.3g} >= alpha {gate.alpha:g}: could be noise{tail}"
+            f"{shown} >= alpha {gate.alpha:g}: could be noise{tail}"
         )
     if c.drop > _EPS:
         return f"pass rate fell {c.drop:.1%}, within max_drop {gate.max_drop:.1%}"

@@ -119,26 +119,34 @@ def baseline_evidence(project: Project, suite: str, version: str) -> Evidence | 
     return None
 
 
-def gate_verdict(project: Project, run_dir: Path) -> tuple[str, str]:
-    """(verdict, why) of a complete run, gated as `eval` gates it, against the suite's baseline
-    as committed at HEAD: an uncommitted, loosened baseline cannot vouch for a promotion."""
+def gate_verdicts(project: Project, run_dirs: list[Path]) -> list[tuple[str, str]]:
+    """(verdict, why) of complete runs, gated together as one `eval` gates its suites (one
+    decision: the family-wise correction of issue 17), against each suite's baseline as
+    committed at HEAD: an uncommitted, loosened baseline cannot vouch for a promotion."""
     from promptctl.evals import runs
     from promptctl.gate import baseline as baselines
     from promptctl.gate import verdict as gate
 
-    run = runs.load_run(run_dir)
     head = gitrepo.head_commit(project.root) if gitrepo.is_repo(project.root) else None
-    base = baselines.read(project, run.suite, ref=head) if head else None
-    result = gate.evaluate(run, base)
-    reasons = list(result.failures) + [
-        f"{sg.scorer_id}: {gate.describe(sg, result.gate)}"
-        for sg in result.scorers
-        if sg.verdict.value not in PASSING
-    ]
-    why = "; ".join(reasons)
-    if base is None:
-        why = (why + "; " if why else "") + "no committed baseline: floors only"
-    return result.verdict.value, why
+    raw = []
+    bases = []
+    for run_dir in run_dirs:
+        run = runs.load_run(run_dir)
+        base = baselines.read(project, run.suite, ref=head) if head else None
+        raw.append(gate.evaluate(run, base))
+        bases.append(base)
+    out = []
+    for result, base in zip(gate.decide(raw), bases, strict=True):
+        reasons = list(result.failures) + [
+            f"{sg.scorer_id}: {gate.describe(sg, result.gate)}"
+            for sg in result.scorers
+            if sg.verdict.value not in PASSING
+        ]
+        why = "; ".join(reasons)
+        if base is None:
+            why = (why + "; " if why else "") + "no committed baseline: floors only"
+        out.append((result.verdict.value, why))
+    return out
 
 
 def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | None:
@@ -187,7 +195,8 @@ def eval_suites_now(project: Project, prompt: Prompt, suites: list[str]) -> Evid
                 + (f": {s.error}" if s.error else "")
                 + f"), run {s.run_id}",
             )
-        verdict, why = gate_verdict(project, Path(s.run_dir))
+    verdicts = gate_verdicts(project, [Path(s.run_dir) for s in result.suites])
+    for s, (verdict, why) in zip(result.suites, verdicts, strict=True):
         if verdict not in PASSING:
             return Evidence(
                 kind="eval",

@@ -8,7 +8,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from promptctl.escaping import markdown_cell, xml_text
-from promptctl.gate.verdict import GateResult, ScorerGate, describe
+from promptctl.gate.verdict import GateResult, ScorerGate, describe, family_line
 from promptctl.model import Verdict
 
 MAX_FLIPS = 10  # a report lists this many flipped cases per direction; JSON has them all
@@ -37,6 +37,10 @@ def _delta(s: ScorerGate) -> str:
 def _p(s: ScorerGate) -> str:
     c = s.comparison
     return "-" if c is None else f"{c.p_value:.3g}"
+
+
+def _p_adj(s: ScorerGate) -> str:
+    return "-" if s.p_adjusted is None or s.comparison is None else f"{s.p_adjusted:.3g}"
 
 
 def _flips(flips: Any) -> str:
@@ -68,6 +72,7 @@ def rows(g: GateResult) -> list[list[str]]:
                 _pct(c.current_rate) if c else _pct(s.pass_rate),
                 _delta(s),
                 _p(s),
+                _p_adj(s),
                 _pct(c.min_detectable_drop) if c else "-",
                 str(c.n) if c else "0",
                 f"{len(s.worse)}/{len(s.better)}",
@@ -83,6 +88,7 @@ HEADERS = [
     "NOW",
     "DELTA PTS [95% CI]",
     "P",
+    "P ADJ",
     "MIN DROP",
     "PAIRED",
     "FLIPS -/+",
@@ -102,6 +108,7 @@ def text(g: GateResult) -> str:
             lines + [f"FAILED: {f}\n" for f in g.failures] + [f"WARNING: {n}\n" for n in g.notes]
         )
     lines.append(table(HEADERS, rows(g)))
+    lines.append(f"  {family_line(g)}\n")
     for s in g.scorers:
         lines.append(f"  {s.scorer_id}: {describe(s, g.gate)}\n")
         if s.worse:
@@ -130,12 +137,14 @@ def markdown(g: GateResult) -> list[str]:
     out = [
         f"**Gate: {icon} {g.verdict.value}** — {md(baseline_line(g))}",
         "",
-        "| scorer | verdict | base | now | Δ pts [95% CI] | p | min detectable drop | paired "
-        "| flips −/+ |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| scorer | verdict | base | now | Δ pts [95% CI] | p | p adj | min detectable drop "
+        "| paired | flips −/+ |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows(g):
         out.append("| " + " | ".join([_code(r[0]), *(md(c) for c in r[1:])]) + " |")
+    out.append("")
+    out.append(md(family_line(g)))
     out.append("")
     for s in g.scorers:
         out.append(f"- {_code(s.scorer_id)}: {md(describe(s, g.gate))}")

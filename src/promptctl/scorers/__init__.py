@@ -47,6 +47,7 @@ __all__ = [
     "ScorerContext",
     "build",
     "check_spec",
+    "is_graded",
     "resolve_type",
     "scorers",
 ]
@@ -68,6 +69,12 @@ def check_spec(spec: ScorerSpec) -> list[tuple[str, str, str]]:
     cls = scorers.get(spec.type)
     check = getattr(cls, "check", None)
     return list(check(spec)) if check is not None else []
+
+
+def is_graded(type_name: str) -> bool:
+    """True for a scorer type whose score carries more than pass/fail (`GRADED = True` on its
+    class: the judge's scale, latency and cost fall-offs); `gate.metric: mean_score` needs one."""
+    return bool(getattr(scorers.get(type_name), "GRADED", False))
 
 
 def build(spec: ScorerSpec, ctx: ScorerContext) -> Scorer:

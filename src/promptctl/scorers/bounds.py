@@ -15,6 +15,7 @@ _WORD = re.compile(r"\S+")
 
 @dataclass(frozen=True, slots=True)
 class _Bounds:
+    GRADED: ClassVar[bool] = True  # the score falls off outside the bounds (gate.metric)
     spec: ScorerSpec
     low: int | None
     high: int | None

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from promptctl.errors import Location, UsageError
 from promptctl.model import Case, OutputSpec, Prompt, Reply, Score, ScorerSpec, canonical_json
@@ -118,6 +118,7 @@ def parse_verdict(text: str, lo: float, hi: float) -> tuple[float, str]:
 
 @dataclass(frozen=True, slots=True)
 class LlmJudge:
+    GRADED: ClassVar[bool] = True  # a score on the scale, not only pass/fail (gate.metric)
     spec: ScorerSpec
     engine: Any
     model: str

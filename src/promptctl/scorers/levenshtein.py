@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from promptctl.model import Case, Reply, Score, ScorerSpec
 from promptctl.scorers.base import ScorerContext, as_text, render_value
@@ -29,6 +29,7 @@ def distance(a: str, b: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Levenshtein:
+    GRADED: ClassVar[bool] = True  # similarity 1 - distance / length (gate.metric)
     spec: ScorerSpec
     threshold: int
     partials_dir: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from promptctl.model import Case, Reply, Score, ScorerSpec
 from promptctl.scorers.base import ScorerContext
@@ -12,6 +12,7 @@ from promptctl.scorers.base import ScorerContext
 
 @dataclass(frozen=True, slots=True)
 class _Ceiling:
+    GRADED: ClassVar[bool] = True  # the score falls off above the ceiling (gate.metric)
     spec: ScorerSpec
     limit: float
 
