@@ -107,15 +107,20 @@ def _money(x: float | None) -> str:
 
 
 def _totals(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Calls, cached, replayed, tokens and cost summed over suites (None cost: unknown)."""
+    """The terminal's counts, summed over suites: replays and tokens include the judges'."""
+
+    def total(*keys: str) -> int:
+        return sum(int(s.get(k) or 0) for s in summaries for k in keys)
+
     costs = [s.get("cost_usd") for s in summaries]
     return {
-        "results": sum(int(s.get("pairs_done") or 0) for s in summaries),
-        "calls": sum(int(s.get("calls") or 0) for s in summaries),
-        "cached": sum(int(s.get("cache_hits") or 0) for s in summaries),
-        "replayed": sum(int(s.get("replayed") or 0) for s in summaries),
-        "input_tokens": sum(int(s.get("input_tokens") or 0) for s in summaries),
-        "output_tokens": sum(int(s.get("output_tokens") or 0) for s in summaries),
+        "results": total("pairs_done"),
+        "calls": total("calls"),
+        "cached": total("cache_hits"),
+        "replayed": total("replayed", "judge_replayed"),
+        "judge_replayed": total("judge_replayed"),
+        "input_tokens": total("input_tokens", "judge_input_tokens"),
+        "output_tokens": total("output_tokens", "judge_output_tokens"),
         "cost": _money(None if any(c is None for c in costs) else sum(costs)),
     }
 
