@@ -29,15 +29,22 @@ def promote(
 
     Example: promptctl promote summarize --to production --commit
     """
-    from promptctl.labels import promote as promotion
+    from promptctl.labels import policy
     from promptctl.project import config
     from promptctl.reporters import plain
 
     project = config.load_project()
-    change = promotion.promote(
+    change = policy.promote(
         project, ref, to, force=force, reason=reason, commit=commit, eval_now=_eval_now()
     )
     target = f"{change.name} {change.label}"
+    if change.refused and change.evidence and change.evidence.kind == "policy":
+        plain.warn(
+            f"promotion refused: {target} stays at {change.old_version or '(unset)'}; "
+            f"{change.evidence.detail}"
+        )
+        plain.warn("  hint: the policy is in promptctl.yaml (docs/policy.md)")
+        raise typer.Exit(1)
     if change.refused:
         evidence = change.evidence.detail if change.evidence else "no evidence"
         plain.warn(

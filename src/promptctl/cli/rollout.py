@@ -216,9 +216,12 @@ def _report(change: RolloutChange) -> None:
     target = f"{change.name} {change.label}"
     if change.refused:
         detail = change.evidence.detail if change.evidence else "no evidence"
-        plain.warn(
-            f"rollout {change.action} refused: {change.candidate} has no passing gate: {detail}"
-        )
+        if change.evidence is not None and change.evidence.kind == "policy":
+            plain.warn(f"rollout {change.action} refused: {detail}")
+        else:
+            plain.warn(
+                f"rollout {change.action} refused: {change.candidate} has no passing gate: {detail}"
+            )
         raise typer.Exit(1)
     if not change.changed:
         plain.write(f"{target}: already at {change.percent:g}%; nothing to do\n")

@@ -80,5 +80,6 @@ TEXT = (
     "  view      Serve the reports of recent runs on this machine only...\n"
     "  baseline  Committed baselines the gate compares runs with.\n"
     "  rollout   Serve a candidate version to a deterministic slice of keys...\n"
+    "  policy    The promotion policy of promptctl.yaml (docs/policy.md).\n"
     "  cache     The local response cache (.promptctl/cache.db).\n"
 )

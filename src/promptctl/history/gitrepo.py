@@ -165,13 +165,17 @@ def list_files(root: Path, rev: str, under: Path) -> list[str]:
     return sorted(item.path for item in tree.traverse() if item.type == "blob")
 
 
-def file_history(root: Path, path: Path, *, max_count: int = 500) -> list[CommitInfo]:
-    """Commits touching `path`, newest first (follows no renames: a prompt's name is its path)."""
+def file_history(
+    root: Path, path: Path, *, max_count: int = 500, rev: str | None = None
+) -> list[CommitInfo]:
+    """Commits touching `path` reachable from `rev` (default HEAD), newest first (follows no
+    renames: a prompt's name is its path)."""
     repo = open_repo(root, why="history")
     if head_commit(root) is None:
         return []
     rel = relpath(root, path)
-    return [_info(c) for c in repo.iter_commits(paths=rel, max_count=max_count)]
+    start = resolve_commit(root, rev) if rev else None
+    return [_info(c) for c in repo.iter_commits(start, paths=rel, max_count=max_count)]
 
 
 def changed_files(root: Path, rev: str) -> set[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from promptctl.errors import UsageError
 from promptctl.history import gitrepo
+from promptctl.labels import policy
 from promptctl.labels import promote as promotion
 from promptctl.labels import store as labels
 from promptctl.project.config import Project
@@ -184,6 +185,15 @@ def start(
     evidence = promotion.find_evidence(project, prompt, eval_now=eval_now)
     if not evidence.passed:
         return replace(base, refused=True, changed=False, evidence=evidence)
+    broken = [
+        v.message
+        for v in policy.check_move(
+            project, project.config.policy, name, label, prompt.version, via="rollout"
+        )
+        if v.rule in ("from", "min_soak")  # before any traffic; suites are checked at finish
+    ]
+    if broken:
+        return replace(base, refused=True, changed=False, evidence=_policy(broken))
     now = promotion._now()
     rollout = labels.Rollout(
         candidate=prompt.version,
@@ -228,9 +238,16 @@ def step(
         )
     if percent == r.percent:
         return replace(base, changed=False)
+    rule = project.config.policy.rule(label)
+    skipped = policy.next_step_allowed(rule, r.percent, percent)
+    if skipped:
+        raise UsageError(skipped, hint="each step of the policy's rollout steps in turn")
     evidence = _candidate_evidence(project, name, r, eval_now)
     if not evidence.passed:
         return replace(base, refused=True, changed=False, evidence=evidence)
+    broken = policy.check_rollout_steps(rule, r, finishing=False, at=policy.now())
+    if broken:
+        return replace(base, refused=True, changed=False, evidence=_policy(broken))
     new = replace(
         r,
         percent=float(percent),
@@ -264,6 +281,12 @@ def finish(
     evidence = _candidate_evidence(project, name, r, eval_now)
     if not evidence.passed:
         return replace(base, refused=True, changed=False, evidence=evidence)
+    pol = project.config.policy
+    broken = [
+        v.message for v in policy.check_move(project, pol, name, label, r.candidate, via="rollout")
+    ] + policy.check_rollout_steps(pol.rule(label), r, finishing=True, at=policy.now())
+    if broken:
+        return replace(base, refused=True, changed=False, evidence=_policy(broken))
     new = labels.LabelEntry(
         version=r.candidate,
         commit=r.commit,
@@ -288,6 +311,10 @@ def abort(project: Project, name: str, label: str, *, commit: bool = False) -> R
         old_percent=r.percent,
     )
     return _write(project, change, held, replace(held, rollout=None), commit=commit)
+
+
+def _policy(messages: list[str]) -> promotion.Evidence:
+    return promotion.Evidence(kind="policy", passed=False, detail="; ".join(messages))
 
 
 def _candidate_evidence(

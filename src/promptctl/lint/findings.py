@@ -92,6 +92,12 @@ RULES: dict[str, Rule] = {
             "PC302", "untrusted-key-variable", _E, "api_key_env names a variable that is not a key"
         ),
         # labels
+        Rule(
+            "PC310",
+            "bad-policy",
+            _E,
+            "the policy in promptctl.yaml is invalid or names an unknown label or suite",
+        ),
         Rule("PC401", "label-unknown-prompt", _E, "labels.yaml names a prompt that does not exist"),
         Rule("PC402", "label-bad-name", _E, "a label name does not match ^[a-z0-9_.-]{1,36}$"),
         Rule(

@@ -31,6 +31,20 @@ def check_config(project: Project, path: Path) -> list[Finding]:
                 entry.value_loc("ca_bundle"),
                 "name the CA's PEM file relative to the project root",
             )
+    if parsed.policy.labels:
+        from promptctl.evals import suites
+
+        known = set(suites.suite_files(project))
+        for rule in parsed.policy.labels.values():
+            for suite in rule.require_suites:
+                if suite not in known:
+                    checker.add(
+                        "PC310",
+                        f"policy.labels.{rule.label}: require_suites names {suite!r}, which is "
+                        "no suite",
+                        rule.source,
+                        f"suites: {', '.join(sorted(known)) or 'none'}",
+                    )
     return checker.findings
 
 

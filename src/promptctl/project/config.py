@@ -12,6 +12,7 @@ from typing import Any
 from promptctl.errors import Location
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
+from promptctl.project.policy import Policy, parse_policy
 from promptctl.registry import PROVIDERS as BUILTIN_PROVIDERS
 from promptctl.registry import providers as provider_registry
 
@@ -24,7 +25,7 @@ _FORBIDDEN_KEY_VARS = re.compile(
     r"|AWS_.*|.*_SECRET_.*|.*PRIVATE_KEY|SSH_.*|GPG_.*|.*SIGNING_KEY|.*DEPLOY_KEY)$"
 )
 
-_TOP = ("paths", "providers", "prices", "defaults", "lint")
+_TOP = ("paths", "providers", "prices", "defaults", "lint", "policy")
 _PATHS = ("prompts", "partials", "evals", "baselines", "labels", "state")
 _PROVIDER = (
     "type",
@@ -72,6 +73,7 @@ class Config:
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     defaults: Defaults = field(default_factory=Defaults)
     lint_ignore: frozenset[str] = frozenset()  # `lint: {ignore: [PC211]}`: codes never reported
+    policy: Policy = field(default_factory=Policy)  # which label moves are allowed
     source: Location | None = None
 
 
@@ -204,6 +206,7 @@ def with_trusted(working: Config, trusted: Config) -> Config:
         providers=trusted.providers,
         prices=trusted.prices,
         defaults=replace(working.defaults, judge_model=trusted.defaults.judge_model),
+        policy=trusted.policy,  # a change cannot loosen the policy it is judged by
     )
 
 
@@ -347,8 +350,14 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
         prices=prices,
         defaults=defaults,
         lint_ignore=_lint_ignore(data, checker),
+        policy=_policy(data, checker),
         source=data.loc,
     )
+
+
+def _policy(data: yamlio.YamlMap, checker: Checker) -> Policy:
+    raw = checker.typed(data, "policy", dict, what="promptctl.yaml")
+    return Policy() if raw is None else parse_policy(raw, checker)
 
 
 def _lint_ignore(data: yamlio.YamlMap, checker: Checker) -> frozenset[str]:
