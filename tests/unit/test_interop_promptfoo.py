@@ -136,6 +136,7 @@ def test_per_test_asserts_become_the_rows_own_scorers(plan) -> None:
         "id": "similar",
         "type": "similar",
         "value": "Hi, how can we help?",
+        "model": "openai/text-embedding-3-large",  # promptfoo's default embedding provider
         "threshold": 0.8,
     }
     assert rows[5] == {

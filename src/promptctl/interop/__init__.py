@@ -182,10 +182,13 @@ def template_variables(text: str) -> list[str] | None:
     env = rendering.environment(None)
     try:
         ast = env.parse(text)
+        # Code generation checks filters: an unknown one raises TemplateAssertionError (a
+        # TemplateSyntaxError) here, not in parse(); unknown_filters() names them.
+        undeclared = meta.find_undeclared_variables(ast)
     except TemplateSyntaxError:
         return None
     # `range`, `dict`, `namespace`, ... are Jinja globals, not variables a case must set.
-    names = meta.find_undeclared_variables(ast) - set(env.globals)
+    names = undeclared - set(env.globals)
     return sorted(names, key=lambda n: (_first_use(text, n), n))
 
 

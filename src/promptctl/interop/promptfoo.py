@@ -36,7 +36,15 @@ from promptctl.interop import (
 )
 from promptctl.project import yamlio
 
-TOP_KEYS = ("description", "prompts", "providers", "targets", "tests", "defaultTest")
+TOP_KEYS = (
+    "description",
+    "prompts",
+    "providers",
+    "targets",
+    "tests",
+    "defaultTest",
+    "assertionTemplates",  # read through the asserts' `$ref`s
+)
 TEST_KEYS = ("description", "vars", "assert", "options", "threshold", "metadata", "provider")
 ASSERT_KEYS = ("type", "value", "threshold", "provider", "weight", "metric")
 SIMPLE = ("equals", "contains", "icontains", "starts-with", "regex")
@@ -111,7 +119,8 @@ class Test:
 
 
 class _Ctx:
-    def __init__(self, shown: str, base: Path) -> None:
+    def __init__(self, shown: str, base: Path, doc: Any = None) -> None:
+        self.doc = doc  # the whole config, for `$ref: '#/...'`
         self.shown = shown
         self.base = base  # file:// paths are relative to the config's directory
         self.c = Collector()
@@ -136,7 +145,7 @@ class _Ctx:
 
 
 def convert(data: yamlio.YamlMap, shown: str, path: Path, prefix: str | None = None) -> ImportPlan:
-    ctx = _Ctx(shown, path.resolve().parent)
+    ctx = _Ctx(shown, path.resolve().parent, data)
     for key in data:
         if key not in TOP_KEYS:
             ctx.skip(data.key_loc(key), f"key {key!r}", "promptctl has no counterpart")
@@ -424,6 +433,8 @@ def _chat(parsed: Any, label: str, loc: Location, ctx: _Ctx, what: str) -> Promp
         return None
     messages = []
     for m in parsed:
+        if isinstance(m, dict) and isinstance(m.get("content"), list):
+            m = {**m, "content": _text_parts(m["content"], loc, ctx, what)}
         if (
             not isinstance(m, dict)
             or m.get("role") not in ROLES
@@ -443,14 +454,26 @@ def _chat(parsed: Any, label: str, loc: Location, ctx: _Ctx, what: str) -> Promp
     return PromptSource(label=label, where=loc, messages=messages)
 
 
+def _text_parts(parts: list[Any], loc: Location, ctx: _Ctx, what: str) -> str | None:
+    """OpenAI/Anthropic content parts -> one text, when every part is text."""
+    texts = []
+    for part in parts:
+        if not isinstance(part, dict) or part.get("type") != "text":
+            return None  # an image or tool part: the caller lists the prompt as skipped
+        if not isinstance(part.get("text"), str):
+            return None
+        texts.append(part["text"])
+        extra = sorted(k for k in part if k not in ("type", "text"))
+        if extra:
+            ctx.note(loc, f"{what}: {', '.join(extra)}", "a content part's extras were dropped")
+    return "".join(texts)
+
+
 def _nunjucks(text: str, loc: Location, ctx: _Ctx) -> str | None:
     """Nunjucks -> Jinja2: the same syntax but for `dump` (Jinja's `tojson`)."""
     fixed = re.sub(r"\|\s*dump\b", "| tojson", text)
     if fixed != text:
         ctx.note(loc, "filter `dump`", "became Jinja's `tojson`")
-    if template_variables(fixed) is None:
-        ctx.skip(loc, "prompt", "its template is not valid Jinja2 (Nunjucks-only syntax?)")
-        return None
     missing = unknown_filters(fixed)
     if missing:
         ctx.skip(
@@ -459,6 +482,9 @@ def _nunjucks(text: str, loc: Location, ctx: _Ctx) -> str | None:
             f"it uses the filter(s) {', '.join(missing)}, which promptctl's Jinja2 lacks "
             "(Nunjucks or custom filters); rewrite them, then import again",
         )
+        return None
+    if template_variables(fixed) is None:
+        ctx.skip(loc, "prompt", "its template is not valid Jinja2 (Nunjucks-only syntax?)")
         return None
     return fixed
 
@@ -999,6 +1025,10 @@ def _csv_assert(cell: str) -> dict[str, Any]:
 
 
 def _assert(raw: Any, loc: Location, ctx: _Ctx, judge: str | None) -> Scorer | None:
+    if isinstance(raw, dict) and isinstance(raw.get("$ref"), str):
+        raw = _ref(raw["$ref"], loc, ctx)
+        if raw is None:
+            return None
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         ctx.skip(loc, "assert", "an assert needs a `type`")
         return None
@@ -1063,16 +1093,9 @@ def _assert(raw: Any, loc: Location, ctx: _Ctx, judge: str | None) -> Scorer | N
                 ctx.skip(loc, what, "promptctl compares with one text, not a list")
                 return None
             value = value[0]
-        options = {}
+        options: dict[str, Any] = {"model": _embedding_model(raw.get("provider"), loc, ctx)}
         if "threshold" in raw:
             options["threshold"] = raw["threshold"]
-        ctx.note(
-            loc,
-            what,
-            "similar without `model:` embeds offline with the `similar` extra "
-            "(pip install 'promptctl-cli[similar]'); add `model: openai/text-embedding-3-small` "
-            "to use an embeddings endpoint",
-        )
         return Scorer(type=kind, options=options, value=value, name=name)
     if base == "is-json":
         if value is None:
@@ -1114,6 +1137,39 @@ def _assert(raw: Any, loc: Location, ctx: _Ctx, judge: str | None) -> Scorer | N
         "is-json, json-schema, llm-judge, latency, cost)",
     )
     return None
+
+
+def _ref(ref: str, loc: Location, ctx: _Ctx) -> Any:
+    """A `$ref: '#/assertionTemplates/name'` inside the config (files are never followed)."""
+    node: Any = ctx.doc
+    if not ref.startswith("#/"):
+        ctx.skip(loc, f"assert $ref {ref}", "only references inside the config (#/...) are read")
+        return None
+    for part in ref[2:].split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        ctx.skip(loc, f"assert $ref {ref}", "it points at nothing in the config")
+        return None
+    return node
+
+
+# promptfoo embeds with OpenAI unless told otherwise; the same model keeps `similar` meaning
+# the same (drop `model:` to use the offline `similar` extra instead).
+DEFAULT_EMBEDDING = "openai/text-embedding-3-large"
+
+
+def _embedding_model(raw: Any, loc: Location, ctx: _Ctx) -> str:
+    pid = raw.get("id") if isinstance(raw, dict) else raw
+    if isinstance(pid, str):
+        parts = pid.split(":")
+        if parts[0] == "openai" and len(parts) == 3 and parts[1] == "embedding":
+            return f"openai/{parts[2]}"
+        ctx.skip(
+            loc,
+            f"embedding provider {pid}",
+            f"not one promptctl calls; {DEFAULT_EMBEDDING} is used",
+        )
+    return DEFAULT_EMBEDDING
 
 
 def _templated(value: str) -> bool:
