@@ -36,6 +36,17 @@ class OutputSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Use:
+    """One `uses:` entry: an upstream prompt whose reply or text this prompt's templates read as
+    `{{ uses.<alias>.output }}` / `{{ uses.<alias>.text }}` (issue 14 §3)."""
+
+    alias: str
+    ref: str  # as written: NAME, NAME@label, NAME@version or NAME@<git rev>
+    version: str = ""  # the upstream's effective version, set by the loader
+    source: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Prompt:
     """A validated prompt file. `version` is set by the loader from the canonical form."""
 
@@ -61,6 +72,9 @@ class Prompt:
     label: str | None = None
     variant: str | None = None  # "stable" | "candidate"
     bucket: int | None = None  # 0..9999, docs/rollout.md
+    uses: tuple[Use, ...] = ()
+    # alias -> the upstream Prompt, resolved by the loader from the same revision as this one
+    upstreams: Mapping[str, Prompt] = field(default_factory=dict)
 
     @property
     def provider(self) -> str:
@@ -339,3 +353,4 @@ class RunData:
     cost_usd: float | None = None
     complete: bool = True
     shard: str | None = None  # "I/N" when the run is one shard
+    uses: Mapping[str, str] = field(default_factory=dict)  # chain: alias -> "name@version"

@@ -229,8 +229,9 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
         try:
             if count == 0:
                 # A template typo must stop here (exit 2, no run directory), not fail every
-                # case of a run that --resume could never finish.
-                rendering.render_messages(prompt, variables)
+                # case of a run that --resume could never finish. Upstream replies are not
+                # known yet: they read as "" for this check.
+                rendering.render_messages(prompt, variables, replies=_stub_replies(prompt))
         except UsageError as e:
             raise UsageError(
                 f"case {case.id}: {e.message}", where=e.where or case.source, hint=e.hint
@@ -296,6 +297,7 @@ def _meta(plan: _Plan, options: EvalOptions, invocation: str) -> dict[str, Any]:
         },
         "gate": suite.gate.fields(),
         "gate_hash": suite.gate.hash,
+        "uses": {u.alias: f"{prompt.upstreams[u.alias].name}@{u.version}" for u in prompt.uses},
         "repeat": plan.repeat,
         "canary": new_canary() if suite.canary else None,
         "cases": plan.cases,
@@ -549,6 +551,7 @@ def _gate(
         outcomes=outcomes,
         cost_usd=summary.get("cost_usd"),
         shard=meta.get("shard"),
+        uses=dict(meta.get("uses") or {}),
     )
     return gate_mod.evaluate(run, plan.baseline)
 
@@ -568,6 +571,33 @@ async def _one(
     values = rendering.apply_defaults(prompt, case.vars)
     if canary is not None:
         values[canary[0]] = canary[1]
+    record: dict[str, Any] = {
+        "suite": suite,
+        "case_id": case.id,
+        "case_hash": case.hash,
+        "repeat": repeat,
+        "critical": case.critical,
+    }
+    if prompt.uses:  # a chain: the upstream steps run first, each one cached and replayed
+        steps: list[dict[str, Any]] = []
+        try:
+            replies = await _chain(engine, prompt, case.vars, repeat, replay, steps, ())
+        except _StepFailed as e:
+            record.update(
+                request_key=None,
+                steps=steps,
+                output=None,
+                scores={},
+                input_tokens=None,
+                output_tokens=None,
+                latency_s=None,
+                cost_usd=None,
+                cached=False,
+                error=str(e),
+            )
+            return record
+        record["steps"] = steps
+        values["uses"] = rendering.uses_context(prompt, case.vars, replies)
     messages = [
         {
             "role": m.role,
@@ -582,14 +612,7 @@ async def _one(
         for m in prompt.messages
     ]
     request = engine.build_request(prompt, messages, repeat=repeat)
-    record: dict[str, Any] = {
-        "suite": suite,
-        "case_id": case.id,
-        "case_hash": case.hash,
-        "repeat": repeat,
-        "request_key": request.key,
-        "critical": case.critical,
-    }
+    record["request_key"] = request.key
     recorded = replay.get(request.key) if replay else None
     try:
         if recorded is not None:
@@ -633,6 +656,72 @@ async def _one(
         error=None,
     )
     return record
+
+
+class _StepFailed(Exception):
+    """An upstream step of a chain failed: the downstream case gets this error, the run goes on."""
+
+
+def _stub_replies(prompt: Prompt) -> dict[str, str]:
+    return {u.alias: "" for u in prompt.uses}
+
+
+async def _chain(
+    engine: Any,
+    prompt: Prompt,
+    variables: Mapping[str, Any],
+    repeat: int,
+    replay: Mapping[str, Any] | None,
+    steps: list[dict[str, Any]],
+    path: tuple[str, ...],
+) -> dict[str, str]:
+    """Call each upstream whose reply the prompt reads (`uses.<alias>.output`), its own upstreams
+    first; every step is recorded in `steps` (output, tokens, cost) and, like any call, answered
+    from the baseline's recorded outputs or the cache when the request is identical."""
+    wanted = rendering.uses_fields(prompt)
+    replies: dict[str, str] = {}
+    for use in prompt.uses:
+        if "output" not in wanted.get(use.alias, ()):
+            continue
+        upstream = prompt.upstreams[use.alias]
+        step = ".".join((*path, use.alias))
+        name = f"{upstream.name}@{upstream.version}"
+        try:
+            own = await _chain(
+                engine, upstream, variables, repeat, replay, steps, (*path, use.alias)
+            )
+            messages = rendering.render_messages(upstream, variables, replies=own)
+        except UsageError as e:
+            raise _StepFailed(f"upstream step {step} ({name}): {e.message}") from None
+        request = engine.build_request(upstream, messages, repeat=repeat)
+        recorded = replay.get(request.key) if replay else None
+        try:
+            if recorded is not None:
+                from promptctl.evals.replay import reply_from
+
+                reply = reply_from(recorded, request)
+            else:
+                reply = await engine.complete(request)
+        except ProviderError as e:
+            if _fatal(e):
+                raise
+            raise _StepFailed(f"upstream step {step} ({name}) failed: {e.message}") from None
+        steps.append(
+            {
+                "step": step,
+                "prompt": upstream.name,
+                "version": upstream.version,
+                "key": request.key,
+                "output": reply.text,
+                "input_tokens": reply.input_tokens,
+                "output_tokens": reply.output_tokens,
+                "cost_usd": reply.cost_usd,
+                "cached": reply.cached,
+                "replayed": recorded is not None,
+            }
+        )
+        replies[use.alias] = reply.text
+    return replies
 
 
 async def _score_all(

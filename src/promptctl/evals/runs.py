@@ -483,7 +483,8 @@ def load_run(path: str | Path) -> RunData:
         )
         for r in records.values()
         if r.get("error") is None
-        for j in (r.get("judge_outputs") or ())
+        for j in [*(r.get("judge_outputs") or ()), *(r.get("steps") or ())]
+        # a chain's upstream replies (issue 14) are recorded the same way: replayed by key
         if isinstance(j, dict)
     )
     cost = summary.get("cost_usd") if summary else None
@@ -504,6 +505,7 @@ def load_run(path: str | Path) -> RunData:
         cost_usd=cost,
         complete=bool(summary and summary.get("status") == "complete"),
         shard=meta.get("shard"),
+        uses={str(k): str(v) for k, v in (meta.get("uses") or {}).items()},
     )
 
 

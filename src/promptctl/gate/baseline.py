@@ -58,6 +58,7 @@ class Baseline:
     floors: Mapping[str, float] = field(default_factory=dict)  # the floors that run met
     accepted_failing: str | None = None  # --reason of `--accept-failing`
     failures: tuple[str, ...] = ()  # why that run failed (recorded with --accept-failing)
+    uses: Mapping[str, str] = field(default_factory=dict)  # chain: alias -> "name@version"
 
 
 # A run gated without a baseline (`new`) held its floors: recorded as `passed`, so re-recording
@@ -99,6 +100,7 @@ def from_run(
         floors=floors if verdict in PASSING else {},
         accepted_failing=accepted_failing,
         failures=tuple(failures) if verdict not in PASSING else (),
+        uses=dict(run.uses),
         suite=run.suite,
         prompt=run.prompt,
         prompt_version=run.prompt_version,
@@ -207,6 +209,8 @@ def dumps(baseline: Baseline) -> str:
         "scorers": dict(baseline.scorer_hashes),
         "cost_usd": baseline.cost_usd,
     }
+    if baseline.uses:  # only chains carry it: other baselines keep their bytes
+        header["uses"] = dict(baseline.uses)
     if baseline.verdict is not None:
         evidence: dict[str, Any] = {"verdict": baseline.verdict, "floors": dict(baseline.floors)}
         if baseline.accepted_failing is not None:
@@ -354,6 +358,9 @@ def _build(data: Any, text: str) -> Baseline:
     cost = field_("cost_usd", (int, float), optional=True)
     cases = field_("cases", list)
     evidence = _evidence(field_("evidence", dict, optional=True), _line_of_key(text, "evidence"))
+    uses = field_("uses", dict, optional=True) or {}
+    if not all(isinstance(v, str) for v in uses.values()):
+        raise _Bad("`uses` must map aliases to name@version", _line_of_key(text, "uses"))
     if not all(isinstance(v, str) for v in scorers.values()):
         raise _Bad("`scorers` must map scorer ids to hashes", _line_of_key(text, "scorers"))
     gate = _gate(gate_raw, _line_of_key(text, "gate"))
@@ -384,6 +391,7 @@ def _build(data: Any, text: str) -> Baseline:
         outputs=tuple(outputs),
         cost_usd=float(cost) if cost is not None else None,
         case_hashes=case_hashes,
+        uses={str(k): v for k, v in uses.items()},
         **evidence,
     )
 

@@ -205,6 +205,11 @@ def evaluate(
                 "only the floors apply; review the change, then "
                 f"`promptctl baseline update {run.suite}`"
             )
+        for alias, now in sorted(run.uses.items()):
+            then = baseline.uses.get(alias)
+            if then is not None and then != now:  # a downstream regression's likely cause
+                name, _, old = then.partition("@")
+                notes.append(f"{name} changed: {old} -> {now.partition('@')[2]} (uses.{alias})")
         if baseline.gate_hash != applied.hash and baseline.commit is None:
             notes.append("the gate changed since the baseline was recorded")
         for sid in new_scorers:

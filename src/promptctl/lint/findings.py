@@ -61,6 +61,14 @@ RULES: dict[str, Rule] = {
         Rule("PC107", "invalid-output-schema", _E, "output.schema is not a valid JSON Schema"),
         Rule("PC108", "invalid-input-schema", _E, "an input definition is not a valid JSON Schema"),
         Rule("PC109", "missing-partial", _E, "{% include %} names a partial that does not exist"),
+        Rule("PC111", "uses-cycle", _E, "prompts use each other in a cycle (`uses:`)"),
+        Rule(
+            "PC112",
+            "unknown-upstream",
+            _E,
+            "`uses:` names an unknown prompt, label or revision, or a template an unknown alias",
+        ),
+        Rule("PC113", "unused-use", _W, "a `uses:` entry no template reads"),
         Rule("PC110", "unknown-param", _W, "a param the provider is not known to accept"),
         # suites and datasets
         Rule("PC201", "unknown-prompt", _E, "a suite names a prompt that does not exist"),

@@ -53,7 +53,41 @@ def check(project: Project, path: Path) -> list[Finding]:
         return checker.findings
     check_templates(prompt, data, checker)
     check_schemas(prompt, data, checker)
+    if prompt.uses or "uses" in data:
+        check_uses(project, prompt, checker)
     return checker.findings
+
+
+def check_uses(project: Project, prompt: Prompt, checker: Checker) -> None:
+    """PC111 a cycle, PC112 an unknown upstream/label or alias, PC113 a use nothing reads."""
+    from dataclasses import replace
+
+    from promptctl.prompts import rendering
+
+    for use in prompt.uses:  # one at a time: every bad entry is reported, not the first
+        try:
+            loader.link(replace(prompt, uses=(use,)), loader.Source(project))
+        except UsageError as e:
+            code = "PC111" if "a cycle" in e.message else "PC112"
+            checker.add(code, e.message, e.where, e.hint)
+    read = rendering.uses_fields(prompt)
+    aliases = {u.alias for u in prompt.uses}
+    for use in prompt.uses:
+        if use.alias not in read:
+            checker.add(
+                "PC113",
+                f"uses.{use.alias} ({use.ref}) is never read by the templates",
+                use.source,
+                f"read {{{{ uses.{use.alias}.output }}}} or {{{{ uses.{use.alias}.text }}}}, "
+                "or remove it",
+            )
+    for alias in sorted(set(read) - aliases):
+        checker.add(
+            "PC112",
+            f"a template reads uses.{alias}, which `uses:` does not declare",
+            prompt.messages[0].source if prompt.messages else prompt.source,
+            "declared: " + (", ".join(sorted(aliases)) or "none"),
+        )
 
 
 def check_templates(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> None:
@@ -87,7 +121,7 @@ def check_templates(prompt: Prompt, data: yamlio.YamlMap, checker: Checker) -> N
                     message.source,
                     "partials live in prompts/partials/",
                 )
-    declared = set(prompt.input)
+    declared = set(prompt.input) | ({"uses"} if prompt.uses else set())
     inputs = data.get("input") if isinstance(data.get("input"), yamlio.YamlMap) else None
     for name in sorted(used - declared):
         checker.add(

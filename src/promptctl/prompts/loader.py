@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import re
 from dataclasses import dataclass
@@ -9,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Message, OutputSpec, Prompt, canonical_json
+from promptctl.model import Message, OutputSpec, Prompt, Use, canonical_json
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
 from promptctl.registry import providers
 
 PROMPT_KEYS = (
+    "uses",
     "description",
     "model",
     "params",
@@ -88,6 +90,29 @@ class Source:
         data = gitrepo.read_file(self.project.root, self.rev, self.project.partials_dir / name)
         return data.decode("utf-8", errors="replace") if data is not None else None
 
+    def load(self, name: str) -> Prompt:
+        """The prompt `name` from this source (linked: its own `uses:` resolved)."""
+        if self.rev is None:
+            files = prompt_files(self.project)
+            if name not in files:
+                raise unknown_prompt(self.project, name)
+            return load_prompt_file(self.project, files[name])
+        from promptctl.history import gitrepo
+
+        path = self.project.prompts_dir / f"{name}.yaml"
+        data = gitrepo.read_file(self.project.root, self.rev, path)
+        if data is None:
+            raise UsageError(
+                f"prompt {name!r} does not exist at {self.rev[:12]}",
+                hint=f"check `promptctl log {name}` for the revisions that have it",
+            )
+        shown = f"{self.project.rel(path)}@{self.rev[:7]}"
+        prompt = load_prompt_text(
+            yamlio.decode(data, shown), name, shown, self.project, source=self
+        )
+        object.__setattr__(prompt, "commit", self.rev)
+        return prompt
+
     def partial_names(self) -> list[str]:
         root = self.project.partials_dir
         if self.rev is None:
@@ -137,8 +162,10 @@ def version_of(prompt: Prompt) -> str:
     its version is what it was before partials counted (no churn for existing baselines and
     labels)."""
     form: dict[str, Any] = canonical_form(prompt)
-    if prompt.partials:
+    if prompt.partials or prompt.uses:
         form = {"prompt": form, "partials": dict(sorted(prompt.partials.items()))}
+        if prompt.uses:  # the upstreams' effective versions: a change upstream is a change here
+            form["uses"] = {u.alias: u.version for u in prompt.uses}
     return hashlib.sha256(canonical_json(form).encode("utf-8")).hexdigest()[:12]
 
 
@@ -189,6 +216,7 @@ def parse_prompt(
                 "in promptctl.yaml",
             )
 
+    uses = _uses(data, checker)
     messages = _messages(data, shown, checker)
     params = checker.typed(data, "params", dict, what="prompt file") or yamlio.YamlMap()
     if ptype is not None:
@@ -216,7 +244,98 @@ def parse_prompt(
         uses_template="template" in data,
         partials_dir=str(project.partials_dir),
         partials=partials_of(messages, source or Source(project)),
+        uses=uses,
     )
+    object.__setattr__(prompt, "version", version_of(prompt))
+    return prompt
+
+
+def _uses(data: yamlio.YamlMap, checker: Checker) -> tuple[Use, ...]:
+    """`uses: {alias: NAME[@REF]}` or `uses: [NAME, ...]` (the alias is the name's last part)."""
+    if "uses" not in data:
+        return ()
+    raw = data["uses"]
+    out: list[Use] = []
+    if isinstance(raw, yamlio.YamlMap):
+        for alias, ref in raw.items():
+            if not isinstance(alias, str) or not alias.isidentifier():
+                checker.add(
+                    "PC004",
+                    f"uses: {alias!r} is not a valid alias (templates read uses.<alias>)",
+                    raw.key_loc(alias),
+                )
+            elif not isinstance(ref, str) or not ref.strip():
+                checker.add("PC004", f"uses.{alias} must be NAME or NAME@REF", raw.value_loc(alias))
+            else:
+                out.append(Use(alias=alias, ref=ref.strip(), source=raw.value_loc(alias)))
+    elif isinstance(raw, list):
+        for i, ref in enumerate(raw):
+            alias = ref.split("@", 1)[0].rsplit("/", 1)[-1] if isinstance(ref, str) else ""
+            if not alias.isidentifier():
+                checker.add(
+                    "PC004",
+                    f"uses[{i}]: {ref!r} gives no valid alias",
+                    raw.item_loc(i),
+                    "name one: uses: {alias: NAME@REF}",
+                )
+            else:
+                out.append(Use(alias=alias, ref=ref.strip(), source=raw.item_loc(i)))
+    else:
+        checker.add(
+            "PC004",
+            "uses must be a mapping {alias: NAME[@REF]} or a list of prompt names",
+            data.value_loc("uses"),
+        )
+    aliases = [u.alias for u in out]
+    for use in out:
+        if aliases.count(use.alias) > 1:
+            checker.add("PC004", f"uses: the alias {use.alias!r} appears twice", use.source)
+            return ()
+    return tuple(out)
+
+
+# The prompts being linked in this context, outermost first: a `uses:` cycle is caught when a
+# name comes round again, whichever revision or label it was reached through.
+_linking: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "promptctl_linking", default=()
+)
+
+
+def link(prompt: Prompt, source: Source) -> Prompt:
+    """Resolve the prompt's `uses:` (from `source`, or by their @REF) and set its effective
+    version. A cycle, an unknown upstream or label is a UsageError at the `uses:` entry."""
+    if not prompt.uses:
+        return prompt
+    stack = (*_linking.get(), prompt.name)
+    token = _linking.set(stack)
+    try:
+        upstreams: dict[str, Prompt] = {}
+        uses = []
+        for use in prompt.uses:
+            name, rev = split_ref(use.ref)
+            if name in stack:
+                cycle = " -> ".join([*stack[stack.index(name) :], name])
+                raise UsageError(
+                    f"uses: a cycle: {cycle}",
+                    where=use.source,
+                    hint="a prompt cannot use itself, directly or through others",
+                )
+            try:
+                upstream = source.load(name) if rev is None else resolve(use.ref, source.project)
+            except UsageError as e:
+                if e.message.startswith("uses"):  # a cycle or a bad use further up: as is
+                    raise UsageError(e.message, where=use.source, hint=e.hint) from None
+                raise UsageError(
+                    f"uses.{use.alias}: {e.message}", where=use.source, hint=e.hint
+                ) from None
+            upstreams[use.alias] = upstream
+            uses.append(
+                Use(alias=use.alias, ref=use.ref, version=upstream.version, source=use.source)
+            )
+    finally:
+        _linking.reset(token)
+    object.__setattr__(prompt, "uses", tuple(uses))
+    object.__setattr__(prompt, "upstreams", upstreams)
     object.__setattr__(prompt, "version", version_of(prompt))
     return prompt
 
@@ -363,7 +482,7 @@ def load_prompt_text(
     prompt = parse_prompt(data, name, shown, project, checker, source=source)
     checker.raise_first()
     assert prompt is not None
-    return prompt
+    return link(prompt, source or Source(project))
 
 
 def load_prompt_file(project: Project, path: Path) -> Prompt:
@@ -373,7 +492,7 @@ def load_prompt_file(project: Project, path: Path) -> Prompt:
     prompt = parse_prompt(data, prompt_name_for(project, path), shown, project, checker)
     checker.raise_first()
     assert prompt is not None
-    return prompt
+    return link(prompt, Source(project))
 
 
 def load_all(project: Project) -> list[Prompt]:

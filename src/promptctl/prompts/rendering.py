@@ -498,9 +498,92 @@ def check_variables(prompt: Prompt, values: Mapping[str, Any]) -> None:
                 )
 
 
-def render_messages(prompt: Prompt, variables: Mapping[str, Any]) -> list[dict[str, str]]:
-    values = apply_defaults(prompt, variables)
+def uses_fields(prompt: Prompt) -> dict[str, set[str]]:
+    """alias -> the fields (`output`, `text`) the prompt's templates and partials read of
+    `uses.<alias>`; an alias read without a field maps to an empty set."""
+    env = environment(None)
+    found: dict[str, set[str]] = {}
+    for text in [m.content for m in prompt.messages] + list(prompt.partials.values()):
+        if "uses" not in text:
+            continue
+        try:
+            ast = env.parse(text)
+        except TemplateError:
+            continue
+        for node in ast.find_all(nodes.Getattr):
+            inner = node.node
+            if isinstance(inner, nodes.Name) and inner.name == "uses":
+                found.setdefault(node.attr, set())
+            elif (
+                isinstance(inner, nodes.Getattr)
+                and isinstance(inner.node, nodes.Name)
+                and inner.node.name == "uses"
+            ):
+                found.setdefault(inner.attr, set()).add(node.attr)
+    return found
+
+
+def uses_context(
+    prompt: Prompt, variables: Mapping[str, Any], replies: Mapping[str, str] | None
+) -> dict[str, dict[str, str]]:
+    """`uses` as templates see it: per alias the upstream's rendered `text` (its messages'
+    contents, blank-line separated) and, when the chain was run, its reply as `output`."""
+    wanted = uses_fields(prompt)
+    out: dict[str, dict[str, str]] = {}
+    for use in prompt.uses:
+        upstream = prompt.upstreams[use.alias]
+        entry: dict[str, str] = {}
+        if "text" in wanted.get(use.alias, ()):
+            # an upstream's own chain is not run to show its text: its replies read as ""
+            stub = dict.fromkeys((u.alias for u in upstream.uses), "")
+            entry["text"] = "\n\n".join(
+                m["content"] for m in render_messages(upstream, variables, replies=stub)
+            )
+        if replies is not None and use.alias in replies:
+            entry["output"] = replies[use.alias]
+        elif "output" in wanted.get(use.alias, ()):
+            raise UsageError(
+                f"uses.{use.alias}.output is the reply of {upstream.name}@{upstream.version}, "
+                "and rendering alone calls no model",
+                where=use.source,
+                hint=f"run the chain (promptctl eval, promptctl run), or pass the reply: "
+                f'--var \'uses={{"{use.alias}": {{"output": "..."}}}}\'',
+            )
+        out[use.alias] = entry
+    return out
+
+
+def given_replies(variables: Mapping[str, Any]) -> dict[str, str] | None:
+    """Upstream replies passed by hand as `uses={alias: {output: ...}}` (render, run)."""
+    raw = variables.get("uses")
+    if isinstance(raw, str):  # --var uses='{"route": {"output": "billing"}}': JSON text
+        import json
+
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    if not isinstance(raw, Mapping):
+        return None
+    return {
+        str(alias): str(v["output"])
+        for alias, v in raw.items()
+        if isinstance(v, Mapping) and "output" in v
+    }
+
+
+def render_messages(
+    prompt: Prompt, variables: Mapping[str, Any], *, replies: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
+    """Render the prompt's messages. `replies` (alias -> upstream reply) fill
+    `uses.<alias>.output`: a chain run passes them; without, `uses=` among the variables may."""
+    if prompt.uses and replies is None:
+        replies = given_replies(variables)
+    own = {k: v for k, v in variables.items() if k != "uses"}
+    values = apply_defaults(prompt, own)
     check_variables(prompt, values)
+    if prompt.uses:  # upstreams get the caller's variables, with their own defaults
+        values["uses"] = uses_context(prompt, own, replies)
     return [
         {
             "role": m.role,
@@ -522,7 +605,9 @@ def check_unknown(prompt: Prompt, variables: Mapping[str, Any]) -> None:
     Only for direct callers (render, run, `Prompt.render`): dataset rows may carry extra
     fields, which lint reports as PC211 warnings.
     """
-    unknown = sorted(k for k in variables if k not in prompt.input)
+    unknown = sorted(
+        k for k in variables if k not in prompt.input and not (k == "uses" and prompt.uses)
+    )
     if unknown:
         # a prompt without `input:` (lint PC102) still takes what its templates read
         used = set().union(*(template_variables(m, prompt.partials_dir) for m in prompt.messages))
