@@ -12,7 +12,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from statistics import NormalDist
 
@@ -444,6 +444,8 @@ class PairedComparison:
     better: int  # cases whose pass fraction rose
     flip_rate: float
     min_detectable_drop: float
+    metric: str = "pass_rate"  # or mean_score: rates above are then mean scores in [0, 1]
+    sd: float = 0.0  # mean_score: standard deviation of the per-case differences
 
     @property
     def drop(self) -> float:
@@ -497,6 +499,83 @@ def compare(
     )
 
 
+@lru_cache(maxsize=256)
+def t_quantile(q: float, df: int) -> float:
+    """Student's t quantile by bisection on `student_t_cdf` (no scipy): to 1e-10."""
+    lo, hi = -1e3, 1e3
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if student_t_cdf(mid, df) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def compare_scores(
+    base: Sequence[float],
+    current: Sequence[float],
+    *,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedComparison:
+    """`gate.metric: mean_score` (issue 17 §2): per-case mean scores in [0, 1], paired.
+
+    The p-value is the same sign-flip permutation test as for pass fractions: a judge's scores
+    on a k-point scale, averaged over r repeats, are multiples of 1/((k-1) r), so the exact
+    enumeration covers every realistic suite, and seeded Monte Carlo (20,000 draws, standard
+    error <= 0.0036 at p = 0.05) takes over beyond its budget. It assumes nothing about the
+    shape of the score distribution (judge scores are lumpy and bounded, far from normal),
+    which a paired t-test would. The interval is the paired t-interval on the per-case
+    differences: the case is the unit, so it is the clustered interval of Miller (2024, §3).
+    """
+    if len(base) != len(current):
+        raise ValueError("paired samples differ in length")
+    n = len(base)
+    diffs = [c - b for b, c in zip(base, current, strict=True)]
+    if n == 0:
+        return replace(compare([], []), metric="mean_score")
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1)) if n > 1 else 0.0
+    half = t_quantile(1 - (1 - confidence) / 2, n - 1) * sd / math.sqrt(n) if n > 1 else 1.0
+    test = permutation_test(base, current, seed=seed)
+    return PairedComparison(
+        n=n,
+        base_rate=sum(base) / n,
+        current_rate=sum(current) / n,
+        delta=mean,
+        ci_low=max(-1.0, mean - half),
+        ci_high=min(1.0, mean + half),
+        p_value=test.p_value,
+        method=test.method,
+        worse=sum(1 for d in diffs if d < -_EPS),
+        better=sum(1 for d in diffs if d > _EPS),
+        flip_rate=0.0,
+        min_detectable_drop=min_detectable_score_drop(n, sd, alpha),
+        metric="mean_score",
+        sd=sd,
+    )
+
+
+def min_detectable_score_drop(n: int, sd: float, alpha: float, target: float = 0.8) -> float:
+    """Smallest true drop in mean score found significant with probability `target` on n cases
+    whose per-case differences spread by `sd` (normal approximation of the sign-flip test, which
+    at these sizes is close to the t-test's power). Below min_flips(alpha) cases no drop can
+    be significant at all: 1.0."""
+    if n < min_flips(alpha):
+        return 1.0
+    return min(1.0, (z_quantile(1 - alpha) + z_quantile(target)) * sd / math.sqrt(n))
+
+
+def score_cases_needed(drop: float, sd: float, alpha: float, target: float = 0.8) -> int | None:
+    """Cases for `target` power at a true mean-score drop of `drop` with per-case spread `sd`."""
+    if drop <= 0:
+        return None
+    need = math.ceil(((z_quantile(1 - alpha) + z_quantile(target)) * sd / drop) ** 2)
+    return max(min_flips(alpha), need)
+
+
 @dataclass(frozen=True, slots=True)
 class SettleHint:
     more_cases: int  # cases to add (at the current repeat count)
@@ -506,7 +585,10 @@ class SettleHint:
 def settle_hint(comparison: PairedComparison, alpha: float, repeats: int) -> SettleHint | None:
     """How many more cases (or repeats) would make the observed drop, if real, significant with
     80% power. Repeats help as much as cases only while noise dominates; the hint says "about"."""
-    needed = cases_needed(comparison.drop, comparison.flip_rate, alpha)
+    if comparison.metric == "mean_score":
+        needed = score_cases_needed(comparison.drop, comparison.sd, alpha)
+    else:
+        needed = cases_needed(comparison.drop, comparison.flip_rate, alpha)
     if needed is None:
         return None
     n = max(1, comparison.n)

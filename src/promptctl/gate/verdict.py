@@ -8,6 +8,7 @@ case, critical cases, max_cost_usd) fail whatever the statistics say. See docs/g
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,8 @@ class ScorerGate:
     # The comparison's p after the family's multiplicity correction (Holm over every compared
     # scorer the exit code depends on): the verdict compares this one with alpha.
     p_adjusted: float | None = None
+    # mean_score: (score, paired cases at it in the baseline, now), highest score first.
+    distribution: tuple[tuple[float, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -302,6 +305,24 @@ def decide(results: Sequence[GateResult]) -> tuple[GateResult, ...]:
     return tuple(out)
 
 
+def score_distribution(
+    base: Sequence[float], current: Sequence[float]
+) -> tuple[tuple[float, int, int], ...]:
+    """Paired cases per mean score, baseline vs now: what a judge's scores look like, not only
+    their mean (issue 17 §2). Scores are normalised to [0, 1] (a 1-5 judge: 0, .25, ... 1); with
+    repeats, per-case means fall between the points, and past 11 distinct values they are
+    grouped to the nearest tenth so the line stays readable."""
+    values = [round(v, 2) for v in (*base, *current)]
+    step = 0.1 if len(set(values)) > 11 else 0.0
+
+    def key(v: float) -> float:
+        return round(round(v / step) * step, 2) if step else round(v, 2)
+
+    b = Counter(key(v) for v in base)
+    c = Counter(key(v) for v in current)
+    return tuple((k, b.get(k, 0), c.get(k, 0)) for k in sorted(set(b) | set(c), reverse=True))
+
+
 def _raw_p(s: ScorerGate) -> float:
     assert s.comparison is not None
     return s.comparison.p_value
@@ -380,23 +401,25 @@ def _scorer_gate(
             **common,
         )
     pairs.sort(key=lambda p: p[1].case_id)
-    base = [b.pass_fraction for b, _ in pairs]
-    cur = [o.pass_fraction for _, o in pairs]
-    comp = stats.compare(base, cur, alpha=gate.alpha, seed=seed)
+    metric = gate.metric_of(sid)
+    distribution: tuple[tuple[float, int, int], ...] = ()
+    if metric == "mean_score":
+        base = [b.mean_score for b, _ in pairs]
+        cur = [o.mean_score for _, o in pairs]
+        comp = stats.compare_scores(base, cur, alpha=gate.alpha, seed=seed)
+        distribution = score_distribution(base, cur)
+    else:
+        base = [b.pass_fraction for b, _ in pairs]
+        cur = [o.pass_fraction for _, o in pairs]
+        comp = stats.compare(base, cur, alpha=gate.alpha, seed=seed)
+    # Flips in the metric gated on: pass fractions, or mean scores for mean_score.
+    flips = [Flip(o.case_id, x, y) for (_, o), x, y in zip(pairs, base, cur, strict=True) if x != y]
     worse = sorted(
-        (
-            Flip(o.case_id, b.pass_fraction, o.pass_fraction)
-            for b, o in pairs
-            if o.pass_fraction < b.pass_fraction - _EPS
-        ),
+        (f for f in flips if f.current < f.base - _EPS),
         key=lambda f: (f.current - f.base, f.case_id),
     )
     better = sorted(
-        (
-            Flip(o.case_id, b.pass_fraction, o.pass_fraction)
-            for b, o in pairs
-            if o.pass_fraction > b.pass_fraction + _EPS
-        ),
+        (f for f in flips if f.current > f.base + _EPS),
         key=lambda f: (f.base - f.current, f.case_id),
     )
     # The verdict waits for the family's correction (`decide`); until then it is provisional.
@@ -409,6 +432,8 @@ def _scorer_gate(
         new_cases=new,
         changed_cases=changed,
         repeats=max(o.repeats for _, o in pairs),
+        metric=metric,
+        distribution=distribution,
         **common,
     )
 
@@ -440,6 +465,9 @@ def as_dict(result: GateResult) -> dict[str, Any]:
                 "p_value": r6(c.p_value) if c else None,
                 "p_adjusted": r6(s.p_adjusted),
                 "metric": s.metric,
+                "score_distribution": [
+                    {"score": v, "base": b, "current": n} for v, b, n in s.distribution
+                ],
                 "test": c.method if c else None,
                 "min_detectable_drop": r6(c.min_detectable_drop) if c else None,
                 "pass_to_fail": [
@@ -535,9 +563,14 @@ def describe(s: ScorerGate, gate: Gate) -> str:
         if abs(p - c.p_value) < _EPS  # a family of one, or the smallest p among untied ones
         else f"adjusted p={p:.3g} (raw {c.p_value:.3g})"
     )
+    what = "mean score" if s.metric == "mean_score" else "pass rate"
+
+    def amount(x: float) -> str:
+        return f"{x:.3f}" if s.metric == "mean_score" else f"{x:.1%}"
+
     if s.verdict is Verdict.REGRESSED:
         return (
-            f"pass rate fell {c.drop:.1%} (> max_drop {gate.max_drop:.1%}), "
+            f"{what} fell {amount(c.drop)} (> max_drop {amount(gate.max_drop)}), "
             f"significant: {shown} < alpha {gate.alpha:g}"
         )
     if s.verdict is Verdict.INCONCLUSIVE:
@@ -548,11 +581,11 @@ def describe(s: ScorerGate, gate: Gate) -> str:
                 "would settle it"
             )
         return (
-            f"pass rate fell {c.drop:.1%} (> max_drop {gate.max_drop:.1%}) but "
+            f"{what} fell {amount(c.drop)} (> max_drop {amount(gate.max_drop)}) but "
             f"{shown} >= alpha {gate.alpha:g}: could be noise{tail}"
         )
     if c.drop > _EPS:
-        return f"pass rate fell {c.drop:.1%}, within max_drop {gate.max_drop:.1%}"
+        return f"{what} fell {amount(c.drop)}, within max_drop {amount(gate.max_drop)}"
     if c.drop < -_EPS:
-        return f"pass rate rose {-c.drop:.1%}"
-    return "pass rate unchanged"
+        return f"{what} rose {amount(-c.drop)}"
+    return f"{what} unchanged"

@@ -11,6 +11,7 @@ from promptctl.escaping import markdown_cell, xml_text
 from promptctl.gate.verdict import GateResult, ScorerGate, describe, family_line
 from promptctl.model import Verdict
 
+_PASS_FAIL = ("pass->fail", "fail->pass")
 MAX_FLIPS = 10  # a report lists this many flipped cases per direction; JSON has them all
 
 
@@ -31,7 +32,21 @@ def _delta(s: ScorerGate) -> str:
     c = s.comparison
     if c is None:
         return "-"
+    if s.metric == "mean_score":  # score units, [0, 1]: a 1-5 judge's point is 0.25
+        return f"{c.delta:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
     return f"{c.delta * 100:+.1f} [{c.ci_low * 100:+.1f}, {c.ci_high * 100:+.1f}]"
+
+
+def _level(s: ScorerGate, x: float | None) -> str:
+    """A rate as a percentage, or a mean score (gate.metric: mean_score) as a number."""
+    if x is None:
+        return "-"
+    return f"{x:.3f}" if s.metric == "mean_score" else f"{x:.1%}"
+
+
+def distribution_line(s: ScorerGate) -> str:
+    """Paired cases per mean score, base -> now: `1.00: 40->12  0.75: 10->38`."""
+    return "  ".join(f"{v:.2f}: {b}->{n}" for v, b, n in s.distribution)
 
 
 def _p(s: ScorerGate) -> str:
@@ -68,12 +83,12 @@ def rows(g: GateResult) -> list[list[str]]:
             [
                 s.scorer_id,
                 s.verdict.value.upper(),
-                _pct(c.base_rate) if c else "-",
-                _pct(c.current_rate) if c else _pct(s.pass_rate),
+                _level(s, c.base_rate) if c else "-",
+                _level(s, c.current_rate) if c else _pct(s.pass_rate),
                 _delta(s),
                 _p(s),
                 _p_adj(s),
-                _pct(c.min_detectable_drop) if c else "-",
+                _level(s, c.min_detectable_drop) if c else "-",
                 str(c.n) if c else "0",
                 f"{len(s.worse)}/{len(s.better)}",
             ]
@@ -111,10 +126,13 @@ def text(g: GateResult) -> str:
     lines.append(f"  {family_line(g)}\n")
     for s in g.scorers:
         lines.append(f"  {s.scorer_id}: {describe(s, g.gate)}\n")
+        if s.distribution:
+            lines.append(f"    mean score per case, base->now: {distribution_line(s)}\n")
+        down, up = ("score fell", "score rose") if s.metric == "mean_score" else _PASS_FAIL
         if s.worse:
-            lines.append(f"    pass->fail: {_flips(s.worse)}\n")
+            lines.append(f"    {down}: {_flips(s.worse)}\n")
         if s.better:
-            lines.append(f"    fail->pass: {_flips(s.better)}\n")
+            lines.append(f"    {up}: {_flips(s.better)}\n")
     for f in g.failures:
         lines.append(f"FAILED: {f}\n")
     for n in g.notes:
@@ -148,6 +166,8 @@ def markdown(g: GateResult) -> list[str]:
     out.append("")
     for s in g.scorers:
         out.append(f"- {_code(s.scorer_id)}: {md(describe(s, g.gate))}")
+        if s.distribution:
+            out.append(f"  - mean score per case, base→now: {md(distribution_line(s))}")
         if s.worse:
             out.append(f"  - pass→fail: {md(_flips(s.worse))}")
     for f in g.failures:
