@@ -327,6 +327,7 @@ def test_the_generated_workflow_gates_a_pull_request(
         "github.server_url": "https://github.com",
         "github.repository": "o/r",
         "github.run_id": "1",
+        "steps.html.outputs.artifact-url": "https://github.com/o/r/actions/runs/1/artifacts/7",
     }
     ci = Runner(p.root, context, tmp_path)
 
@@ -344,6 +345,10 @@ def test_the_generated_workflow_gates_a_pull_request(
     )
     assert "## promptctl eval: failed" in (tmp_path / "summary.md").read_text()
     assert llm_server.total == sum(len(k) >= 6 for _, k in CASES)  # the rest replayed
+    # The HTML report the next step uploads; the step summary stays markdown.
+    html = (p.root / ".promptctl/report.html").read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "Content-Security-Policy" in html
+    assert "<html" not in (tmp_path / "summary.md").read_text()
     r = ci.run(steps["comment"])
     assert r.returncode == 0, r.stderr
     # The PR comment, exactly (run id and commits vary; versions are content hashes).
@@ -402,6 +407,7 @@ def test_nothing_changed_is_a_success_and_says_so(scratch: Any, tmp_path: Path) 
         "github.server_url": "https://github.com",
         "github.repository": "o/r",
         "github.run_id": "1",
+        "steps.html.outputs.artifact-url": "",  # nothing evaluated: no report was uploaded
     }
     ci = Runner(p.root, context, tmp_path)
     p.write("README.md", "docs only\n")
