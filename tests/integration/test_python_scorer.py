@@ -118,3 +118,11 @@ def test_under_a_trusted_ref_the_committed_function_grades(git_project: Any) -> 
     assert scores(git_project)["b"]["shouts"]["passed"] is True
     assert git_project.run("eval", "--trusted-config-ref", "HEAD").code == 0
     assert scores(git_project)["b"]["shouts"]["passed"] is False
+
+
+def test_lint_names_a_missing_module(project: Any) -> None:
+    setup(project)
+    (project.root / "scorers" / "checks.py").unlink()
+    r = project.run("lint")
+    assert r.code == 1
+    assert "PC214" in r.out + r.err and "scorers/checks.py not found" in r.out + r.err

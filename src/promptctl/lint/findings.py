@@ -94,6 +94,7 @@ RULES: dict[str, Rule] = {
             "a suite's canary variable is not rendered into the prompt's system message",
         ),
         Rule("PC213", "no-judge-model", _E, "a judged scorer has no model and no default judge"),
+        Rule("PC214", "missing-scorer-module", _E, "a python scorer's module is not in scorers/"),
         # project config
         Rule("PC301", "bad-provider-config", _E, "a provider entry in promptctl.yaml is invalid"),
         Rule(

@@ -29,9 +29,26 @@ def check(project: Project, path: Path) -> list[Finding]:
     if suite is not None:
         check_canary(suite, prompt, data, checker)
         for spec in suite.scorers:
-            check_judge(project, spec, checker)
+            check_scorer(project, spec, checker)
         check_cases(project, suite, prompt, checker)
     return checker.findings
+
+
+def check_scorer(project: Project, spec: ScorerSpec, checker: Checker) -> None:
+    """What a scorer needs from the project: a judge model, a python scorer's module."""
+    check_judge(project, spec, checker)
+    if spec.type == "python" and isinstance(spec.value, str) and ":" in spec.value:
+        from promptctl.scorers.python import module_path, read_source
+
+        rel = module_path(spec.value.partition(":")[0])
+        if read_source(project, rel) is None:
+            checker.add(
+                "PC214",
+                f"scorer {spec.id!r}: {rel} not found",
+                spec.source,
+                f"write {rel} with `def {spec.value.partition(':')[2]}(output, context)` "
+                "(docs/suites.md)",
+            )
 
 
 def check_judge(project: Project, spec: ScorerSpec, checker: Checker) -> None:
@@ -127,7 +144,7 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
             else:
                 seen[case.id] = case.source
             for spec in case.asserts:
-                check_judge(project, spec, checker)
+                check_scorer(project, spec, checker)
                 if spec.id in suite_ids:
                     checker.add(
                         "PC208",
