@@ -83,6 +83,7 @@ def test_init_ci_in_an_existing_project_writes_only_the_ci_files(git_project: An
         Path(".github"),
         Path(".github/workflows"),
         Path(".github/workflows/promptctl.yml"),
+        Path(".github/workflows/promptctl-drift.yml"),
     }
     assert "wrote only the CI files" in r.err
 

@@ -79,6 +79,7 @@ def _workflows() -> dict[str, str]:
     return {
         "promptctl.yml": scaffold.render_template("github-workflow.yml"),
         "promptctl-sharded.yml": scaffold.render_template("github-workflow-sharded.yml"),
+        "promptctl-drift.yml": scaffold.render_template("github-drift.yml"),
         "ci.yml": (REPO / ".github/workflows/ci.yml").read_text(encoding="utf-8"),
     }
 

@@ -10,6 +10,7 @@ import typer
 from promptctl.cli._options import TrustedRef, check_format
 
 if TYPE_CHECKING:
+    from promptctl.evals import runner
     from promptctl.evals.runner import EvalResult
     from promptctl.project.config import Project
 
@@ -116,6 +117,19 @@ def eval_cmd(
         ),
     ] = None,
     trusted_config_ref: TrustedRef = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            metavar="PROVIDER/MODEL",
+            help="Run the prompts on this model instead, gated against the same baselines; "
+            "repeat for a side-by-side matrix.",
+        ),
+    ] = None,
+    params: Annotated[
+        list[str] | None,
+        typer.Option("--param", metavar="K=V", help="Override a model parameter, e.g. top_p=0.9."),
+    ] = None,
 ) -> None:
     """Run eval suites, score every case, report, and exit with the verdict.
 
@@ -185,6 +199,27 @@ def eval_cmd(
             terminal.write_dry_run(plans)
         raise typer.Exit(0)
     progress = terminal.progress_for(quiet=quiet or fmt == "json")
+    if models or params:
+        if update_baseline:
+            raise UsageError(
+                "--update-baseline records the prompts as written; it cannot be combined with "
+                "--model or --param",
+                hint="change the model in the prompt file, then eval --update-baseline",
+            )
+        reports = {"output": output, "junit": junit, "markdown": markdown, "html": html}
+        if len(models or []) > 1 and any(reports.values()):
+            raise UsageError(
+                "reports (--output, --junit, --markdown, --html) describe one run: use one "
+                "--model at a time to write them"
+            )
+        results = _eval_models(
+            project, selected, options, models or [], params or [], paths, progress
+        )
+        if len(results) == 1:
+            _write_reports(results[0], output=output, junit=junit, markdown=markdown)
+            if html is not None:
+                _write_html(project, results[0], html, baseline_ref)
+        raise typer.Exit(max(r.exit_code for r in results))
     result = runner.run_eval(project, selected, options, progress, resume=paths)
     if update_baseline:
         result = _update_baselines(project, result, accepted)
@@ -273,6 +308,50 @@ def _resume_paths(project: Project, ref: str) -> list[Path]:
         if not runs.is_complete(p) and runs.read_meta(p).get("invocation") == invocation
     ]
     return paths or [latest]
+
+
+def _eval_models(
+    project: Project,
+    selected: list,  # list[Suite]
+    options: runner.EvalOptions,
+    models: list[str],
+    params: list[str],
+    resume: list[Path] | None,
+    progress: object,
+) -> list[EvalResult]:
+    """`--model`/`--param`: each model gated against the baselines; several: side by side."""
+    from dataclasses import replace
+
+    from promptctl.errors import UsageError
+    from promptctl.evals import matrix, runner
+    from promptctl.project import yamlio
+    from promptctl.reporters import github, terminal
+    from promptctl.reporters.matrix import write_matrix
+
+    if resume:
+        raise UsageError("--model and --param cannot be combined with --resume")
+    overrides = {}
+    for item in params:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param {item!r} is not NAME=VALUE", hint="e.g. --param top_p=0.9")
+        overrides[key.strip()] = yamlio.cli_value(raw)
+    results = []
+    for model in models or [None]:
+        opts = replace(options, model=model, params=overrides)
+        for suite in selected:
+            before = runner.resolve_prompt(project, suite)
+            after = runner.swap_model(project, before, opts)
+            terminal.warn(
+                f"{suite.name}: {before.name} on {after.model} "
+                f"(was {before.model}; version {before.version} -> {after.version})"
+            )
+        result = runner.run_eval(project, selected, opts, progress)
+        terminal.write_result(result, stream=github.log_stream())
+        results.append((model or "params", result))
+    if len(results) > 1:
+        write_matrix(matrix.compare_models(results))
+    return [r for _m, r in results]
 
 
 def _write_reports(

@@ -67,6 +67,7 @@ TEXT = (
     "  run       Call the model once with NAME[@REF] and print the reply.\n"
     "  lint      Check prompts, suites, datasets, promptctl.yaml and labels.yaml.\n"
     "  eval      Run eval suites, score every case, report, and exit with the...\n"
+    "  drift     Re-run, fresh (no replay, no cache), the suites of the...\n"
     "  merge     Merge the shard runs of `eval --shard I/N` into one run per...\n"
     "  log       The prompt's versions through git history, with the labels...\n"
     "  diff      What changed in prompts, suites, gates and config between two...\n"

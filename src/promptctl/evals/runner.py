@@ -13,7 +13,7 @@ import secrets
 import shutil
 import signal
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +67,11 @@ class EvalOptions:
     max_cost_usd: float | None = None
     baseline_ref: str | None = None  # gate against (and replay from) the baseline at this rev
     gate: bool = True  # compare with the committed baseline (issue 6)
+    # `eval --model P/M --param k=v`: the suites' prompts run on another model or params, gated
+    # against the same baselines ("does the new model keep our quality?", issue 15)
+    model: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    case_ids: frozenset[str] | None = None  # only these cases (drift --sample), with --filter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,7 +132,7 @@ class _Plan:
     suite: Suite
     prompt: Prompt
     repeat: int
-    selector: datasets.Selector
+    selector: datasets.Selector | _Only
     total_pairs: int
     cases: int
     baseline: Any = None  # baseline.Baseline read before any call: a damaged one stops here
@@ -183,10 +188,41 @@ def _plainly_valid(prompt: Prompt, values: Mapping[str, Any]) -> bool:
     return True
 
 
+class _Only:
+    """A selector narrowed to a set of case ids (drift's sample)."""
+
+    def __init__(self, inner: datasets.Selector, ids: frozenset[str]) -> None:
+        self.inner, self.ids = inner, ids
+
+    def __call__(self, case: Case) -> bool:
+        return case.id in self.ids and self.inner(case)
+
+
+def swap_model(project: Project, prompt: Prompt, options: EvalOptions) -> Prompt:
+    """The prompt with --model / --param applied, and the version that content hashes to."""
+    if options.model is None and not options.params:
+        return prompt
+    model = options.model or prompt.model
+    provider, sep, model_id = model.partition("/")
+    if not sep or not provider or not model_id:
+        raise UsageError(
+            f"--model {model!r} must be <provider>/<model id>", hint="e.g. openai/gpt-4.1"
+        )
+    if loader.provider_type(project, provider) is None:
+        raise UsageError(
+            f"--model {model!r}: unknown provider {provider!r}",
+            hint="providers: " + ", ".join(project.provider_names()),
+        )
+    swapped = replace(prompt, model=model, params={**prompt.params, **options.params})
+    return replace(swapped, version=loader.version_of(swapped))
+
+
 def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
     """Validate every selected case before any call: bad rows, duplicate ids, missing vars."""
-    prompt = resolve_prompt(project, suite)
+    prompt = swap_model(project, resolve_prompt(project, suite), options)
     selector = datasets.Selector(options.filter, options.shard)
+    if options.case_ids is not None:
+        selector = _Only(selector, options.case_ids)
     repeat = options.repeat or suite.repeat
     # A shard may draw no case of a small suite: that is an empty shard run (merge expects
     # every shard), not an error, as long as the suite and filter select cases at all.
@@ -655,6 +691,8 @@ async def _one(
         cached=reply.cached,
         error=None,
     )
+    if reply.model and not reply.cached:
+        record["served_model"] = reply.model  # what the provider says it ran (drift)
     return record
 
 
@@ -809,8 +847,6 @@ def run_eval(
 def decide(result: EvalResult) -> EvalResult:
     """One eval, one decision (issue 17 §1): the gates of every complete suite are corrected
     together (gate.verdict.decide), and each run's summary.json records the final verdict."""
-    from dataclasses import replace
-
     from promptctl.gate import verdict as gate_mod
 
     gated = [i for i, s in enumerate(result.suites) if s.gate is not None]

@@ -24,7 +24,8 @@ CI_KINDS = {
     "github": (".github/workflows/promptctl.yml", "github-workflow.yml"),
     "github-sharded": (".github/workflows/promptctl.yml", "github-workflow-sharded.yml"),
 }
-CI_FILES = {".github/workflows/promptctl.yml": "github-workflow.yml"}
+# Written with either --ci kind: the daily drift check, off until the repository enables it.
+CI_DRIFT = (".github/workflows/promptctl-drift.yml", "github-drift.yml")
 VERSION_MARK = "__PROMPTCTL_VERSION__"  # workflow templates pin the promptctl that wrote them
 # The refresh job runs on pushes to the default branch; a `master` repository with `[main]`
 # never ran it (issue 20): init writes the branch the repository has.
@@ -70,6 +71,7 @@ def scaffold(
     if ci in CI_KINDS:
         target, name = CI_KINDS[ci]
         files[target] = name
+        files[CI_DRIFT[0]] = CI_DRIFT[1]
     elif ci not in (None, "none"):
         raise UsageError(
             f"--ci {ci!r} is not supported",
