@@ -63,7 +63,7 @@ def case_from_mapping(item: Any, where: Location) -> Case:
         raise UsageError(f"case `critical` must be true or false, not {critical!r}", where=where)
     asserts: tuple[ScorerSpec, ...] = ()
     if item.get("assert") is not None:
-        from promptctl.evals.suites import row_scorers  # suites owns the scorer config format
+        from promptctl.evals.scorer_config import row_scorers
 
         asserts = row_scorers(item["assert"], where)
     return Case(

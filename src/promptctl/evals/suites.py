@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from promptctl.errors import Location, UsageError
+from promptctl.evals.scorer_config import SCORER_KEYS
 from promptctl.model import FAMILIES, METRICS, Case, Gate, ScorerSpec, Suite
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
@@ -21,21 +22,6 @@ SUITE_KEYS = (
     "gate",
     "record_outputs",
     "canary",
-)
-SCORER_KEYS = (
-    "id",
-    "type",
-    "value",
-    "model",
-    "rubric",
-    "scale",
-    "pass",
-    "template",
-    "threshold",
-    "min",
-    "max",
-    "kinds",
-    "timeout_s",
 )
 GATE_KEYS = (
     "min_pass_rate",
@@ -280,59 +266,6 @@ def _scorers(
             checker.add(code, f"scorer {sid!r}: {message}", where)
         specs.append(spec)
     return specs
-
-
-def row_scorers(items: object, where: Location) -> tuple[ScorerSpec, ...]:
-    """A dataset row's `assert:` list -> ScorerSpecs; the first problem is a UsageError at `where`.
-
-    The same keys and checks as a suite's `scorers:` (a judge `template` excepted: a row has no
-    directory to resolve it against); ids default to the type and are unique within the row.
-    """
-    if not isinstance(items, list):
-        raise UsageError("case `assert` must be a list of scorers", where=where)
-    from promptctl import scorers as registry
-
-    specs: list[ScorerSpec] = []
-    for i, item in enumerate(items):
-        what = f"assert[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            raise UsageError(
-                f"{what} must be a mapping with a `type`",
-                where=where,
-                hint='e.g. "assert": [{"type": "icontains", "value": "refund"}]',
-            )
-        for key in item:
-            if key not in SCORER_KEYS or key == "template":
-                allowed = [k for k in SCORER_KEYS if k != "template"]
-                hint = did_you_mean(str(key), allowed) or f"allowed keys: {', '.join(allowed)}"
-                raise UsageError(f"unknown key {key!r} in {what}", where=where, hint=hint)
-        try:
-            base, negate = registry.resolve_type(item["type"])
-        except UsageError as e:
-            raise UsageError(f"{what}: {e.message}", where=where, hint=e.hint) from None
-        sid = item.get("id", item["type"])
-        if not isinstance(sid, str) or not sid:
-            raise UsageError(f"{what}: `id` must be a non-empty string", where=where)
-        if any(s.id == sid for s in specs):
-            raise UsageError(
-                f"{what}: scorer id {sid!r} is used twice in this case",
-                where=where,
-                hint="give each scorer a distinct `id:`",
-            )
-        spec = ScorerSpec(
-            id=sid,
-            type=base,
-            negate=negate,
-            value=yamlio.plain(item.get("value")),
-            options={
-                k: yamlio.plain(v) for k, v in item.items() if k not in ("id", "type", "value")
-            },
-            source=where,
-        )
-        for _code, message, _key in registry.check_spec(spec):
-            raise UsageError(f"{what}: scorer {sid!r}: {message}", where=where)
-        specs.append(spec)
-    return tuple(specs)
 
 
 def _gate(data: yamlio.YamlMap, checker: Checker, scorers: list[ScorerSpec]) -> Gate:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.interop import (
+from promptctl.interop.plan import (
     Collector,
     ImportPlan,
     PlannedFile,
