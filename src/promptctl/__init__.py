@@ -12,7 +12,7 @@ from promptctl._version import __version__
 
 if TYPE_CHECKING:
     from promptctl.api import load
-    from promptctl.model import Prompt
+    from promptctl.prompts.prompt import Prompt
 
 __all__ = ["Prompt", "__version__", "load"]
 
@@ -24,7 +24,7 @@ def __getattr__(name: str) -> Any:
 
         return load
     if name == "Prompt":
-        from promptctl.model import Prompt
+        from promptctl.prompts.prompt import Prompt
 
         return Prompt
     raise AttributeError(f"module 'promptctl' has no attribute {name!r}")

@@ -19,8 +19,9 @@ from promptctl.errors import (
     StoppedError,
     UsageError,
 )
-from promptctl.model import OutputSpec, Prompt, Request
+from promptctl.model import OutputSpec, Request
 from promptctl.project import config
+from promptctl.prompts.prompt import Prompt
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, Scripted, write_config
 

@@ -191,7 +191,8 @@ def test_run_ids_sort_by_time_and_latest_run_filters(tmp_path: Path) -> None:
 
 def _prompt(**schemas: Any) -> Any:
     from promptctl.errors import Location
-    from promptctl.model import Message, OutputSpec, Prompt
+    from promptctl.model import Message, OutputSpec
+    from promptctl.prompts.prompt import Prompt
 
     return Prompt(
         name="p",

@@ -32,8 +32,9 @@ from promptctl.errors import (
     StoppedError,
     UsageError,
 )
-from promptctl.model import Prompt, Reply, Request
+from promptctl.model import Reply, Request
 from promptctl.project.config import Project
+from promptctl.prompts.prompt import Prompt
 from promptctl.providers import providers
 from promptctl.providers.base import Completion, HTTPCall, Provider, ProviderSettings
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from promptctl.errors import PromptctlError, UsageError
 from promptctl.evals import runs
-from promptctl.model import Case, Prompt, RecordedOutput, Suite
+from promptctl.model import Case, RecordedOutput, Suite
 from promptctl.project.config import Project
+from promptctl.prompts.prompt import Prompt
 
 # The case verdicts the report filters on (issue 16).
 CASE_VERDICTS = ("regressed", "flipped", "failed", "errored", "new")
@@ -156,10 +157,10 @@ def _suite_of(project: Project, meta: Mapping[str, Any]) -> Suite | None:
 
 
 def _prompt_at(project: Project, name: str, version: str) -> Prompt | None:
-    from promptctl.prompts import loader
+    from promptctl.prompts import refs
 
     try:
-        return loader.resolve(f"{name}@{version}", project)
+        return refs.resolve(f"{name}@{version}", project)
     except PromptctlError:  # an uncommitted version that is gone, or no git
         return None
 

@@ -20,11 +20,11 @@ from promptctl.errors import UsageError
 from promptctl.gate import baseline, floors
 from promptctl.history import gitrepo
 from promptctl.history.snapshot import Snapshot, SuiteAt, snapshot, suites_at
-from promptctl.model import Prompt
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker
 from promptctl.project.config import CONFIG_FILE, Config, Project, read_config
 from promptctl.prompts import loader
+from promptctl.prompts.prompt import Prompt
 
 # ----------------------------------------------------------------------------- results
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from promptctl.errors import UsageError
 from promptctl.history import gitrepo
-from promptctl.model import Prompt
 from promptctl.project.config import Project
 from promptctl.prompts import loader
-
-_VERSION = re.compile(r"^[0-9a-f]{12}$")
+from promptctl.prompts.prompt import Prompt
 
 
 def load_at(project: Project, name: str, rev: str) -> Prompt | None:
@@ -48,7 +45,7 @@ def resolve_rev(project: Project, name: str, rev: str, *, in_tree: bool) -> Prom
     label = _label_target(project, name, rev)
     if label is not None:
         return _load_labelled(project, name, rev, *label)
-    if _VERSION.match(rev) and gitrepo.is_repo(project.root):
+    if loader.VERSION_RE.match(rev) and gitrepo.is_repo(project.root):
         found = find_version(project, name, rev)
         if found is not None:
             return found

@@ -615,7 +615,7 @@ def export_prompt(project: Any, prompt: Any, suite: Any = None) -> str:
 
     Args:
         project: the `config.Project` the prompt and suite belong to.
-        prompt: a loaded `model.Prompt`.
+        prompt: a loaded `Prompt`.
         suite: a loaded `model.Suite` of that prompt; its cases become `testData` and its
             scorers `evaluators`.
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from promptctl.errors import Location, UsageError
 from promptctl.labels import store as labels
-from promptctl.model import Message, OutputSpec, Prompt
+from promptctl.model import Message, OutputSpec
 from promptctl.project import files
 from promptctl.project.config import Project
 from promptctl.prompts import loader
+from promptctl.prompts.prompt import Prompt
 
 FORMAT = "promptctl-bundle"
 FORMAT_VERSION = 1

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from promptctl.errors import Location, UsageError
 from promptctl.lint.findings import Finding
-from promptctl.model import Message, Prompt
+from promptctl.model import Message
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker
 from promptctl.project.config import Project
 from promptctl.prompts import loader
+from promptctl.prompts.prompt import Prompt
 
 
 def finding_for_load_error(e: UsageError) -> Finding:

@@ -9,11 +9,12 @@ from promptctl.errors import Location, UsageError
 from promptctl.evals import datasets, suites
 from promptctl.lint.findings import RULES, Finding
 from promptctl.lint.prompts import load_yaml
-from promptctl.model import Prompt, ScorerSpec, Suite
+from promptctl.model import ScorerSpec, Suite
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
 from promptctl.project.yamlio import YamlMap
-from promptctl.prompts import loader
+from promptctl.prompts import loader, refs
+from promptctl.prompts.prompt import Prompt
 
 MAX_ROW_FINDINGS = 20  # a broken 100k-row file needs the first problems, not all of them
 
@@ -106,7 +107,7 @@ def _prompt(project: Project, data: YamlMap, checker: Checker) -> Prompt | None:
     if not rev:
         return current
     try:
-        return loader.resolve(ref, project)
+        return refs.resolve(ref, project)
     except UsageError as e:
         from promptctl.history import gitrepo
 

@@ -18,9 +18,9 @@ from importlib import resources
 from typing import Any
 
 from promptctl.errors import UsageError
-from promptctl.model import Prompt
 from promptctl.project.config import Project
 from promptctl.project.scaffold import Written
+from promptctl.prompts.prompt import Prompt
 
 SEED = 21  # fixed: the expanded set is byte-identical on every machine and every run
 MUTATIONS = ("case", "spacing", "base64", "leetspeak", "translate")
@@ -196,7 +196,7 @@ gate:
 def write(project: Project, names: list[str], *, force: bool = False) -> list[Written]:
     """Write the safety suite(s) and dataset(s) for the prompts `names` (all when empty)."""
     from promptctl.project.files import write_atomic
-    from promptctl.prompts import loader
+    from promptctl.prompts import loader, refs
 
     files = loader.prompt_files(project)
     chosen = names or sorted(files)
@@ -204,7 +204,7 @@ def write(project: Project, names: list[str], *, force: bool = False) -> list[Wr
         raise UsageError("no prompts to probe", hint="add a prompt under prompts/ first")
     out: list[Written] = []
     for name in chosen:
-        prompt = loader.resolve(name, project)
+        prompt = refs.resolve(name, project)
         stem = "safety" if len(chosen) == 1 else f"safety-{prompt.name}"
         suite_path = project.evals_dir / f"{stem}.yaml"
         data_path = project.evals_dir / "data" / f"{stem}.jsonl"

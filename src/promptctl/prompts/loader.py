@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Message, OutputSpec, Prompt, Use, canonical_json
+from promptctl.model import Message, OutputSpec, Use, canonical_json
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
+from promptctl.prompts.prompt import Prompt
 from promptctl.registry import providers
 
 PROMPT_KEYS = (
@@ -29,7 +30,7 @@ PROMPT_KEYS = (
 )
 ROLES = ("system", "user", "assistant")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9_.-]+/\S+$")
-_VERSION = re.compile(r"^[0-9a-f]{12}$")
+VERSION_RE = re.compile(r"^[0-9a-f]{12}$")  # a prompt version: 12 hex digits
 
 # Ranges every provider of a type enforces; anything else is passed through as written.
 PARAM_RANGES: dict[str, dict[str, tuple[float, float | None, bool]]] = {
@@ -516,20 +517,3 @@ def unknown_prompt(project: Project, name: str) -> UsageError:
         f"unknown prompt {name!r}",
         hint=(hint + " " if hint else "") + f"known prompts: {listing}",
     )
-
-
-def resolve(ref: str, project: Project) -> Prompt:
-    """NAME, NAME@<12-hex version>, NAME@<label> or NAME@<git rev> -> Prompt."""
-    name, rev = split_ref(ref)
-    files = prompt_files(project)
-    if rev is None:
-        if name not in files:
-            raise unknown_prompt(project, name)
-        return load_prompt_file(project, files[name])
-    if name in files and _VERSION.match(rev):
-        current = load_prompt_file(project, files[name])
-        if current.version == rev:
-            return current
-    from promptctl.history import revisions as history
-
-    return history.resolve_rev(project, name, rev, in_tree=name in files)

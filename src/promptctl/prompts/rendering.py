@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import meta, nodes
@@ -21,9 +21,13 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError,
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Message, Prompt
+from promptctl.model import Message
 from promptctl.project.yamlio import CliText
 from promptctl.prompts import validation
+
+if TYPE_CHECKING:
+    # annotations only: prompt.py imports this module to render, so no import back at run time
+    from promptctl.prompts.prompt import Prompt
 
 MAX_OUTPUT_CHARS = 2_000_000  # a rendered prompt past this is a bug or an attack
 # Size limits do not stop `{% for a in range(10**5) %}{% for b in range(10**5) %}`: an empty

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from promptctl.model import Case, Prompt, Reply, Score, ScorerSpec
+from promptctl.model import Case, Reply, Score, ScorerSpec
+from promptctl.prompts.prompt import Prompt
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

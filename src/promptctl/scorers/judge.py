@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Case, OutputSpec, Prompt, Reply, Score, ScorerSpec, canonical_json
+from promptctl.model import Case, OutputSpec, Reply, Score, ScorerSpec, canonical_json
+from promptctl.prompts.prompt import Prompt
 from promptctl.scorers.base import ScorerContext, as_text, short
 
 DEFAULT_SCALE = (1, 5)
