@@ -17,7 +17,7 @@ from pathlib import Path
 from promptctl.errors import UsageError
 from promptctl.labels import store
 from promptctl.labels.rollout import BUCKETS, CANDIDATE, STABLE, bucket, threshold
-from promptctl.model import Prompt
+from promptctl.prompts.prompt import Prompt
 
 Stamp = tuple[int, int, int] | None
 RECHECK_S = 1.0  # a stat per request would double the cost of a call (~1-3 µs)
@@ -92,14 +92,14 @@ def _arm(served: _Served, b: int | None) -> Prompt:
 def _resolve(root: str | Path | None, name: str, label: str) -> _Served:
     from promptctl.history import revisions
     from promptctl.project import config
-    from promptctl.prompts import loader
+    from promptctl.prompts import refs
 
     project = config.load_project(Path(root) if root else None)
     path = os.fspath(project.labels_file)
     # Stamps before reading: a change while we read is seen on the next check.
     writes, stamp = store.writes(), _stamp(path)
     entry = store.read(project).get(name, {}).get(label)
-    stable = loader.resolve(f"{name}@{label}", project)
+    stable = refs.resolve(f"{name}@{label}", project)
     served = _Served(
         path=path,
         stamp=stamp,
