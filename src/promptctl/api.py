@@ -8,7 +8,7 @@ from pathlib import Path
 from promptctl.errors import UsageError
 from promptctl.labels import serving
 from promptctl.project import config
-from promptctl.prompts import refs
+from promptctl.prompts import loader
 from promptctl.prompts.prompt import Prompt
 
 
@@ -56,7 +56,7 @@ def load(
     else:
         project = config.load_project(Path(root) if root else None)
         target = name if (label is None and ref is None) else f"{name}@{label or ref}"
-        prompt = refs.resolve(target, project)
+        prompt = loader.resolve(target, project)
     if span:
         _set_span(prompt)
     return prompt

@@ -12,7 +12,7 @@ import pytest
 import promptctl
 from promptctl.model import canonical_json
 from promptctl.project import config
-from promptctl.prompts import loader, refs
+from promptctl.prompts import loader
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,13 +68,13 @@ def test_the_snapshot_holds_each_partial_read_from_the_prompts_revision(git_proj
     first = p.commit("seed")
     p.write("prompts/partials/inner.j2", "nobody", dedent=False)
     project = config.load_project(p.root)
-    then = refs.resolve(f"greet@{first}", project)
+    then = loader.resolve(f"greet@{first}", project)
     assert dict(then.partials) == {
         "inner.j2": "the team",
         "outer.j2": "Signed: {% include 'inner.j2' %}",
     }
     assert then.render(who="x")[0]["content"] == "Signed: the team"
-    assert refs.resolve("greet", project).render(who="x")[0]["content"] == "Signed: nobody"
+    assert loader.resolve("greet", project).render(who="x")[0]["content"] == "Signed: nobody"
 
 
 def test_load_render_export_and_bundle_agree_byte_for_byte_on_a_label(

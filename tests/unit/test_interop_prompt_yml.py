@@ -21,7 +21,7 @@ from promptctl.interop.prompt_yml import (
     to_jinja,
 )
 from promptctl.project import config
-from promptctl.prompts import refs, rendering
+from promptctl.prompts import loader, rendering
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "interop"
 GH = DATA / "ghmodels"
@@ -137,7 +137,7 @@ def _import_into(root: Path, fixture: str) -> None:
 
 def _load(root: Path, name: str):
     project = config.load_project(root=root)
-    prompt = refs.resolve(name, project)
+    prompt = loader.resolve(name, project)
     suite = suites.load_suite(project, root / "evals" / f"{name}.yaml")
     return project, prompt, suite
 
@@ -204,7 +204,7 @@ def test_export_refuses_jinja_github_cannot_run(tmp_path: Path) -> None:
     )
     project = config.load_project(root=tmp_path)
     with pytest.raises(UsageError, match="Jinja beyond") as err:
-        export_prompt(project, refs.resolve("p", project))
+        export_prompt(project, loader.resolve("p", project))
     assert str(err.value.where) == "prompts/p.yaml:5:14"
 
 

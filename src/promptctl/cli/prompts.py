@@ -80,12 +80,12 @@ def render(
     Example: promptctl render summarize --var ticket="The printer is on fire"
     """
     from promptctl.project import config
-    from promptctl.prompts import refs, rendering
+    from promptctl.prompts import loader, rendering
     from promptctl.reporters import plain
 
     check_format(fmt, ("text", "json"))
     project = config.load_project()
-    prompt = refs.resolve(ref, project)
+    prompt = loader.resolve(ref, project)
     messages = rendering.render_prompt(prompt, parse_vars(var, vars_file))
     if fmt == "json":
         plain.write_json(

@@ -31,13 +31,13 @@ def run(
     """
     from promptctl import engine
     from promptctl.project import config
-    from promptctl.prompts import refs, rendering
+    from promptctl.prompts import loader, rendering
     from promptctl.redaction import printable
     from promptctl.reporters import plain
 
     check_format(fmt, ("text", "json"))
     project = config.load_project(trusted_ref=trusted_config_ref)
-    prompt = refs.resolve(ref, project)
+    prompt = loader.resolve(ref, project)
     messages = rendering.render_prompt(prompt, parse_vars(var, vars_file))
     reply, _ = engine.run_once(project, prompt, messages, model=model, use_cache=not no_cache)
     if fmt == "json":

@@ -157,10 +157,10 @@ def _suite_of(project: Project, meta: Mapping[str, Any]) -> Suite | None:
 
 
 def _prompt_at(project: Project, name: str, version: str) -> Prompt | None:
-    from promptctl.prompts import refs
+    from promptctl.prompts import loader
 
     try:
-        return refs.resolve(f"{name}@{version}", project)
+        return loader.resolve(f"{name}@{version}", project)
     except PromptctlError:  # an uncommitted version that is gone, or no git
         return None
 

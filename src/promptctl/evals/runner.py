@@ -29,7 +29,7 @@ from promptctl.evals import datasets, runs
 from promptctl.gate.floors import FloorFailure, check_floors
 from promptctl.model import PER_CASE_HASH, Case, Reply, Score, ScorerOutcome, Suite
 from promptctl.project.config import Project
-from promptctl.prompts import refs, rendering
+from promptctl.prompts import loader, rendering
 from promptctl.prompts.prompt import Prompt
 
 
@@ -142,7 +142,7 @@ class _Plan:
 
 def resolve_prompt(project: Project, suite: Suite) -> Prompt:
     try:
-        return refs.resolve(suite.prompt_ref, project)
+        return loader.resolve(suite.prompt_ref, project)
     except UsageError as e:
         if e.where is None:
             e.where = suite.source

@@ -632,7 +632,7 @@ def _prepare(
 ) -> Baseline:
     from promptctl.evals import runs
     from promptctl.evals import suites as suite_files
-    from promptctl.prompts import refs
+    from promptctl.prompts import loader
 
     meta = runs.read_meta(path)
     run = runs.load_run(path)
@@ -655,7 +655,7 @@ def _prepare(
     if run.suite in files:
         suite = suite_files.load_suite(project, files[run.suite])
         record = suite.record_outputs
-        current = refs.resolve(suite.prompt_ref, project).version
+        current = loader.resolve(suite.prompt_ref, project).version
         if current != run.prompt_version:
             raise UsageError(
                 f"prompt {run.prompt} changed since run {run.run_id} "

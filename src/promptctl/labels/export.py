@@ -25,8 +25,6 @@ FORMAT_VERSION = 1
 
 def build(project: Project, label: str) -> dict[str, Any]:
     """The bundle for `label`: each prompt at exactly the version the label records."""
-    from promptctl.history import revisions as history
-
     labels.check_label_name(label)
     pointers = labels.read(project)
     names = sorted(name for name, entries in pointers.items() if label in entries)
@@ -42,11 +40,11 @@ def build(project: Project, label: str) -> dict[str, Any]:
     prompts: dict[str, Any] = {}
     for name in names:
         e = pointers[name][label]
-        prompt = history.resolve_rev(project, name, label, in_tree=True)
+        prompt = loader.resolve_rev(project, name, label, in_tree=True)
         prompts[name] = _entry(project, prompt, e.commit)
         if e.rollout is not None:
             r = e.rollout
-            candidate = history._load_labelled(project, name, label, r.candidate, r.commit)
+            candidate = loader.load_labelled(project, name, label, r.candidate, r.commit)
             prompts[name]["rollout"] = {
                 "percent": r.percent,
                 "salt": r.salt,

@@ -14,7 +14,7 @@ from promptctl.history import gitrepo
 from promptctl.history import revisions as history
 from promptctl.labels import store as labels
 from promptctl.project.config import Project
-from promptctl.prompts import loader, refs
+from promptctl.prompts import loader
 from promptctl.prompts.prompt import Prompt
 
 # `new` is a run with no baseline to compare against whose floors held; `inconclusive` is not
@@ -295,7 +295,7 @@ def _check_commit_possible(project: Project) -> None:
 def _resolve(project: Project, ref: str) -> tuple[Prompt, str]:
     """The prompt at NAME[@REF] and a commit that holds exactly that version."""
     gitrepo.open_repo(project.root, why="promotion (labels record git commits)")
-    prompt = refs.resolve(ref, project)
+    prompt = loader.resolve(ref, project)
     commit = prompt.commit or history.commit_with_version(project, prompt.name, prompt.version)
     if commit is None:
         path = project.rel(project.prompts_dir / f"{prompt.name}.yaml")
@@ -442,7 +442,7 @@ def rollback(
             else f"promote it first: promptctl promote {name} --to {label}",
         )
     if to is not None:
-        prompt = refs.resolve(f"{name}@{to}", project)
+        prompt = loader.resolve(f"{name}@{to}", project)
         target, at = (
             prompt.version,
             prompt.commit or history.commit_with_version(project, name, prompt.version),

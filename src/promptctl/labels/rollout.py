@@ -320,9 +320,9 @@ def _policy(messages: list[str]) -> promotion.Evidence:
 def _candidate_evidence(
     project: Project, name: str, r: labels.Rollout, eval_now: promotion.EvalNow | None
 ) -> promotion.Evidence:
-    from promptctl.prompts import refs
+    from promptctl.prompts import loader
 
-    prompt = refs.resolve(f"{name}@{r.candidate}", project)
+    prompt = loader.resolve(f"{name}@{r.candidate}", project)
     return promotion.find_evidence(project, prompt, eval_now=eval_now)
 
 

@@ -90,16 +90,15 @@ def _arm(served: _Served, b: int | None) -> Prompt:
 
 
 def _resolve(root: str | Path | None, name: str, label: str) -> _Served:
-    from promptctl.history import revisions
     from promptctl.project import config
-    from promptctl.prompts import refs
+    from promptctl.prompts import loader
 
     project = config.load_project(Path(root) if root else None)
     path = os.fspath(project.labels_file)
     # Stamps before reading: a change while we read is seen on the next check.
     writes, stamp = store.writes(), _stamp(path)
     entry = store.read(project).get(name, {}).get(label)
-    stable = refs.resolve(f"{name}@{label}", project)
+    stable = loader.resolve(f"{name}@{label}", project)
     served = _Served(
         path=path,
         stamp=stamp,
@@ -111,7 +110,7 @@ def _resolve(root: str | Path | None, name: str, label: str) -> _Served:
     )
     if entry is not None and entry.rollout is not None:
         r = entry.rollout
-        served.candidate = revisions._load_labelled(project, name, label, r.candidate, r.commit)
+        served.candidate = loader.load_labelled(project, name, label, r.candidate, r.commit)
         served.salt, served.limit = r.salt, threshold(r.percent)
     return served
 

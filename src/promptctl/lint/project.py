@@ -51,7 +51,6 @@ def check_config(project: Project, path: Path) -> list[Finding]:
 def check_labels(project: Project, path: Path) -> list[Finding]:
     """Structure, label names, prompts that exist, versions found in history (PC401-PC403)."""
     from promptctl.history import gitrepo
-    from promptctl.history import revisions as history
     from promptctl.prompts import loader
 
     shown = project.rel(path)
@@ -85,7 +84,7 @@ def check_labels(project: Project, path: Path) -> list[Finding]:
                 continue
             found = in_git and (
                 _at_commit(project, name, entry.commit) == entry.version
-                or history.find_version(project, name, entry.version) is not None
+                or loader.find_version(project, name, entry.version) is not None
             )
             if not found:
                 where = data[name].value_loc(label) if isinstance(data[name], dict) else None
@@ -106,12 +105,12 @@ def check_labels(project: Project, path: Path) -> list[Finding]:
 
 def _at_commit(project: Project, name: str, commit: str | None) -> str | None:
     """The version of `name` at `commit` (a label's commit may be on another branch)."""
-    from promptctl.history import revisions as history
+    from promptctl.prompts import loader
 
     if not commit:
         return None
     try:
-        prompt = history.load_at(project, name, commit)
+        prompt = loader.load_at(project, name, commit)
     except UsageError:
         return None
     return prompt.version if prompt else None

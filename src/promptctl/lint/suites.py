@@ -13,7 +13,7 @@ from promptctl.model import ScorerSpec, Suite
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
 from promptctl.project.yamlio import YamlMap
-from promptctl.prompts import loader, refs
+from promptctl.prompts import loader
 from promptctl.prompts.prompt import Prompt
 
 MAX_ROW_FINDINGS = 20  # a broken 100k-row file needs the first problems, not all of them
@@ -107,7 +107,7 @@ def _prompt(project: Project, data: YamlMap, checker: Checker) -> Prompt | None:
     if not rev:
         return current
     try:
-        return refs.resolve(ref, project)
+        return loader.resolve(ref, project)
     except UsageError as e:
         from promptctl.history import gitrepo
 
@@ -231,7 +231,6 @@ def _unknown_version(project: Project, path: Path, name: str, version: str) -> l
     """PC404: the baseline's version is neither the prompt's now nor any commit's (e.g. written
     before partials counted in the version): promotion can never find evidence in it."""
     from promptctl.history import gitrepo
-    from promptctl.history import revisions as history
     from promptctl.lint.findings import Severity
     from promptctl.prompts import loader
 
@@ -243,7 +242,7 @@ def _unknown_version(project: Project, path: Path, name: str, version: str) -> l
             return []
     except UsageError:
         return []  # the prompt's own findings say why
-    if gitrepo.head_commit(project.root) is None or history.find_version(project, name, version):
+    if gitrepo.head_commit(project.root) is None or loader.find_version(project, name, version):
         return []
     text = path.read_text(encoding="utf-8", errors="replace")
     line = next(

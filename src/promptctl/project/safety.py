@@ -196,7 +196,7 @@ gate:
 def write(project: Project, names: list[str], *, force: bool = False) -> list[Written]:
     """Write the safety suite(s) and dataset(s) for the prompts `names` (all when empty)."""
     from promptctl.project.files import write_atomic
-    from promptctl.prompts import loader, refs
+    from promptctl.prompts import loader
 
     files = loader.prompt_files(project)
     chosen = names or sorted(files)
@@ -204,7 +204,7 @@ def write(project: Project, names: list[str], *, force: bool = False) -> list[Wr
         raise UsageError("no prompts to probe", hint="add a prompt under prompts/ first")
     out: list[Written] = []
     for name in chosen:
-        prompt = refs.resolve(name, project)
+        prompt = loader.resolve(name, project)
         stem = "safety" if len(chosen) == 1 else f"safety-{prompt.name}"
         suite_path = project.evals_dir / f"{stem}.yaml"
         data_path = project.evals_dir / "data" / f"{stem}.jsonl"

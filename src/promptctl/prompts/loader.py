@@ -517,3 +517,135 @@ def unknown_prompt(project: Project, name: str) -> UsageError:
         f"unknown prompt {name!r}",
         hint=(hint + " " if hint else "") + f"known prompts: {listing}",
     )
+
+
+# ----------------------------------------------------------------------------- NAME@REF
+# Here, not in history/: loading a prompt resolves its `uses:` refs (link), and resolving a ref
+# loads prompts; one module keeps that recursion free of an import cycle.
+
+
+def resolve(ref: str, project: Project) -> Prompt:
+    """NAME, NAME@<12-hex version>, NAME@<label> or NAME@<git rev> -> Prompt."""
+    name, rev = split_ref(ref)
+    files = prompt_files(project)
+    if rev is None:
+        if name not in files:
+            raise unknown_prompt(project, name)
+        return load_prompt_file(project, files[name])
+    if name in files and VERSION_RE.match(rev):
+        current = load_prompt_file(project, files[name])
+        if current.version == rev:
+            return current
+    return resolve_rev(project, name, rev, in_tree=name in files)
+
+
+def load_at(project: Project, name: str, rev: str) -> Prompt | None:
+    """The prompt `name` as committed at `rev`; None when the file did not exist there."""
+    from promptctl.history import gitrepo  # git only when a ref needs it
+
+    path = project.prompts_dir / f"{name}.yaml"
+    data = gitrepo.read_file(project.root, rev, path)
+    if data is None:
+        return None
+    sha = gitrepo.resolve_commit(project.root, rev)
+    shown = f"{project.rel(path)}@{sha[:7]}"
+    prompt = load_prompt_text(
+        yamlio.decode(data, shown), name, shown, project, source=Source(project, sha)
+    )
+    object.__setattr__(prompt, "commit", sha)
+    return prompt
+
+
+def find_version(project: Project, name: str, version: str) -> Prompt | None:
+    """The newest commit whose copy of `name` has `version`: commits touching anything under
+    prompts/ are searched, since a partial's change makes a version too."""
+    from promptctl.history import gitrepo  # git only when a ref needs it
+
+    for commit in gitrepo.file_history(project.root, project.prompts_dir):
+        try:
+            prompt = load_at(project, name, commit.sha)
+        except UsageError:
+            continue
+        if prompt is not None and prompt.version == version:
+            return prompt
+    return None
+
+
+def resolve_rev(project: Project, name: str, rev: str, *, in_tree: bool) -> Prompt:
+    from promptctl.history import gitrepo  # git only when a ref needs it
+
+    label = _label_target(project, name, rev)
+    if label is not None:
+        return load_labelled(project, name, rev, *label)
+    if VERSION_RE.match(rev) and gitrepo.is_repo(project.root):
+        found = find_version(project, name, rev)
+        if found is not None:
+            return found
+    if not gitrepo.is_repo(project.root):
+        if gitrepo.is_bare(project.root):
+            gitrepo.open_repo(project.root, why=f"{name}@{rev}")  # says: no working tree
+        if not in_tree:
+            raise unknown_prompt(project, name)
+        raise UsageError(
+            f"{name}@{rev}: no such version or label, and this is not a git repository",
+            hint="NAME@<git rev> needs git; NAME@<version> must be the current version outside git",
+        )
+    try:
+        prompt = load_at(project, name, rev)
+    except UsageError as e:
+        if not e.message.startswith("git does not know the revision"):
+            raise
+        from promptctl.labels import store as labels
+
+        held = sorted(labels.read(project).get(name, {}))
+        shallow = gitrepo.is_shallow(project.root)
+        raise UsageError(
+            f"{name}@{rev}: {rev!r} is no label, version or git revision of {name!r}"
+            + (" (this clone is shallow)" if shallow else ""),
+            hint=gitrepo.history_hint()
+            if shallow
+            else (f"labels of {name}: {', '.join(held)}; " if held else f"{name} has no labels; ")
+            + f"versions: promptctl log {name}",
+        ) from None
+    if prompt is None:
+        raise UsageError(
+            f"prompt {name!r} does not exist at {rev!r}",
+            hint=f"check `promptctl log {name}` for the revisions that have it",
+        )
+    return prompt
+
+
+def load_labelled(
+    project: Project, name: str, label: str, version: str, commit: str | None
+) -> Prompt:
+    """Exactly the labelled version, read at the commit labels.yaml records (the working tree
+    may have moved on); if that commit is gone (rebased, shallow clone), searched in history."""
+    from promptctl.history import gitrepo  # git only when a ref needs it
+
+    gitrepo.open_repo(project.root, why=f"{name}@{label}")
+    prompt = None
+    if commit:
+        try:
+            prompt = load_at(project, name, commit)
+        except UsageError:  # commit unknown here: fall back to the version's history
+            prompt = None
+    if prompt is None or prompt.version != version:
+        prompt = find_version(project, name, version)
+    if prompt is None:
+        shallow = gitrepo.is_shallow(project.root)
+        raise UsageError(
+            f"label {label!r} of {name!r} points at version {version}"
+            + (f" (commit {commit[:12]})" if commit else "")
+            + (", which this shallow clone does not have" if shallow else ", found in no commit"),
+            hint=gitrepo.history_hint() if shallow else "promote a version that is committed",
+        )
+    return prompt
+
+
+def _label_target(project: Project, name: str, label: str) -> tuple[str, str | None] | None:
+    from promptctl.labels import store as labels
+
+    entry = labels.read(project).get(name, {}).get(label)
+    if entry is None:
+        return None
+    return entry.version, entry.commit
