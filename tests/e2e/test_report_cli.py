@@ -198,3 +198,44 @@ def test_view_refuses_a_non_loopback_bind(git_project: Project) -> None:
         assert r.code == 2, host
         assert "loopback address only" in r.err
         assert r.out == ""
+
+
+def test_a_key_a_model_echoes_never_reaches_the_report(
+    git_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "sk-live-0123456789abcdefSECRET"
+    monkeypatch.setenv("DEMO_API_KEY", key)
+    p = report_project.flipped(git_project)
+    p.write("evals/data/qa.jsonl", report_project.dataset([("k-1", f"my key is {key}", [])]))
+    run_id = _run_of(p.run("eval", "--html", "r.html").out)
+    text = p.read("r.html")
+    assert key not in text and "my key is ***" in text
+    shown = p.run("show", run_id, "k-1")
+    assert key not in shown.out and "my key is ***" in shown.out
+
+
+def test_repeats_params_and_the_baseline_ref_show_as_such(git_project: Project) -> None:
+    p = report_project.flipped(git_project)
+    p.write("prompts/qa.yaml", report_project.WORSE + "params: {temperature: 0.5}\n")
+    r = p.run("eval", "--repeat", "2", "--baseline-ref", "HEAD", "--html", "r.html")
+    data = json.loads(parse(p.read("r.html")).data["report-data"])
+    case = next(c for c in data["cases"] if c["id"] == "q-03")
+    assert [rep["r"] for rep in case["repeats"]] == [0, 1]
+    text = p.read("r.html")
+    assert "<li><code>temperature: added, 0.5</code></li>" in text
+    head = p.git("rev-parse", "HEAD").strip()
+    assert f"evals/baselines/qa.json at {head[:12]}" in text
+    run_id = _run_of(r.out)
+    assert p.run("report", run_id, "--baseline-ref", "HEAD", "-o", "again.html").code == 0
+    assert f"evals/baselines/qa.json at {head[:12]}" in p.read("again.html")
+    shown = p.run("show", run_id, "q-03").out
+    assert "\nrepeat 0: tokens" in shown and "\nrepeat 1: tokens" in shown
+
+
+def test_a_browser_opens_only_for_a_person_at_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptctl.reporters import viewer
+
+    display = {"DISPLAY": ":0"}
+    assert not viewer.browser_available({**display, "CI": "true"})
+    assert not viewer.browser_available({**display, "PYTEST_CURRENT_TEST": "x"})
+    assert not viewer.browser_available(display)  # stdout is not a terminal under pytest

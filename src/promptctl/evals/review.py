@@ -337,7 +337,7 @@ def _prompt_change(
     old = _prompt_at(project, base.prompt, base.prompt_version)
     model_change = (base.model, str(meta.get("model"))) if base.model != meta.get("model") else None
     params = tuple(
-        f"{c.key}: {c.old!r} -> {c.new!r}"
+        _param_text(c)
         for c in diff.param_changes(dict(base.params), dict(meta.get("params") or {}))
     )
     missing = [v for v, p in ((base.prompt_version, old), (version, prompt)) if p is None]
@@ -355,6 +355,17 @@ def _prompt_change(
             else None
         ),
     )
+
+
+def _param_text(c: Any) -> str:
+    """One param change in words (history.diff.ParamChange)."""
+    if c.kind == "added":
+        return f"{c.key}: added, {c.new!r}"
+    if c.kind == "removed":
+        return f"{c.key}: removed (was {c.old!r})"
+    if c.kind == "renamed":
+        return f"{c.key}: renamed to {c.new_key}"
+    return f"{c.key}: {c.old!r} -> {c.new!r}"
 
 
 def find_case(review: RunReview, case_id: str) -> CaseReview:
