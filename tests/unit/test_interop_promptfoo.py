@@ -360,3 +360,67 @@ def test_tests_whose_asserts_are_all_code_still_run_and_record(tmp_path: Path) -
     assert [r["id"] for r in rows] == ["test-001", "only-code", "test-003"]
     assert ["assert" in r for r in rows] == [True, False, False]
     assert [s.what for s in plan.skipped] == ["assert javascript"]
+
+
+def test_paths_are_read_as_files_never_imported_as_text(tmp_path: Path) -> None:
+    (tmp_path / "prompts.txt").write_text("Say {{ x }}", encoding="utf-8")
+    (tmp_path / "p.csv").write_text('prompt,label\n"Hi {{ x }}",greet\n', encoding="utf-8")
+    (tmp_path / "tests.csv").write_text(
+        "x,__expected,__metadata:area\nhello,icontains: hello,sales\n", encoding="utf-8"
+    )
+    path = write(
+        tmp_path,
+        "prompts: [prompts.txt, missing.txt, file://p.csv, 'pf://team/p', '{{ x | allcaps }}']\n"
+        "providers: [echo]\ntests: tests.csv\n",
+    )
+    plan = plan_import(path, "c.yaml")
+    prompts = {f.path: yaml.safe_load(f.text) for f in plan.prompts}
+    assert {p: d["template"] for p, d in prompts.items()} == {
+        "prompts/prompts.yaml": "Say {{ x }}",
+        "prompts/greet.yaml": "Hi {{ x }}",
+    }
+    skipped = {s.what: s.why for s in plan.skipped}
+    assert skipped["prompt file://missing.txt"].startswith("cannot read missing.txt")
+    assert "remote or promptfoo-hosted" in skipped["prompt pf://team/p"]
+    assert "allcaps" in skipped["prompt"]
+    (row,) = rows_of(next(f.text for f in plan.files if f.kind == "dataset"))
+    assert row["tags"] == ["area:sales"]
+    assert row["assert"] == [{"id": "icontains", "type": "icontains", "value": "hello"}]
+
+
+def test_response_format_becomes_the_output_schema(tmp_path: Path) -> None:
+    (tmp_path / "fmt.json").write_text(
+        '{"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}}',
+        encoding="utf-8",
+    )
+    path = write(
+        tmp_path,
+        "prompts: ['Q {{ q }}']\nproviders:\n"
+        "  - {id: 'openai:gpt-4o', config: {response_format: file://fmt.json}}\n"
+        "  - {id: 'openai:gpt-4o-mini', config: {response_format: {type: json_object}}}\n",
+    )
+    outputs = [yaml.safe_load(f.text)["output"] for f in plan_import(path, "c.yaml").prompts]
+    assert outputs == [{"format": "json", "schema": {"type": "object"}}, {"format": "json"}]
+
+
+def test_prefix_names_the_files_of_a_config_without_description(tmp_path: Path) -> None:
+    path = write(tmp_path, "prompts: ['Q {{ q }}']\nproviders: [echo]\ntests: [{vars: {q: a}}]\n")
+    paths = sorted(f.path for f in plan_import(path, "c.yaml", prefix="Billing Bot").files)
+    assert paths == [
+        "evals/billing-bot.yaml",
+        "evals/data/billing-bot.jsonl",
+        "prompts/billing-bot.yaml",
+    ]
+
+
+def test_a_config_kept_under_evals_is_not_read_as_a_suite(project) -> None:
+    project.write("promptctl.yaml", "{}\n")
+    project.write(
+        "evals/promptfooconfig.yaml",
+        "prompts: ['Q {{ q }}']\nproviders: [echo]\ntests: [{vars: {q: a}, assert: "
+        "[{type: icontains, value: a}]}]\n",
+    )
+    assert project.run("import", "evals/promptfooconfig.yaml").code == 0
+    lint = project.run("lint")
+    assert lint.code == 0, lint.out + lint.err
+    assert project.run("eval", "--offline").code == 0

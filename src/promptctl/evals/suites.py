@@ -46,7 +46,7 @@ def suite_files(project: Project) -> dict[str, Path]:
     return suite_paths(project, [*root.glob("*.yaml"), *root.glob("*.yml")])
 
 
-def _foreign(name: str) -> bool:
+def foreign_file(name: str) -> bool:
     """Another tool's file that teams keep beside their evals (issue 21): a promptfoo config or
     a GitHub Models prompt is imported with `promptctl import`, never read as a suite."""
     lower = name.lower()
@@ -61,7 +61,7 @@ def suite_paths(project: Project, candidates: Iterable[Path]) -> dict[str, Path]
     for path in sorted(candidates):
         if path.suffix not in (".yaml", ".yml") or path.parent != project.evals_dir:
             continue
-        if _foreign(path.name):
+        if foreign_file(path.name):
             continue
         if path.parent in skip:
             continue

@@ -54,6 +54,10 @@ def classify(project: Project, path: Path) -> str | None:
         data_dir = project.evals_dir / "data"
         if data_dir in path.parents:
             return None  # datasets are checked through the suites that use them
+        from promptctl.evals.suites import foreign_file
+
+        if foreign_file(path.name):
+            return None  # a promptfoo config or .prompt.yml kept here: `promptctl import` it
         return "suite"
     return None
 
