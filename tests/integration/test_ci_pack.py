@@ -5,6 +5,7 @@ the loopback fake server as the provider; the PR comment is snapshot-tested."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
@@ -499,3 +500,46 @@ def test_docs_show_the_exact_generated_workflows() -> None:
     for template in ("github-workflow.yml", "github-workflow-sharded.yml"):
         assert f"```yaml\n{scaffold.render_template(template)}```\n" in docs, template
     assert "promptctl init --ci github" in docs and "id: promptctl-lint" in docs
+
+
+def test_the_policy_job_stops_a_hand_edit_of_labels_and_passes_a_promotion(
+    scratch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = scratch
+    flow = yaml.safe_load(scaffold.render_template("github-workflow.yml"))
+    [step] = [s for s in flow["jobs"]["policy"]["steps"] if s.get("name") == "Label policy"]
+    ci = Runner(p.root, {"github.base_ref": "main"}, tmp_path)
+    # main gets a policy, and staging takes the current version two days ago
+    p.git("switch", "-q", "main")
+    config = (p.root / "promptctl.yaml").read_text(encoding="utf-8")
+    p.write(
+        "promptctl.yaml",
+        config
+        + "policy:\n  labels:\n    staging: {}\n"
+        + "    production: {from: staging, min_soak: 24h, protected: true}\n",
+    )
+    p.commit("policy")
+    assert p.run("promote", "capitals", "--to", "staging").code == 0
+    when = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).isoformat()
+    monkeypatch.setenv("GIT_COMMITTER_DATE", when)
+    p.commit("staging")
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
+    p.git("push", "-q", "origin", "main")
+    # a pull request that hand-edits production to a version that never held staging
+    p.git("switch", "-q", "-C", "pr", "main")
+    p.write("prompts/capitals.yaml", REWORDED)
+    p.commit("reword")
+    version = json.loads(p.run("list", "--format", "json").out)[0]["version"]
+    labels_text = (p.root / "labels.yaml").read_text(encoding="utf-8")
+    p.write("labels.yaml", labels_text + f"  production: {{version: {version}}}\n")
+    p.commit("ship it")
+    r = ci.run(step)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "held staging first" in r.stderr and "[from]" in r.stderr
+    # the same move done right: production takes what staging has held for two days
+    p.git("reset", "-q", "--hard", "main")
+    assert p.run("promote", "capitals", "--to", "production").code == 0
+    p.commit("promote production")
+    r = ci.run(step)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 label move(s) since origin/main, 0 against the policy" in r.stdout
