@@ -239,3 +239,16 @@ def test_a_browser_opens_only_for_a_person_at_a_display(monkeypatch: pytest.Monk
     assert not viewer.browser_available({**display, "CI": "true"})
     assert not viewer.browser_available({**display, "PYTEST_CURRENT_TEST": "x"})
     assert not viewer.browser_available(display)  # stdout is not a terminal under pytest
+
+
+def test_masking_a_header_in_a_reply_keeps_the_data_block_valid(git_project: Project) -> None:
+    p = report_project.flipped(git_project)
+    q = 'curl -H authorization="tok-123456" -H "x-api-key: \\"abc\\"" done'
+    p.write("evals/data/qa.jsonl", report_project.dataset([("h-1", q, [])]))
+    p.write("prompts/qa.yaml", report_project.GOOD)  # echoes the question
+    p.run("eval", "--html", "r.html")
+    data = json.loads(parse(p.read("r.html")).data["report-data"])  # still valid JSON
+    (case,) = data["cases"]
+    (rep,) = case["repeats"]
+    assert "tok-123456" not in rep["out"] and 'authorization="***"' in rep["out"]
+    assert "tok-123456" not in p.read("r.html")

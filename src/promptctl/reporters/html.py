@@ -33,7 +33,15 @@ _JSON_ESCAPES = {
 }
 
 
+def clean(text: Any) -> str:
+    """A string from a model, dataset or file, fit for the report: keys masked (before any
+    escaping, so an escaped quote can never be split), control and bidi characters removed."""
+    return redact(printable(str(text)))
+
+
 def clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` cleaned and cut at `limit` characters, with a marker saying how much is not shown."""
+    text = clean(text)
     if len(text) <= limit:
         return text
     return text[:limit] + f"\n… [truncated: {len(text) - limit} more characters not shown]"
@@ -55,7 +63,8 @@ def _repeat_data(rv: RepeatView) -> dict[str, Any]:
     out: dict[str, Any] = {
         "r": rv.repeat,
         "scores": [
-            [s.scorer_id, _num(s.score), s.passed, clip(s.reason, 1000), s.error] for s in rv.scores
+            [clean(s.scorer_id), _num(s.score), s.passed, clip(s.reason, 1000), _opt(s.error)]
+            for s in rv.scores
         ],
         "tin": rv.input_tokens,
         "tout": rv.output_tokens,
@@ -63,7 +72,7 @@ def _repeat_data(rv: RepeatView) -> dict[str, Any]:
         "cost": _num(rv.cost_usd, 6),
         "cached": rv.cached,
         "replayed": rv.replayed,
-        "error": rv.error,
+        "error": _opt(rv.error),
     }
     current = None if rv.output is None else clip(rv.output)
     base = None if rv.baseline_output is None else clip(rv.baseline_output)
@@ -75,17 +84,21 @@ def _repeat_data(rv: RepeatView) -> dict[str, Any]:
     return out
 
 
+def _opt(text: str | None) -> str | None:
+    return None if text is None else clip(text, 1000)
+
+
 def _case_data(suite: str, case: CaseReview) -> dict[str, Any]:
     return {
-        "suite": suite,
-        "id": case.case_id,
-        "tags": list(case.tags),
+        "suite": clean(suite),
+        "id": clean(case.case_id),
+        "tags": [clean(t) for t in case.tags],
         "critical": case.critical,
         "verdicts": list(case.verdicts),
         "change": _num(case.score_change),
         "scorers": [
             [
-                s.scorer_id,
+                clean(s.scorer_id),
                 _num(s.base_score),
                 _num(s.base_pass),
                 _num(s.score),
@@ -94,7 +107,7 @@ def _case_data(suite: str, case: CaseReview) -> dict[str, Any]:
             ]
             for s in case.scorers
         ],
-        "messages": [[m["role"], clip(m["content"])] for m in case.messages],
+        "messages": [[clean(m["role"]), clip(m["content"])] for m in case.messages],
         "vars": None
         if case.vars is None or case.messages
         else clip(json.dumps(case.vars, ensure_ascii=False, sort_keys=True, default=str)),
@@ -193,7 +206,7 @@ def render_html(reviews: Sequence[RunReview], *, runs_nav: Sequence[Mapping[str,
     env = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
     )
-    env.filters["printable"] = printable
+    env.filters["printable"] = clean  # every string in the page goes through it
     template = env.from_string((_ASSETS / "report.html.j2").read_text(encoding="utf-8"))
     data = {
         "cases": [_case_data(r.suite, c) for r in reviews for c in r.cases],
@@ -201,7 +214,7 @@ def render_html(reviews: Sequence[RunReview], *, runs_nav: Sequence[Mapping[str,
     }
     scorers = sorted({sid for r in reviews for sid in r.scorer_ids})
     tags = sorted({t for r in reviews for c in r.cases for t in c.tags})
-    text = template.render(
+    return template.render(
         verdict=overall(reviews),
         suites=[_suite_view(r) for r in reviews],
         totals=_totals([r.summary for r in reviews]),
@@ -215,7 +228,6 @@ def render_html(reviews: Sequence[RunReview], *, runs_nav: Sequence[Mapping[str,
         script_hash=script_hash(),
         data_json=Markup(script_json(data)),  # noqa: S704
     )
-    return redact(text)  # a key a model echoed back must not reach a CI artifact
 
 
 def write_html(path: Path, reviews: Sequence[RunReview]) -> None:
