@@ -108,3 +108,21 @@ def test_wordllama_from_the_extra_loads_offline_and_scores(project: Any) -> None
     got = scores(project)
     assert got["near"]["passed"] is True and got["far"]["passed"] is False
     assert got["near"]["score"] > 0.75 > got["far"]["score"]
+
+
+def test_embeddings_are_recorded_in_the_baseline_and_replayed(
+    project: Any, llm_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(project.root, llm_server)
+    monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
+    suite(project, ", model: fake/embed-1, threshold: 0.6")
+    assert project.run("eval", "--concurrency", "1").code == 0
+    assert project.run("baseline", "update", "s").code == 0
+    caches = list((project.root / ".promptctl").glob("cache.db*"))
+    assert caches
+    for cache in caches:
+        cache.unlink()  # no local cache: only the baseline can answer
+    before = len(llm_server.requests)
+    assert project.run("eval").code == 0
+    assert len(llm_server.requests) == before  # chat and embedding calls replayed
+    assert scores(project)["near"]["passed"] is True
