@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from promptctl.evals import runs
+from promptctl.evals.results import load_run
 from promptctl.project import config
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer, write_config
@@ -98,7 +99,7 @@ def test_sigint_keeps_finished_results_and_resume_does_not_ask_them_again(
     assert proc.returncode == 130, err
     path = run_dir(project)
     assert f"promptctl eval --resume {path.name}" in err
-    done = runs.latest_records(path)
+    done = runs.latest_lines(path)
     assert 4 <= len(done) < N
     # In-flight calls finished and were recorded: every request asked has its line.
     assert llm_server.total == len(done)
@@ -113,10 +114,10 @@ def test_sigint_keeps_finished_results_and_resume_does_not_ask_them_again(
     again = asked(llm_server, before)
     assert len(again) == N - len(done)
     assert not {f"case {cid[2:]}" for cid, _ in done} & set(again)
-    final = runs.latest_records(path)
+    final = runs.latest_lines(path)
     assert sorted(final) == [(f"t-{i:03d}", 0) for i in range(N)]
     assert json.loads((path / "summary.json").read_text())["status"] == "complete"
-    assert runs.load_run(path).complete and len(runs.load_run(path).outcomes) == N
+    assert load_run(path).complete and len(load_run(path).outcomes) == N
 
 
 def test_kill_9_leaves_whole_lines_and_resume_finishes_the_run(
@@ -148,25 +149,23 @@ def test_kill_9_leaves_whole_lines_and_resume_finishes_the_run(
     assert r.code == 0, r.err
     assert llm_server.total - before == N - len(lines)
     assert not {x["case_id"].replace("t-", "case ") for x in lines} & set(asked(llm_server, before))
-    assert len(runs.latest_records(path)) == N
+    assert len(runs.latest_lines(path)) == N
 
 
 def test_a_torn_last_line_is_ignored_and_repaired(tmp_path: Path) -> None:
     root = tmp_path / "p"
     root.mkdir()
     project = config.load_project(root=root)
-    writer = runs.RunWriter.create(
-        project, runs.new_run_id("s"), {"suite": "s", "scorer_hashes": {}}
-    )
-    writer.append({"case_id": "a", "repeat": 0, "scores": {}})
+    writer = runs.RunWriter.create(project, runs.RunHeader(run_id=runs.new_run_id("s"), suite="s"))
+    writer.append(runs.ResultLine(suite="s", case_id="a"))
     writer.close()
     with open(writer.path / runs.RESULTS, "ab") as fh:
         fh.write(b'{"case_id": "b", "rep')
-    assert list(runs.latest_records(writer.path)) == [("a", 0)]
+    assert list(runs.latest_lines(writer.path)) == [("a", 0)]
     again = runs.RunWriter(writer.path)
-    again.append({"case_id": "c", "repeat": 0, "scores": {}})
+    again.append(runs.ResultLine(suite="s", case_id="c"))
     again.close()
-    assert list(runs.latest_records(writer.path)) == [("a", 0), ("c", 0)]
+    assert list(runs.latest_lines(writer.path)) == [("a", 0), ("c", 0)]
 
 
 def test_run_ids_sort_by_time_and_latest_run_filters(tmp_path: Path) -> None:
@@ -177,10 +176,10 @@ def test_run_ids_sort_by_time_and_latest_run_filters(tmp_path: Path) -> None:
     root = tmp_path / "p"
     root.mkdir()
     project = config.load_project(root=root)
-    w1 = runs.RunWriter.create(project, "20260101T000000Z-a-0001", {"suite": "a"})
-    w1.write_summary({"status": "complete"})
+    w1 = runs.RunWriter.create(project, runs.RunHeader(run_id="20260101T000000Z-a-0001", suite="a"))
+    w1.write_summary(runs.Summary(run_id=w1.run_id, suite="a", status="complete"))
     w1.close()
-    w2 = runs.RunWriter.create(project, "20260102T000000Z-b-0001", {"suite": "b"})
+    w2 = runs.RunWriter.create(project, runs.RunHeader(run_id="20260102T000000Z-b-0001", suite="b"))
     w2.close()
     assert runs.latest_run(project) == w2.path
     assert runs.latest_run(project, suite="a") == w1.path
@@ -270,8 +269,8 @@ def test_interrupting_the_first_suite_leaves_every_suite_to_resume(project: Any)
         )
     assert e.value.exit_code == 130
     first, second = runs.run_dirs(proj)
-    assert 3 <= len(runs.latest_records(first)) < 12 and not runs.latest_records(second)
+    assert 3 <= len(runs.latest_lines(first)) < 12 and not runs.latest_lines(second)
     r = project.run("eval", "--resume")
     assert r.code == 0, r.err
-    assert len(runs.latest_records(first)) == 12 and len(runs.latest_records(second)) == 12
+    assert len(runs.latest_lines(first)) == 12 and len(runs.latest_lines(second)) == 12
     assert runs.is_complete(first) and runs.is_complete(second)

@@ -301,11 +301,11 @@ def _resume_paths(project: Project, ref: str) -> list[Path]:
     if latest is None:
         raise UsageError("no interrupted run to resume", hint="start one with promptctl eval")
     # Every unfinished suite of the same `eval` invocation resumes together.
-    invocation = runs.read_meta(latest).get("invocation")
+    invocation = runs.read_header(latest).invocation
     paths = [
         p
         for p in runs.run_dirs(project)
-        if not runs.is_complete(p) and runs.read_meta(p).get("invocation") == invocation
+        if not runs.is_complete(p) and runs.read_header(p).invocation == invocation
     ]
     return paths or [latest]
 

@@ -176,15 +176,15 @@ def _improved(result: runner.EvalResult, alpha: float = 0.05) -> set[tuple[str, 
 
 
 def _status(project: Project, s: runner.SuiteResult, improved: set[tuple[str, str]]) -> DriftSuite:
-    records = list(runs.read_records(Path(s.run_dir)))
-    failed_calls = sum(1 for r in records if r.get("error"))
-    served = tuple(sorted({str(r["served_model"]) for r in records if r.get("served_model")}))
+    records = list(runs.read_lines(Path(s.run_dir)))
+    failed_calls = sum(1 for r in records if r.error)
+    served = tuple(sorted({r.served_model for r in records if r.served_model}))
     base = {
         (o.case_id, o.repeat): o.output
         for o in (s.gate and _baseline_outputs(project, s)) or ()
         if not o.judge
     }
-    now = {(r["case_id"], r["repeat"]): r.get("output") for r in records if not r.get("error")}
+    now = {r.key: r.output for r in records if not r.error}
     compared = [k for k in now if k in base]
     changed = sum(1 for k in compared if now[k] != base[k])
     common = {

@@ -5,7 +5,7 @@ agree on everything that decides a result (prompt version, model, params, scorer
 filter, shard count, the baseline they were gated against), cover 1..N once each, and share no
 case. The merged run is a new run directory whose results.jsonl holds every shard's records and
 whose summary and gate are computed exactly as `eval` computes them for an unsharded run
-(runs.Tally over the records, floors, gate.evaluate against the same baseline), so a sharded CI
+(results.Tally over the lines, floors, gate.evaluate against the same baseline), so a sharded CI
 gives the verdict and numbers a single job would have given.
 """
 
@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.evals import datasets, runs
+from promptctl.evals import datasets, results, runs
 from promptctl.gate.floors import check_floors
-from promptctl.model import Gate, RunData, Suite
+from promptctl.model import RunData, Suite
 from promptctl.project.config import Project
 
 # Meta fields every shard of a suite must share: any difference means different experiments.
@@ -43,8 +43,8 @@ class Shard:
     """One shard run as read from disk."""
 
     path: Path
-    meta: Mapping[str, Any]
-    summary: Mapping[str, Any]
+    header: runs.RunHeader
+    summary: runs.Summary
     index: int  # 1-based
     count: int
 
@@ -54,7 +54,7 @@ class Shard:
 
     @property
     def suite(self) -> str:
-        return str(self.meta.get("suite"))
+        return self.header.suite
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +91,12 @@ def expand(project: Project, refs: Sequence[str]) -> list[Path]:
 
 
 def _read_shard(path: Path) -> Shard:
-    meta = runs.read_meta(path)
+    header = runs.read_header(path)
     where = Location(str(path / runs.META))
-    shard = meta.get("shard")
+    shard = header.shard
     if not shard:
         raise UsageError(
-            f"run {path.name} (suite {meta.get('suite')}) is not a shard",
+            f"run {path.name} (suite {header.suite}) is not a shard",
             where=where,
             hint="merge takes the runs of `eval --shard I/N`",
         )
@@ -106,19 +106,19 @@ def _read_shard(path: Path) -> Shard:
         raise UsageError(f"run {path.name}: shard {shard!r} is not I/N", where=where) from None
     assert parsed is not None
     summary = runs.read_summary(path)
-    if not summary or summary.get("status") != "complete":
-        status = (summary or {}).get("status", "unfinished")
+    if summary is None or not summary.complete:
+        status = summary.status if summary is not None else "unfinished"
         raise UsageError(
-            f"run {path.name} (suite {meta.get('suite')}, shard {shard}) is {status}, not complete",
+            f"run {path.name} (suite {header.suite}, shard {shard}) is {status}, not complete",
             hint=f"finish it first: promptctl eval --resume {path.name}",
         )
-    return Shard(path=path, meta=meta, summary=summary, index=parsed[0], count=parsed[1])
+    return Shard(path=path, header=header, summary=summary, index=parsed[0], count=parsed[1])
 
 
 def _baseline_key(s: Shard) -> Any:
-    gate = s.summary.get("gate")
-    if not isinstance(gate, Mapping):
-        return None if "gate" in s.summary else _UNKNOWN
+    gate = s.summary.gate
+    if gate is None:
+        return _UNKNOWN  # the shard was not gated: nothing says which baseline it had
     base = gate.get("baseline")
     if not isinstance(base, Mapping):
         return None
@@ -169,7 +169,7 @@ def _check_group(suite: str, shards: list[Shard]) -> list[str]:
                 f"run {s.run_id} is shard {s.index}/{s.count} (different shard counts)"
             ]
         for key in _SAME:
-            if s.meta.get(key) != first.meta.get(key):
+            if getattr(s.header, key) != getattr(first.header, key):
                 what = {
                     "prompt_version": "prompt versions",
                     "scorer_hashes": "scorers",
@@ -178,7 +178,7 @@ def _check_group(suite: str, shards: list[Shard]) -> list[str]:
                 }.get(key, f"{key}s")
                 shown = ""
                 if key in ("prompt_version", "model", "prompt", "repeat", "filter"):
-                    shown = f" ({first.meta.get(key)} vs {s.meta.get(key)})"
+                    shown = f" ({getattr(first.header, key)} vs {getattr(s.header, key)})"
                 return [
                     f"suite {suite}: runs {first.run_id} and {s.run_id} have different "
                     f"{what}{shown}"
@@ -209,7 +209,7 @@ def _check_group(suite: str, shards: list[Shard]) -> list[str]:
         return problems
     owner: dict[str, str] = {}
     for s in shards:
-        for case_id, _ in runs.latest_records(s.path):
+        for case_id, _ in runs.latest_lines(s.path):
             prior = owner.setdefault(case_id, s.run_id)
             if prior != s.run_id:
                 return [f"suite {suite}: case {case_id!r} is in runs {prior} and {s.run_id}"]
@@ -241,31 +241,54 @@ def _merge_one(project: Project, p: MergePlan, invocation: str, baseline_ref: st
     from promptctl.evals.runner import SuiteResult
     from promptctl.gate import verdict as gate_mod
 
-    first = p.shards[0].meta
-    records: dict[tuple[str, int], dict[str, Any]] = {}
+    first = p.shards[0].header
+    lines: dict[tuple[str, int], runs.ResultLine] = {}
     for s in p.shards:
-        records.update(runs.latest_records(s.path))
-    meta = {k: v for k, v in first.items() if k != "run_id"}
-    meta.update(
+        lines.update(runs.latest_lines(s.path))
+    header = replace(
+        first,
+        run_id=runs.new_run_id(p.suite),
         shard=None,
         invocation=invocation,
-        cases=sum(int(s.meta.get("cases") or 0) for s in p.shards),
-        pairs=sum(int(s.meta.get("pairs") or 0) for s in p.shards),
-        merged_from=[s.run_id for s in p.shards],
-        started_at=min(str(s.meta.get("started_at") or "") for s in p.shards),
+        cases=sum(s.header.cases for s in p.shards),
+        pairs=sum(s.header.pairs for s in p.shards),
+        merged_from=tuple(s.run_id for s in p.shards),
+        started_at=min(s.header.started_at for s in p.shards),
     )
-    writer = runs.RunWriter.create(project, runs.new_run_id(p.suite), meta)
+    writer = runs.RunWriter.create(project, header)
     try:
-        for key in sorted(records):
-            writer.append(records[key])
-        scorer_hashes = dict(first.get("scorer_hashes") or {})
-        tally = runs.Tally(scorer_hashes)
-        for key in sorted(records):
-            tally.add(records[key])
+        ordered = [lines[key] for key in sorted(lines)]
+        for line in ordered:
+            writer.append(line)
+        tally = results.tally_of(ordered, first.scorer_hashes)
         outcomes = tuple(tally.outcomes())
-        gate = Gate.from_fields(first.get("gate") or {})
-        floors = tuple(check_floors(gate, outcomes))
-        summary = _summary(p, writer.run_id, tally, floors)
+        floors = tuple(check_floors(first.gate, outcomes))
+
+        def summarize(gate: Mapping[str, Any] | None) -> runs.Summary:
+            """summary.json as `eval` writes it for an unsharded run of the same cases."""
+            return results.build_summary(
+                run_id=writer.run_id,
+                suite=p.suite,
+                status="complete",
+                error=None,
+                prompt=first.prompt,
+                prompt_version=first.prompt_version,
+                model=first.model,
+                pairs_total=sum(s.summary.pairs_total for s in p.shards),
+                repeat=p.shards[0].summary.repeat,
+                calls=sum(s.summary.calls for s in p.shards),
+                cache_hits=sum(s.summary.cache_hits for s in p.shards),
+                retries=sum(s.summary.retries for s in p.shards),
+                tally=tally,
+                floor_failures=[f.message for f in floors],
+                judge_cost_usd=_judge_cost(p),
+                gate=gate,
+                replayed=sum(s.summary.replayed for s in p.shards),
+                judge_replayed=sum(s.summary.judge_replayed for s in p.shards),
+                merged_from=[s.run_id for s in p.shards],
+            )
+
+        summary = summarize(None)
         gated = None
         if all(_baseline_key(s) is not _UNKNOWN for s in p.shards):
             committed = _baseline(project, p, baseline_ref)
@@ -273,18 +296,17 @@ def _merge_one(project: Project, p: MergePlan, invocation: str, baseline_ref: st
                 run_id=writer.run_id,
                 path=str(writer.path),
                 suite=p.suite,
-                prompt=str(first.get("prompt")),
-                prompt_version=str(first.get("prompt_version")),
-                model=str(first.get("model")),
-                params=dict(first.get("params") or {}),
-                gate=gate,
-                scorer_hashes=scorer_hashes,
+                prompt=first.prompt,
+                prompt_version=first.prompt_version,
+                model=first.model,
+                params=dict(first.params),
+                gate=first.gate,
+                scorer_hashes=dict(first.scorer_hashes),
                 outcomes=outcomes,
-                cost_usd=summary.get("cost_usd"),
+                cost_usd=summary.cost_usd,
             )
             gated = gate_mod.evaluate(run, committed)
-            summary["gate"] = gate_mod.as_dict(gated)
-        summary["replayed"] = sum(int(s.summary.get("replayed") or 0) for s in p.shards)
+            summary = summarize(gate_mod.as_dict(gated))
         writer.write_summary(summary)
     finally:
         writer.close()
@@ -292,55 +314,23 @@ def _merge_one(project: Project, p: MergePlan, invocation: str, baseline_ref: st
         suite=_suite(project, first),
         run_id=writer.run_id,
         run_dir=str(writer.path),
-        prompt=str(first.get("prompt")),
-        prompt_version=str(first.get("prompt_version")),
-        model=str(first.get("model")),
+        prompt=first.prompt,
+        prompt_version=first.prompt_version,
+        model=first.model,
         status="complete",
         summary=summary,
         outcomes=outcomes,
         failing=tally.failing_cases(),
         floor_failures=floors,
         gate=gated,
-        replayed=summary["replayed"],
+        replayed=summary.replayed,
     )
 
 
-def _summary(
-    p: MergePlan, run_id: str, tally: runs.Tally, floors: tuple[Any, ...]
-) -> dict[str, Any]:
-    """summary.json as runner._run_suite writes it for an unsharded run of the same cases."""
-    first = p.shards[0].summary
-
-    def total(key: str) -> int:
-        return sum(int(s.summary.get(key) or 0) for s in p.shards)
-
-    judge = [s.summary.get("judge_cost_usd") for s in p.shards]
-    judge_cost = (
-        None
-        if any(j is None for j in judge)
-        else round(sum(float(j) for j in judge if j is not None), 8)
-    )
-    summary: dict[str, Any] = {
-        "run_id": run_id,
-        "suite": p.suite,
-        "status": "complete",
-        "error": None,
-        "prompt": first.get("prompt"),
-        "prompt_version": first.get("prompt_version"),
-        "model": first.get("model"),
-        "pairs_total": total("pairs_total"),
-        "repeat": first.get("repeat"),
-        "calls": total("calls"),
-        "cache_hits": total("cache_hits"),
-        "retries": total("retries"),
-        **tally.summary(),
-        "floor_failures": [f.message for f in floors],
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "merged_from": [s.run_id for s in p.shards],
-    }
-    summary["judge_cost_usd"] = judge_cost
-    summary["cost_usd"] = None if judge_cost is None else round(tally.cost_usd + judge_cost, 8)
-    return summary
+def _judge_cost(p: MergePlan) -> float | None:
+    """The shards' judge spend; unknown if any shard's is (never a silent 0)."""
+    costs = [s.summary.judge_cost_usd for s in p.shards]
+    return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
 
 def _baseline(project: Project, p: MergePlan, ref: str | None) -> Any:
@@ -355,22 +345,22 @@ def _baseline(project: Project, p: MergePlan, ref: str | None) -> Any:
     return baseline.read(project, p.suite, ref=commit)
 
 
-def _suite(project: Project, meta: Mapping[str, Any]) -> Suite:
+def _suite(project: Project, header: runs.RunHeader) -> Suite:
     """The suite of the shards as the reports need it: its file when this checkout has it."""
     from promptctl.evals import suites as suite_files
 
-    name = str(meta.get("suite"))
+    name = header.suite
     path = suite_files.suite_files(project).get(name)
     if path is not None:
         try:
             return suite_files.load_suite(project, path)
         except UsageError:
             pass  # a broken suite file does not stop reporting on runs already made
-    shown = str(meta.get("suite_path") or name)
+    shown = header.suite_path or name
     return Suite(
         name=name,
         path=shown,
-        prompt_ref=str(meta.get("prompt")),
+        prompt_ref=header.prompt,
         dataset=None,
         source=Location(shown),
     )

@@ -98,7 +98,7 @@ class RunReview:
     prompt_version: str
     model: str
     status: str
-    summary: Mapping[str, Any]
+    summary: runs.Summary | None  # None while the run has no summary.json
     gate: Any  # gate.verdict.GateResult, or None when the run is not complete
     prompt_change: PromptChange
     cases: tuple[CaseReview, ...]
@@ -112,41 +112,40 @@ def review_run(
     otherwise the run is gated again against the baseline (as committed at `baseline_ref`)."""
     from promptctl.gate import baseline as baseline_mod
 
-    meta = runs.read_meta(path)
-    summary = runs.read_summary(path) or {}
-    suite_name = str(meta.get("suite"))
-    base = baseline_mod.read(project, suite_name, ref=baseline_ref)
-    records = runs.latest_records(path)
-    complete = summary.get("status") == "complete"
-    if gate is None and complete:
+    header = runs.read_header(path)
+    summary = runs.read_summary(path)
+    base = baseline_mod.read(project, header.suite, ref=baseline_ref)
+    records = runs.latest_lines(path)
+    if gate is None and summary is not None and summary.complete:
+        from promptctl.evals.results import load_run
         from promptctl.gate import verdict
 
-        gate = verdict.evaluate(runs.load_run(path), base)
-    suite = _suite_of(project, meta)
-    prompt = _prompt_at(project, str(meta.get("prompt")), str(meta.get("prompt_version")))
+        gate = verdict.evaluate(load_run(path), base)
+    suite = _suite_of(project, header)
+    prompt = _prompt_at(project, header.prompt, header.prompt_version)
     cases_by_id = _cases(project, suite)
-    scorer_ids = tuple(meta.get("scorer_hashes") or ())
+    scorer_ids = tuple(header.scorer_hashes)
     return RunReview(
         run_id=path.name,
-        suite=suite_name,
-        prompt=str(meta.get("prompt")),
-        prompt_version=str(meta.get("prompt_version")),
-        model=str(meta.get("model")),
-        status=str(summary.get("status") or "unfinished"),
+        suite=header.suite,
+        prompt=header.prompt,
+        prompt_version=header.prompt_version,
+        model=header.model,
+        status=summary.status if summary is not None else "unfinished",
         summary=summary,
         gate=gate,
-        prompt_change=_prompt_change(project, meta, prompt, base),
+        prompt_change=_prompt_change(project, header, prompt, base),
         cases=tuple(_case_reviews(records, base, gate, prompt, cases_by_id, scorer_ids)),
         scorer_ids=scorer_ids,
     )
 
 
-def _suite_of(project: Project, meta: Mapping[str, Any]) -> Suite | None:
+def _suite_of(project: Project, header: runs.RunHeader) -> Suite | None:
     from promptctl.evals import suites as suite_files
 
-    path = Path(str(meta.get("suite_path") or ""))
-    if not path.is_file():
-        found = suite_files.suite_files(project).get(str(meta.get("suite")))
+    path = Path(header.suite_path)
+    if not header.suite_path or not path.is_file():
+        found = suite_files.suite_files(project).get(header.suite)
         if found is None:
             return None
         path = found
@@ -194,11 +193,11 @@ def _baseline_replies(base: Any) -> dict[tuple[str, int], list[RecordedOutput]]:
     return out
 
 
-def _pick_baseline(recorded: Sequence[RecordedOutput], record: Mapping[str, Any]) -> str | None:
+def _pick_baseline(recorded: Sequence[RecordedOutput], record: runs.ResultLine) -> str | None:
     """The baseline's reply to this (case, repeat): the output of the same request when the
     prompt did not change; otherwise the one output that is not a judge's (the record names its
     own judges' keys; a baseline without judges holds one output per repeat)."""
-    key = record.get("request_key")
+    key = record.request_key
     for o in recorded:
         if o.request_key == key:
             return o.output
@@ -207,7 +206,7 @@ def _pick_baseline(recorded: Sequence[RecordedOutput], record: Mapping[str, Any]
 
 
 def _case_reviews(
-    records: Mapping[tuple[str, int], Mapping[str, Any]],
+    records: Mapping[tuple[str, int], runs.ResultLine],
     base: Any,
     gate: Any,
     prompt: Prompt | None,
@@ -223,17 +222,16 @@ def _case_reviews(
     for sg in gate.scorers if gate is not None else ():
         worse.update((f.case_id, sg.scorer_id) for f in sg.worse)
         flipped.update((f.case_id, sg.scorer_id) for f in (*sg.worse, *sg.better))
-    by_case: dict[str, list[Mapping[str, Any]]] = {}
+    by_case: dict[str, list[runs.ResultLine]] = {}
     for (case_id, _), record in sorted(records.items()):
         by_case.setdefault(case_id, []).append(record)
     out = []
     for case_id, recs in by_case.items():
         case = cases_by_id.get(case_id)
-        case_hash = str(recs[0].get("case_hash") or "")
+        case_hash = recs[0].case_hash
         comparable = base is not None and base_hashes.get(case_id) == case_hash
         repeats = tuple(
-            _repeat(r, base_replies.get((case_id, int(r.get("repeat", 0))), []), scorer_ids)
-            for r in recs
+            _repeat(r, base_replies.get((case_id, r.repeat), []), scorer_ids) for r in recs
         )
         changes = []
         for sid in scorer_ids:
@@ -265,7 +263,7 @@ def _case_reviews(
             CaseReview(
                 case_id=case_id,
                 tags=case.tags if case else (),
-                critical=bool(recs[0].get("critical")),
+                critical=recs[0].critical,
                 vars=dict(case.vars) if case else None,
                 messages=_render(prompt, case),
                 repeats=repeats,
@@ -277,42 +275,39 @@ def _case_reviews(
 
 
 def _repeat(
-    record: Mapping[str, Any], recorded: Sequence[RecordedOutput], scorer_ids: tuple[str, ...]
+    record: runs.ResultLine, recorded: Sequence[RecordedOutput], scorer_ids: tuple[str, ...]
 ) -> RepeatView:
-    scores = record.get("scores") or {}
-    error = record.get("error")
     views = []
     for sid in scorer_ids:
-        s = scores.get(sid) or {"score": 0.0, "passed": False, "error": error or "not scored"}
+        s = record.scores.get(sid) or runs.ScoreLine(error=record.error or "not scored")
         views.append(
             ScoreView(
                 scorer_id=sid,
-                score=float(s.get("score") or 0.0),
-                passed=bool(s.get("passed")) and not s.get("error"),
-                reason=str(s.get("reason") or ""),
-                error=None if s.get("error") is None else str(s.get("error")),
+                score=s.score,
+                passed=s.passed and not s.error,
+                reason=s.reason,
+                error=s.error,
             )
         )
-    output = record.get("output")
     return RepeatView(
-        repeat=int(record.get("repeat", 0)),
-        output=None if output is None else str(output),
+        repeat=record.repeat,
+        output=record.output,
         baseline_output=_pick_baseline(recorded, record),
-        error=None if error is None else str(error),
+        error=record.error,
         scores=tuple(views),
-        input_tokens=record.get("input_tokens"),
-        output_tokens=record.get("output_tokens"),
-        latency_s=record.get("latency_s"),
-        cost_usd=record.get("cost_usd"),
-        cached=bool(record.get("cached")),
-        replayed=bool(record.get("replayed")),
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        latency_s=record.latency_s,
+        cost_usd=record.cost_usd,
+        cached=record.cached,
+        replayed=record.replayed,
     )
 
 
 def _prompt_change(
-    project: Project, meta: Mapping[str, Any], prompt: Prompt | None, base: Any
+    project: Project, header: runs.RunHeader, prompt: Prompt | None, base: Any
 ) -> PromptChange:
-    name, version = str(meta.get("prompt")), str(meta.get("prompt_version"))
+    name, version = header.prompt, header.prompt_version
     if base is None:
         return PromptChange(
             name=name,
@@ -335,10 +330,9 @@ def _prompt_change(
     from promptctl.history import diff
 
     old = _prompt_at(project, base.prompt, base.prompt_version)
-    model_change = (base.model, str(meta.get("model"))) if base.model != meta.get("model") else None
+    model_change = (base.model, header.model) if base.model != header.model else None
     params = tuple(
-        _param_text(c)
-        for c in diff.param_changes(dict(base.params), dict(meta.get("params") or {}))
+        _param_text(c) for c in diff.param_changes(dict(base.params), dict(header.params))
     )
     missing = [v for v, p in ((base.prompt_version, old), (version, prompt)) if p is None]
     text = "" if missing else diff.text_diff(old, prompt, name, base.prompt_version, version)

@@ -15,7 +15,7 @@ import signal
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from promptctl.errors import (
     IncompleteError,
@@ -25,12 +25,16 @@ from promptctl.errors import (
     RunInterruptedError,
     UsageError,
 )
-from promptctl.evals import datasets, runs
+from promptctl.evals import datasets, results, runs
 from promptctl.gate.floors import FloorFailure, check_floors
 from promptctl.model import PER_CASE_HASH, Case, Reply, Score, ScorerOutcome, Suite
 from promptctl.project.config import Project
 from promptctl.prompts import loader, rendering
 from promptctl.prompts.prompt import Prompt
+
+if TYPE_CHECKING:
+    from promptctl.gate.baseline import Baseline
+    from promptctl.gate.verdict import GateResult
 
 
 class Progress(Protocol):
@@ -38,7 +42,7 @@ class Progress(Protocol):
 
     def start(self, suite: str, total: int, done: int) -> None: ...
 
-    def advance(self, suite: str, record: Mapping[str, Any]) -> None: ...
+    def advance(self, suite: str, line: runs.ResultLine) -> None: ...
 
     def finish(self, suite: str) -> None: ...
 
@@ -47,7 +51,7 @@ class _Silent:
     def start(self, suite: str, total: int, done: int) -> None:
         pass
 
-    def advance(self, suite: str, record: Mapping[str, Any]) -> None:
+    def advance(self, suite: str, line: runs.ResultLine) -> None:
         pass
 
     def finish(self, suite: str) -> None:
@@ -86,12 +90,12 @@ class SuiteResult:
     prompt_version: str
     model: str
     status: str  # complete | interrupted | incomplete
-    summary: Mapping[str, Any]  # as written to summary.json
+    summary: runs.Summary  # as written to summary.json
     outcomes: tuple[ScorerOutcome, ...]
     failing: Mapping[str, list[str]] = field(default_factory=dict)  # case id -> reasons
     floor_failures: tuple[FloorFailure, ...] = ()
     error: str | None = None
-    gate: Any = None  # gate.GateResult once the run completes (floors included)
+    gate: GateResult | None = None  # once the run completes (floors included)
     replayed: int = 0  # outputs reused from the baseline instead of calling the model
     fatal: BaseException | None = None  # the error that stopped the run, if one did
 
@@ -136,7 +140,7 @@ class _Plan:
     selector: datasets.Selector | _Only
     total_pairs: int
     cases: int
-    baseline: Any = None  # baseline.Baseline read before any call: a damaged one stops here
+    baseline: Baseline | None = None  # read before any call: a damaged one stops here
     case_scorers: tuple[str, ...] = ()  # ids only dataset rows' `assert:` use (every row)
 
 
@@ -319,31 +323,32 @@ def check_case_scorers(case: Case, suite_ids: set[str]) -> None:
             )
 
 
-def _meta(plan: _Plan, options: EvalOptions, invocation: str) -> dict[str, Any]:
+def _header(plan: _Plan, options: EvalOptions, invocation: str) -> runs.RunHeader:
     suite, prompt = plan.suite, plan.prompt
-    return {
-        "suite": suite.name,
-        "suite_path": suite.path,
-        "prompt": prompt.name,
-        "prompt_version": prompt.version,
-        "model": prompt.model,
-        "params": dict(prompt.params),
-        "scorer_hashes": {
+    return runs.RunHeader(
+        run_id=runs.new_run_id(suite.name),
+        suite=suite.name,
+        suite_path=suite.path,
+        prompt=prompt.name,
+        prompt_version=prompt.version,
+        model=prompt.model,
+        params=dict(prompt.params),
+        scorer_hashes={
             **dict.fromkeys(plan.case_scorers, PER_CASE_HASH),
             **{s.id: s.hash for s in suite.scorers},
         },
-        "gate": suite.gate.fields(),
-        "gate_hash": suite.gate.hash,
-        "uses": {u.alias: f"{prompt.upstreams[u.alias].name}@{u.version}" for u in prompt.uses},
-        "repeat": plan.repeat,
-        "canary": new_canary() if suite.canary else None,
-        "cases": plan.cases,
-        "pairs": plan.total_pairs,
-        "filter": options.filter,
-        "shard": f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
-        "invocation": invocation,
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+        gate=suite.gate,
+        gate_hash=suite.gate.hash,
+        uses={u.alias: f"{prompt.upstreams[u.alias].name}@{u.version}" for u in prompt.uses},
+        repeat=plan.repeat,
+        canary=new_canary() if suite.canary else None,
+        cases=plan.cases,
+        pairs=plan.total_pairs,
+        filter=options.filter,
+        shard=f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
+        invocation=invocation,
+        started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
 def _pairs(project: Project, plan: _Plan, done: set[tuple[str, int]]) -> Iterator[tuple[Case, int]]:
@@ -392,15 +397,15 @@ async def _run_suite(
     from promptctl.engine import Engine, bounded
 
     suite, prompt = plan.suite, plan.prompt
-    meta = runs.read_meta(writer.path)
-    tally = runs.Tally(meta["scorer_hashes"])
+    header = runs.read_header(writer.path)
+    tally = results.Tally(header.scorer_hashes)
     done: set[tuple[str, int]] = set()
     problems: list[str] = []
-    for (case_id, r), record in runs.latest_records(writer.path, problems).items():
-        if record.get("error"):
+    for key, line in runs.latest_lines(writer.path, problems).items():
+        if line.error:
             continue  # a call that failed is asked again on resume
-        done.add((case_id, r))
-        tally.add(record)
+        done.add(key)
+        tally.add(line)
     if problems:
         import warnings
 
@@ -412,8 +417,8 @@ async def _run_suite(
             )
         if len(problems) > 5:
             warnings.warn(PromptctlWarning(f"... and {len(problems) - 5} more"), stacklevel=2)
-    previous = runs.read_summary(writer.path) or {}
-    prior_judge_cost = float(previous.get("judge_cost_usd") or 0.0)
+    previous = runs.read_summary(writer.path)
+    prior_judge_cost = (previous.judge_cost_usd or 0.0) if previous else 0.0
     new_cost = 0.0
     budget = min(
         (b for b in (options.max_cost_usd, suite.gate.max_cost_usd) if b is not None), default=None
@@ -434,7 +439,7 @@ async def _run_suite(
 
         replay = {} if options.fresh else baseline_mod.replay_index(plan.baseline)
         replayed = [0]
-        token = meta.get("canary") if suite.canary else None  # the same token on --resume
+        token = header.canary if suite.canary else None  # the same token on --resume
         planted = (suite.canary, str(token)) if suite.canary and token else None
         ctx = registry.ScorerContext(
             engine=ReplayingEngine(engine, replay),
@@ -458,7 +463,7 @@ async def _run_suite(
                 out.append((spec.id, built[key]))
             return out
 
-        async def work(item: tuple[Case, int]) -> dict[str, Any] | None:
+        async def work(item: tuple[Case, int]) -> runs.ResultLine | None:
             case, repeat = item
             try:
                 return await _one(
@@ -485,9 +490,9 @@ async def _run_suite(
                     continue
                 writer.append(record)
                 tally.add(record)
-                if not record.get("cached"):
-                    new_cost += float(record.get("cost_usd") or 0.0)
-                replayed[0] += 1 if record.get("replayed") else 0
+                if not record.cached:
+                    new_cost += record.cost_usd or 0.0
+                replayed[0] += 1 if record.replayed else 0
                 progress.advance(suite.name, record)
         except asyncio.CancelledError:
             interrupt.requested = True  # a second Ctrl-C: calls in flight were cancelled
@@ -507,39 +512,40 @@ async def _run_suite(
         status, error = "incomplete", f"{plan.total_pairs - tally.pairs} pair(s) not run"
     outcomes = tuple(tally.outcomes())
     floors = tuple(check_floors(suite.gate, outcomes)) if status == "complete" else ()
-    summary = {
-        "run_id": writer.run_id,
-        "suite": suite.name,
-        "status": status,
-        "error": error,
-        "prompt": prompt.name,
-        "prompt_version": prompt.version,
-        "model": prompt.model,
-        "pairs_total": plan.total_pairs,
-        "repeat": plan.repeat,
-        "calls": stats.calls,
-        "cache_hits": stats.cache_hits,
-        "retries": stats.retries,
-        **tally.summary(),
-        "floor_failures": [f.message for f in floors],
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    # The engine's spend covers judge calls too; records carry only the candidate's cost.
+    # The engine's spend covers judge calls too; lines carry only the candidate's cost.
     # None: some model has no known price (never a silent 0).
     judge_cost = None if stats.cost_usd is None else max(0.0, stats.cost_usd - new_cost)
-    summary["judge_cost_usd"] = (
-        None if judge_cost is None else round(judge_cost + prior_judge_cost, 8)
+
+    def summarize(gate: Mapping[str, Any] | None) -> runs.Summary:
+        return results.build_summary(
+            run_id=writer.run_id,
+            suite=suite.name,
+            status=status,
+            error=error,
+            prompt=prompt.name,
+            prompt_version=prompt.version,
+            model=prompt.model,
+            pairs_total=plan.total_pairs,
+            repeat=plan.repeat,
+            calls=stats.calls,
+            cache_hits=stats.cache_hits,
+            retries=stats.retries,
+            tally=tally,
+            floor_failures=[f.message for f in floors],
+            judge_cost_usd=None if judge_cost is None else judge_cost + prior_judge_cost,
+            gate=gate,
+            replayed=replayed[0],
+            judge_replayed=judge_replayed + (previous.judge_replayed if previous else 0),
+        )
+
+    summary = summarize(None)
+    gated = (
+        _gate(plan, header, writer, outcomes, summary, options) if status == "complete" else None
     )
-    summary["cost_usd"] = (
-        None if judge_cost is None else round(tally.cost_usd + summary["judge_cost_usd"], 8)
-    )
-    gated = _gate(plan, meta, writer, outcomes, summary, options) if status == "complete" else None
     if gated is not None:
         from promptctl.gate import verdict as gate_mod
 
-        summary["gate"] = gate_mod.as_dict(gated)
-    summary["replayed"] = replayed[0]
-    summary["judge_replayed"] = judge_replayed + int(previous.get("judge_replayed") or 0)
+        summary = summarize(gate_mod.as_dict(gated))
     writer.write_summary(summary)
     return SuiteResult(
         suite=suite,
@@ -562,12 +568,12 @@ async def _run_suite(
 
 def _gate(
     plan: _Plan,
-    meta: Mapping[str, Any],
+    header: runs.RunHeader,
     writer: runs.RunWriter,
     outcomes: tuple[ScorerOutcome, ...],
-    summary: Mapping[str, Any],
+    summary: runs.Summary,
     options: EvalOptions,
-) -> Any:
+) -> GateResult | None:
     """The gate's verdict on a complete run (issue 6); floors only without a baseline."""
     if not options.gate:
         return None
@@ -584,11 +590,11 @@ def _gate(
         model=prompt.model,
         params=dict(prompt.params),
         gate=suite.gate,
-        scorer_hashes=dict(meta["scorer_hashes"]),
+        scorer_hashes=dict(header.scorer_hashes),
         outcomes=outcomes,
-        cost_usd=summary.get("cost_usd"),
-        shard=meta.get("shard"),
-        uses=dict(meta.get("uses") or {}),
+        cost_usd=summary.cost_usd,
+        shard=header.shard,
+        uses=dict(header.uses),
     )
     return gate_mod.evaluate(run, plan.baseline)
 
@@ -602,38 +608,22 @@ async def _one(
     repeat: int,
     replay: Mapping[str, Any] | None = None,
     canary: tuple[str, str] | None = None,  # (variable, the run's token)
-) -> dict[str, Any]:
+) -> runs.ResultLine:
     # plan() already checked every selected case's variables; render_messages would check
     # them again (a JSON Schema validation per variable, ~0.15 ms a case).
     values = rendering.apply_defaults(prompt, case.vars)
     if canary is not None:
         values[canary[0]] = canary[1]
-    record: dict[str, Any] = {
-        "suite": suite,
-        "case_id": case.id,
-        "case_hash": case.hash,
-        "repeat": repeat,
-        "critical": case.critical,
-    }
+    line = runs.ResultLine(
+        suite=suite, case_id=case.id, case_hash=case.hash, repeat=repeat, critical=case.critical
+    )
     if prompt.uses:  # a chain: the upstream steps run first, each one cached and replayed
         steps: list[dict[str, Any]] = []
         try:
             replies = await _chain(engine, prompt, case.vars, repeat, replay, steps, ())
         except _StepFailed as e:
-            record.update(
-                request_key=None,
-                steps=steps,
-                output=None,
-                scores={},
-                input_tokens=None,
-                output_tokens=None,
-                latency_s=None,
-                cost_usd=None,
-                cached=False,
-                error=str(e),
-            )
-            return record
-        record["steps"] = steps
+            return replace(line, steps=tuple(steps), error=str(e))
+        line = replace(line, steps=tuple(steps))
         values["uses"] = rendering.uses_context(prompt, case.vars, replies)
     messages = [
         {
@@ -649,14 +639,14 @@ async def _one(
         for m in prompt.messages
     ]
     request = engine.build_request(prompt, messages, repeat=repeat)
-    record["request_key"] = request.key
+    line = replace(line, request_key=request.key)
     recorded = replay.get(request.key) if replay else None
     try:
         if recorded is not None:
             # Same key = same provider, model, params, messages, format and repeat index.
             from promptctl.evals.replay import reply_from
 
-            record["replayed"] = True
+            line = replace(line, replayed=True)
             reply: Reply = reply_from(recorded, request)
         else:
             reply = await engine.complete(request)
@@ -664,25 +654,15 @@ async def _one(
         if _fatal(e):
             raise
         # One case's call failed after retries: recorded, the run goes on, --resume retries it.
-        record.update(
-            output=None,
-            scores={},
-            input_tokens=None,
-            output_tokens=None,
-            latency_s=None,
-            cost_usd=None,
-            cached=False,
-            error=e.message,
-        )
-        return record
-    scores: dict[str, dict[str, Any]] = {}
+        return replace(line, error=e.message)
+    scores: dict[str, runs.ScoreLine] = {}
     from promptctl.evals.replay import capturing
 
     with capturing() as judged:
         await _score_all(scorers, reply, case, repeat, scores)
-    if judged:
-        record["judge_outputs"] = judged
-    record.update(
+    return replace(
+        line,
+        judge_outputs=tuple(judged),
         output=reply.text,
         scores=scores,
         input_tokens=reply.input_tokens,
@@ -690,11 +670,9 @@ async def _one(
         latency_s=round(reply.latency_s, 6),
         cost_usd=reply.cost_usd,
         cached=reply.cached,
-        error=None,
+        # what the provider says it ran (drift)
+        served_model=reply.model if reply.model and not reply.cached else None,
     )
-    if reply.model and not reply.cached:
-        record["served_model"] = reply.model  # what the provider says it ran (drift)
-    return record
 
 
 class _StepFailed(Exception):
@@ -768,30 +746,22 @@ async def _score_all(
     reply: Reply,
     case: Case,
     repeat: int,
-    scores: dict[str, dict[str, Any]],
+    scores: dict[str, runs.ScoreLine],
 ) -> None:
     for sid, scorer in scorers:
         try:
             s: Score = await scorer.score(reply, case, repeat=repeat)
             value = min(1.0, max(0.0, float(s.value)))
-            scores[sid] = {
-                "score": value,
-                "passed": bool(s.passed),
-                "reason": s.reason,
-                "error": s.error,
-            }
+            scores[sid] = runs.ScoreLine(
+                score=value, passed=bool(s.passed), reason=s.reason, error=s.error
+            )
         except Exception as e:
             # A scorer's own bad input (a `value` template naming an unknown variable) is that
             # scorer's error; the engine's stops (budget, auth, offline, missing key) end the run.
             if isinstance(e, MissingKeyError) or (_fatal(e) and not isinstance(e, UsageError)):
                 raise
             message = e.message if isinstance(e, PromptctlError) else str(e)
-            scores[sid] = {
-                "score": 0.0,
-                "passed": False,
-                "reason": "",
-                "error": message or type(e).__name__,
-            }
+            scores[sid] = runs.ScoreLine(error=message or type(e).__name__)
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -818,13 +788,13 @@ def run_eval(
     jobs: list[tuple[_Plan, EvalOptions, Path | None]] = []
     if resume:
         for path in resume:
-            meta = runs.read_meta(path)
-            suite = _suite_for(project, meta)
-            shard = datasets.parse_shard(meta.get("shard"))
+            header = runs.read_header(path)
+            suite = _suite_for(project, header)
+            shard = datasets.parse_shard(header.shard)
             opts = EvalOptions(
-                filter=meta.get("filter"),
+                filter=header.filter,
                 shard=shard,
-                repeat=meta.get("repeat"),
+                repeat=header.repeat,
                 concurrency=options.concurrency,
                 fresh=options.fresh,
                 offline=options.offline,
@@ -833,10 +803,10 @@ def run_eval(
                 gate=options.gate,
             )
             p = plan(project, suite, opts)
-            if p.prompt.version != meta.get("prompt_version"):
+            if p.prompt.version != header.prompt_version:
                 raise UsageError(
                     f"run {path.name}: prompt {p.prompt.name} changed since the run "
-                    f"({meta.get('prompt_version')} -> {p.prompt.version})",
+                    f"({header.prompt_version} -> {p.prompt.version})",
                     hint="start a new run: promptctl eval " + suite.name,
                 )
             jobs.append((p, opts, path))
@@ -859,20 +829,20 @@ def decide(result: EvalResult) -> EvalResult:
         s = suites[i]
         if g == s.gate:
             continue
-        summary = {**s.summary, "gate": gate_mod.as_dict(g)}
-        runs.write_json_atomic(Path(s.run_dir) / runs.SUMMARY, summary)
+        summary = replace(s.summary, gate=gate_mod.as_dict(g))
+        runs.rewrite_summary(Path(s.run_dir), summary)
         suites[i] = replace(s, gate=g, summary=summary)
     return replace(result, suites=tuple(suites))
 
 
-def _suite_for(project: Project, meta: Mapping[str, Any]) -> Suite:
+def _suite_for(project: Project, header: runs.RunHeader) -> Suite:
     from promptctl.evals import suites as suite_files
 
-    path = Path(str(meta.get("suite_path") or ""))
-    if not path.is_file():
-        found = suite_files.suite_files(project).get(str(meta.get("suite")))
+    path = Path(header.suite_path)
+    if not header.suite_path or not path.is_file():
+        found = suite_files.suite_files(project).get(header.suite)
         if found is None:
-            raise UsageError(f"the suite {meta.get('suite')!r} of this run no longer exists")
+            raise UsageError(f"the suite {header.suite!r} of this run no longer exists")
         path = found
     return suite_files.load_suite(project, path)
 
@@ -902,9 +872,7 @@ async def _run_all(
         resume_dirs = [resume_dir for _, _, resume_dir in jobs]
         for p, opts, resume_dir in jobs:
             if resume_dir is None:
-                created = runs.RunWriter.create(
-                    project, runs.new_run_id(p.suite.name), _meta(p, opts, invocation)
-                )
+                created = runs.RunWriter.create(project, _header(p, opts, invocation))
                 created.close()
                 resume_dir = created.path
             paths.append(resume_dir)
@@ -920,7 +888,7 @@ async def _run_all(
             if result.status == "interrupted":
                 later = len(paths) - len(results)
                 raise RunInterruptedError(
-                    f"interrupted: {result.summary['pairs_done']}/{p.total_pairs} results of "
+                    f"interrupted: {result.summary.pairs_done}/{p.total_pairs} results of "
                     f"suite {p.suite.name} are saved in run {result.run_id}"
                     + (f"; {later} more suite(s) not started" if later else ""),
                     hint=f"promptctl eval --resume {result.run_id}"
@@ -930,18 +898,14 @@ async def _run_all(
             if isinstance(result.fatal, UsageError):
                 # Missing key, a case that does not render: the input is wrong, not the
                 # provider (exit 2). A run that holds nothing is not left to --resume.
-                if not result.summary.get("pairs_done") and resume_dirs[len(results) - 1] is None:
+                if not result.summary.pairs_done and resume_dirs[len(results) - 1] is None:
                     for empty, (_, _, was) in zip(paths, jobs, strict=True):
-                        if was is None and not runs.latest_records(empty):
+                        if was is None and not runs.latest_lines(empty):
                             shutil.rmtree(empty, ignore_errors=True)
                 raise result.fatal
-            if (
-                result.status == "incomplete"
-                and result.error
-                and result.summary.get("call_errors", 0) == 0
-            ):
+            if result.status == "incomplete" and result.error and result.summary.call_errors == 0:
                 raise IncompleteError(
-                    f"{result.error}; {result.summary['pairs_done']}/{p.total_pairs} results "
+                    f"{result.error}; {result.summary.pairs_done}/{p.total_pairs} results "
                     f"saved in run {result.run_id}",
                     hint=f"fix the cause, then: promptctl eval --resume {result.run_id}",
                 )

@@ -1,8 +1,11 @@
-"""Run directories: run.json at start, results.jsonl appended line by line, summary.json at the end.
+"""Run directories, the one reader and writer of their files: run.json (RunHeader) at start,
+results.jsonl (one ResultLine per case and repeat) appended line by line, summary.json (Summary)
+at the end. Everything else reads runs through these types, never through string keys.
 
-A line of results.jsonl is one (case, repeat) with every scorer's result. Each line reaches the
-file in one write() on an O_APPEND descriptor, so a kill -9 leaves only whole lines (a torn last
-line from a power cut is skipped on reading). summary.json is replaced atomically.
+Each line reaches the file in one write() on an O_APPEND descriptor, so a kill -9 leaves only
+whole lines (a torn last line from a power cut is skipped on reading). run.json and
+summary.json are replaced atomically. Keys a newer version wrote are kept (`extra`), and the
+bytes written for known keys are those earlier versions wrote.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import os
 import secrets
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptctl.errors import IncompleteError, Location, UsageError
-from promptctl.model import PER_CASE_HASH, Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.model import Gate
 from promptctl.project import files
 from promptctl.project.config import Project
 
@@ -30,6 +34,433 @@ FSYNC_EVERY_S = 1.0  # whole lines survive a kill -9 without fsync; fsync bounds
 # The storage boundary of results.jsonl. A seam for tests (issue 9): a full disk cannot be
 # made on demand, so tests replace this with a function raising OSError(errno.ENOSPC).
 _os_write = os.write
+
+
+# ----------------------------------------------------------------------------- the records
+
+
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _opt_float(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoreLine:
+    """One scorer's result on one (case, repeat): a line's `scores[id]`."""
+
+    score: float = 0.0
+    passed: bool = False
+    reason: str = ""
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "passed": self.passed,
+            "reason": self.reason,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> ScoreLine:
+        if not isinstance(raw, Mapping):
+            return cls(error="not scored")
+        return cls(
+            score=_opt_float(raw.get("score")) or 0.0,
+            passed=bool(raw.get("passed")),
+            reason=str(raw.get("reason") or ""),
+            error=_opt_str(raw.get("error")),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResultLine:
+    """One line of results.jsonl: a (case, repeat) with every scorer's result, or the error of
+    its call. Keys this version does not know are kept in `extra` (a newer writer's)."""
+
+    suite: str
+    case_id: str
+    case_hash: str = ""
+    repeat: int = 0
+    request_key: str | None = None  # None: a chain whose upstream step failed before the call
+    critical: bool = False
+    steps: tuple[Mapping[str, Any], ...] = ()  # a chain's upstream calls, in order (chains)
+    replayed: bool = False  # answered from the baseline's recorded output
+    judge_outputs: tuple[Mapping[str, Any], ...] = ()  # judge replies, for replay (replay.py)
+    output: str | None = None
+    scores: Mapping[str, ScoreLine] = field(default_factory=dict)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    cost_usd: float | None = None
+    cached: bool = False
+    error: str | None = None
+    served_model: str | None = None  # the model the provider says answered (drift)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.case_id, self.repeat)
+
+    def to_json(self) -> dict[str, Any]:
+        """The line as written, keys in the order earlier versions wrote them."""
+        out: dict[str, Any] = {
+            "suite": self.suite,
+            "case_id": self.case_id,
+            "case_hash": self.case_hash,
+            "repeat": self.repeat,
+            "critical": self.critical,
+        }
+        if self.steps:
+            out["steps"] = [dict(step) for step in self.steps]
+        out["request_key"] = self.request_key
+        if self.replayed:
+            out["replayed"] = True
+        if self.judge_outputs:
+            out["judge_outputs"] = [dict(j) for j in self.judge_outputs]
+        out.update(
+            output=self.output,
+            scores={sid: s.to_json() for sid, s in self.scores.items()},
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            latency_s=self.latency_s,
+            cost_usd=self.cost_usd,
+            cached=self.cached,
+            error=self.error,
+        )
+        if self.served_model is not None:
+            out["served_model"] = self.served_model
+        out.update((k, v) for k, v in self.extra.items() if k not in out)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ResultLine:
+        scores = raw.get("scores")
+        judged = raw.get("judge_outputs")
+        steps = raw.get("steps")
+        return cls(
+            suite=str(raw.get("suite") or ""),
+            case_id=str(raw["case_id"]),
+            case_hash=str(raw.get("case_hash") or ""),
+            repeat=int(raw.get("repeat") or 0),
+            request_key=_opt_str(raw.get("request_key")),
+            critical=bool(raw.get("critical", False)),
+            steps=tuple(x for x in steps if isinstance(x, Mapping))
+            if isinstance(steps, list)
+            else (),
+            replayed=bool(raw.get("replayed")),
+            judge_outputs=tuple(j for j in judged if isinstance(j, Mapping))
+            if isinstance(judged, list)
+            else (),
+            output=_opt_str(raw.get("output")),
+            scores={str(k): ScoreLine.from_json(v) for k, v in scores.items()}
+            if isinstance(scores, Mapping)
+            else {},
+            input_tokens=_opt_int(raw.get("input_tokens")),
+            output_tokens=_opt_int(raw.get("output_tokens")),
+            latency_s=_opt_float(raw.get("latency_s")),
+            cost_usd=_opt_float(raw.get("cost_usd")),
+            cached=bool(raw.get("cached")),
+            error=_opt_str(raw.get("error")),
+            served_model=_opt_str(raw.get("served_model")),
+            extra={k: v for k, v in raw.items() if k not in _LINE_KEYS},
+        )
+
+
+_LINE_KEYS = frozenset(f for f in ResultLine.__dataclass_fields__ if f != "extra")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunHeader:
+    """run.json: what a run was asked to do, written before its first call."""
+
+    run_id: str
+    suite: str
+    suite_path: str = ""
+    prompt: str = ""
+    prompt_version: str = ""
+    model: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    scorer_hashes: Mapping[str, str] = field(default_factory=dict)
+    gate: Gate = field(default_factory=Gate)
+    gate_hash: str = ""
+    uses: Mapping[str, str] = field(default_factory=dict)  # alias -> upstream name@version
+    repeat: int | None = None
+    canary: str | None = None  # the run's canary token: the same one on --resume
+    cases: int = 0
+    pairs: int = 0
+    filter: str | None = None
+    shard: str | None = None  # "I/N"
+    invocation: str = ""
+    started_at: str = ""
+    merged_from: tuple[str, ...] | None = None  # the shard runs a merged run came from
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "suite": self.suite,
+            "suite_path": self.suite_path,
+            "prompt": self.prompt,
+            "prompt_version": self.prompt_version,
+            "model": self.model,
+            "params": dict(self.params),
+            "scorer_hashes": dict(self.scorer_hashes),
+            "gate": self.gate.fields(),
+            "gate_hash": self.gate_hash,
+            "uses": dict(self.uses),
+            "repeat": self.repeat,
+            "canary": self.canary,
+            "cases": self.cases,
+            "pairs": self.pairs,
+            "filter": self.filter,
+            "shard": self.shard,
+            "invocation": self.invocation,
+            "started_at": self.started_at,
+        }
+        if self.merged_from is not None:
+            out["merged_from"] = list(self.merged_from)
+        out.update((k, v) for k, v in self.extra.items() if k not in out)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> RunHeader:
+        gate = raw.get("gate")
+        merged = raw.get("merged_from")
+        uses = raw.get("uses")
+        return cls(
+            run_id=str(raw.get("run_id") or ""),
+            suite=str(raw.get("suite")),
+            suite_path=str(raw.get("suite_path") or ""),
+            prompt=str(raw.get("prompt")),
+            prompt_version=str(raw.get("prompt_version")),
+            model=str(raw.get("model")),
+            params=dict(raw.get("params") or {}),
+            scorer_hashes={str(k): str(v) for k, v in (raw.get("scorer_hashes") or {}).items()},
+            gate=Gate.from_fields(gate if isinstance(gate, Mapping) else {}),
+            gate_hash=str(raw.get("gate_hash") or ""),
+            uses={str(k): str(v) for k, v in uses.items()} if isinstance(uses, Mapping) else {},
+            repeat=_opt_int(raw.get("repeat")),
+            canary=_opt_str(raw.get("canary")),
+            cases=_opt_int(raw.get("cases")) or 0,
+            pairs=_opt_int(raw.get("pairs")) or 0,
+            filter=_opt_str(raw.get("filter")),
+            shard=_opt_str(raw.get("shard")) or None,
+            invocation=str(raw.get("invocation") or ""),
+            started_at=str(raw.get("started_at") or ""),
+            merged_from=tuple(str(m) for m in merged) if isinstance(merged, list) else None,
+            extra={k: v for k, v in raw.items() if k not in _HEADER_KEYS},
+        )
+
+
+_HEADER_KEYS = frozenset(f for f in RunHeader.__dataclass_fields__ if f != "extra")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScorerStats:
+    """summary.json `scorers[id]`: counts over (case, repeat) pairs; the interval over cases."""
+
+    n: int
+    passed: int
+    errors: int
+    pass_rate: float | None
+    wilson_low: float
+    wilson_high: float
+    mean_score: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "passed": self.passed,
+            "errors": self.errors,
+            "pass_rate": self.pass_rate,
+            "wilson_low": self.wilson_low,
+            "wilson_high": self.wilson_high,
+            "mean_score": self.mean_score,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ScorerStats:
+        return cls(
+            n=_opt_int(raw.get("n")) or 0,
+            passed=_opt_int(raw.get("passed")) or 0,
+            errors=_opt_int(raw.get("errors")) or 0,
+            pass_rate=_opt_float(raw.get("pass_rate")),
+            wilson_low=_opt_float(raw.get("wilson_low")) or 0.0,
+            wilson_high=_opt_float(raw.get("wilson_high")) or 1.0,
+            mean_score=_opt_float(raw.get("mean_score")),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorstCase:
+    case_id: str
+    mean_score: float
+    critical: bool
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "mean_score": self.mean_score,
+            "critical": self.critical,
+            "reasons": list(self.reasons),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> WorstCase:
+        return cls(
+            case_id=str(raw.get("case_id")),
+            mean_score=_opt_float(raw.get("mean_score")) or 0.0,
+            critical=bool(raw.get("critical")),
+            reasons=tuple(str(r) for r in raw.get("reasons") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """summary.json: how a run ended, its totals, per-scorer stats and (once gated) the gate."""
+
+    run_id: str
+    suite: str
+    status: str  # complete | interrupted | incomplete
+    error: str | None = None
+    prompt: str = ""
+    prompt_version: str = ""
+    model: str = ""
+    pairs_total: int = 0
+    repeat: int | None = None
+    calls: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    pairs_done: int = 0
+    cases: int = 0
+    call_errors: int = 0
+    cached: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    judge_input_tokens: int = 0  # judges' calls (replayed or not): the eval's token total
+    judge_output_tokens: int = 0
+    cost_usd: float | None = None  # candidate + judge; None: a model without a known price
+    judge_cost_usd: float | None = None
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    scorers: Mapping[str, ScorerStats] = field(default_factory=dict)
+    worst_cases: tuple[WorstCase, ...] = ()
+    floor_failures: tuple[str, ...] = ()
+    finished_at: str = ""
+    gate: Mapping[str, Any] | None = None  # gate/verdict.as_dict of the verdict; None: not gated
+    replayed: int = 0
+    judge_replayed: int = 0  # judge replies the baseline answered
+    merged_from: tuple[str, ...] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "suite": self.suite,
+            "status": self.status,
+            "error": self.error,
+            "prompt": self.prompt,
+            "prompt_version": self.prompt_version,
+            "model": self.model,
+            "pairs_total": self.pairs_total,
+            "repeat": self.repeat,
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "retries": self.retries,
+            "pairs_done": self.pairs_done,
+            "cases": self.cases,
+            "call_errors": self.call_errors,
+            "cached": self.cached,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "judge_input_tokens": self.judge_input_tokens,
+            "judge_output_tokens": self.judge_output_tokens,
+            "cost_usd": self.cost_usd,
+            "latency_p50_s": self.latency_p50_s,
+            "latency_p95_s": self.latency_p95_s,
+            "scorers": {sid: st.to_json() for sid, st in self.scorers.items()},
+            "worst_cases": [w.to_json() for w in self.worst_cases],
+            "floor_failures": list(self.floor_failures),
+            "finished_at": self.finished_at,
+            "judge_cost_usd": self.judge_cost_usd,
+        }
+        if self.gate is not None:
+            out["gate"] = dict(self.gate)
+        out["replayed"] = self.replayed
+        out["judge_replayed"] = self.judge_replayed
+        if self.merged_from is not None:
+            out["merged_from"] = list(self.merged_from)
+        out.update((k, v) for k, v in self.extra.items() if k not in out)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Summary:
+        scorers = raw.get("scorers")
+        gate = raw.get("gate")
+        merged = raw.get("merged_from")
+        return cls(
+            run_id=str(raw.get("run_id") or ""),
+            suite=str(raw.get("suite") or ""),
+            status=str(raw.get("status") or "unfinished"),
+            error=_opt_str(raw.get("error")),
+            prompt=str(raw.get("prompt") or ""),
+            prompt_version=str(raw.get("prompt_version") or ""),
+            model=str(raw.get("model") or ""),
+            pairs_total=_opt_int(raw.get("pairs_total")) or 0,
+            repeat=_opt_int(raw.get("repeat")),
+            calls=_opt_int(raw.get("calls")) or 0,
+            cache_hits=_opt_int(raw.get("cache_hits")) or 0,
+            retries=_opt_int(raw.get("retries")) or 0,
+            pairs_done=_opt_int(raw.get("pairs_done")) or 0,
+            cases=_opt_int(raw.get("cases")) or 0,
+            call_errors=_opt_int(raw.get("call_errors")) or 0,
+            cached=_opt_int(raw.get("cached")) or 0,
+            input_tokens=_opt_int(raw.get("input_tokens")) or 0,
+            output_tokens=_opt_int(raw.get("output_tokens")) or 0,
+            judge_input_tokens=_opt_int(raw.get("judge_input_tokens")) or 0,
+            judge_output_tokens=_opt_int(raw.get("judge_output_tokens")) or 0,
+            cost_usd=_opt_float(raw.get("cost_usd")),
+            judge_cost_usd=_opt_float(raw.get("judge_cost_usd")),
+            latency_p50_s=_opt_float(raw.get("latency_p50_s")),
+            latency_p95_s=_opt_float(raw.get("latency_p95_s")),
+            scorers={
+                str(k): ScorerStats.from_json(v)
+                for k, v in scorers.items()
+                if isinstance(v, Mapping)
+            }
+            if isinstance(scorers, Mapping)
+            else {},
+            worst_cases=tuple(
+                WorstCase.from_json(w)
+                for w in raw.get("worst_cases") or ()
+                if isinstance(w, Mapping)
+            ),
+            floor_failures=tuple(str(f) for f in raw.get("floor_failures") or ()),
+            finished_at=str(raw.get("finished_at") or ""),
+            gate=dict(gate) if isinstance(gate, Mapping) else None,
+            replayed=_opt_int(raw.get("replayed")) or 0,
+            judge_replayed=_opt_int(raw.get("judge_replayed")) or 0,
+            merged_from=tuple(str(m) for m in merged) if isinstance(merged, list) else None,
+            extra={k: v for k, v in raw.items() if k not in _SUMMARY_KEYS},
+        )
+
+
+_SUMMARY_KEYS = frozenset(f for f in Summary.__dataclass_fields__ if f != "extra")
 
 
 def new_run_id(suite: str, now: dt.datetime | None = None) -> str:
@@ -62,19 +493,19 @@ class RunWriter:
         self._repair_tail()
 
     @classmethod
-    def create(cls, project: Project, run_id: str, meta: Mapping[str, Any]) -> RunWriter:
-        path = project.runs_dir / run_id
+    def create(cls, project: Project, header: RunHeader) -> RunWriter:
+        path = project.runs_dir / header.run_id
         try:
             path.mkdir(parents=True, exist_ok=False)
             _ignore_state_dir(project)
-            write_json_atomic(path / META, {"run_id": run_id, **meta})
-            return cls(path)
         except OSError as e:  # a read-only or full .promptctl/: say so before any call is paid
             raise IncompleteError(
                 f"cannot create the run directory {project.rel(path)}: {e.strerror or e}",
                 hint=f"make {project.rel(project.state_dir)}/ writable (or move it with "
                 "paths.state in promptctl.yaml) and free some space",
             ) from None
+        write_json_atomic(path / META, header.to_json())
+        return cls(path)
 
     def _repair_tail(self) -> None:
         # A torn last line (power cut) would glue itself to the next append: end it first.
@@ -85,10 +516,11 @@ class RunWriter:
                 if fh.read(1) != b"\n":
                     os.write(self._fd, b"\n")
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+    def append(self, line: ResultLine) -> None:
+        record = line.to_json()
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
         try:
-            data = line.encode("utf-8")
+            data = text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: \uXXXX escapes keep it valid JSON
             data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
         try:
@@ -106,9 +538,9 @@ class RunWriter:
             os.fsync(self._fd)
             self._last_sync = now
 
-    def write_summary(self, summary: Mapping[str, Any]) -> None:
+    def write_summary(self, summary: Summary) -> None:
         os.fsync(self._fd)
-        write_json_atomic(self.path / SUMMARY, summary)
+        write_json_atomic(self.path / SUMMARY, summary.to_json())
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -156,7 +588,7 @@ def _ignore_state_dir(project: Project) -> None:
         gitignore.write_text("# local promptctl state: cache and runs\n*\n", encoding="utf-8")
 
 
-def read_records(path: Path, problems: list[str] | None = None) -> Iterator[dict[str, Any]]:
+def read_lines(path: Path, problems: list[str] | None = None) -> Iterator[ResultLine]:
     """Whole, well-typed lines of results.jsonl; a torn, corrupt or wrong-typed line is skipped
     (so `--resume` asks that pair again) and, when `problems` is given, described there."""
     try:
@@ -178,7 +610,7 @@ def read_records(path: Path, problems: list[str] | None = None) -> Iterator[dict
                 if problems is not None:
                     problems.append(f"{path.name}/{RESULTS}:{number}: {problem}")
                 continue
-            yield record
+            yield ResultLine.from_json(record)
 
 
 def _number(value: Any) -> bool:
@@ -213,19 +645,17 @@ def record_problem(record: Mapping[str, Any]) -> str | None:
     return None
 
 
-def latest_records(
+def latest_lines(
     path: Path, problems: list[str] | None = None
-) -> dict[tuple[str, int], dict[str, Any]]:
-    """The last record of each (case, repeat): a resumed pair's new line supersedes the old."""
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    for record in read_records(path, problems):
-        out[(str(record["case_id"]), int(record.get("repeat", 0)))] = record
-    return out
+) -> dict[tuple[str, int], ResultLine]:
+    """The last line of each (case, repeat): a resumed pair's new line supersedes the old."""
+    return {line.key: line for line in read_lines(path, problems)}
 
 
-def read_meta(path: Path) -> dict[str, Any]:
+def read_header(path: Path) -> RunHeader:
+    """run.json of a run directory; a missing or corrupt one is a UsageError."""
     try:
-        return json.loads((path / META).read_text(encoding="utf-8"))
+        raw = json.loads((path / META).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(
             f"{path} is not a run directory (no {META})",
@@ -233,18 +663,28 @@ def read_meta(path: Path) -> dict[str, Any]:
         ) from None
     except ValueError as e:
         raise UsageError(f"{META} is corrupt: {e}", where=Location(str(path / META))) from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{META} is corrupt: not an object", where=Location(str(path / META)))
+    return RunHeader.from_json(raw)
 
 
-def read_summary(path: Path) -> dict[str, Any] | None:
+def read_summary(path: Path) -> Summary | None:
+    """summary.json, or None while the run has none (or it is unreadable)."""
     try:
-        return json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+        raw = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return None
+    return Summary.from_json(raw) if isinstance(raw, dict) else None
+
+
+def rewrite_summary(path: Path, summary: Summary) -> None:
+    """Replace the summary.json of a finished run (the eval-wide decision came after it)."""
+    write_json_atomic(path / SUMMARY, summary.to_json())
 
 
 def is_complete(path: Path) -> bool:
     summary = read_summary(path)
-    return bool(summary and summary.get("status") == "complete")
+    return summary is not None and summary.complete
 
 
 def run_dirs(project: Project) -> list[Path]:
@@ -264,7 +704,7 @@ def latest_run(
     for path in reversed(run_dirs(project)):
         if suite is not None:
             try:
-                if read_meta(path).get("suite") != suite:
+                if read_header(path).suite != suite:
                     continue
             except UsageError:
                 continue
@@ -283,236 +723,3 @@ def find_run(project: Project, ref: str) -> Path:
     raise UsageError(
         f"no run {ref!r}", hint="recent runs: " + (", ".join(known) if known else "none")
     )
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
-class Tally:
-    """Aggregates result records as they arrive: per scorer, per (case, scorer), per case.
-
-    Memory is a few small lists per case (no outputs kept), so 100k cases stay cheap.
-    """
-
-    MAX_REASONS = 3
-
-    def __init__(self, scorer_hashes: Mapping[str, str]) -> None:
-        self.scorer_hashes = dict(scorer_hashes)
-        self.per_scorer: dict[str, list[float]] = {s: [0, 0, 0, 0.0] for s in scorer_hashes}
-        self.slots: dict[tuple[str, str], list[Any]] = {}
-        self.cases: dict[str, list[Any]] = {}
-        self.pairs = 0
-        self.call_errors = 0
-        self.cached = 0
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.judge_input_tokens = 0  # judges' calls (replayed or not): the eval's token total
-        self.judge_output_tokens = 0
-        self.cost_usd = 0.0
-        self.latencies: list[float] = []
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        case_id = str(record["case_id"])
-        scores = record.get("scores") or {}
-        error = record.get("error")
-        critical = bool(record.get("critical", False))
-        self.pairs += 1
-        self.call_errors += 1 if error else 0
-        self.cached += 1 if record.get("cached") else 0
-        self.input_tokens += int(record.get("input_tokens") or 0)
-        self.output_tokens += int(record.get("output_tokens") or 0)
-        for j in record.get("judge_outputs") or ():
-            if isinstance(j, Mapping):
-                self.judge_input_tokens += int(j.get("input_tokens") or 0)
-                self.judge_output_tokens += int(j.get("output_tokens") or 0)
-        if not error and not record.get("cached"):
-            self.cost_usd += float(record.get("cost_usd") or 0.0)
-            self.latencies.append(float(record.get("latency_s") or 0.0))
-        case = self.cases.get(case_id)
-        if case is None:
-            case = self.cases[case_id] = [0.0, 0, 0, critical, []]
-        for sid, scorer_hash in self.scorer_hashes.items():
-            if scorer_hash == PER_CASE_HASH and sid not in scores:
-                continue  # a row's own scorer: only the cases that carry it are scored by it
-            s = scores.get(sid) or {"score": 0.0, "passed": False, "error": error or "not scored"}
-            value = float(s.get("score") or 0.0)
-            failed_error = s.get("error")
-            passed = bool(s.get("passed")) and not failed_error
-            agg = self.per_scorer[sid]
-            agg[0] += 1
-            agg[1] += passed
-            agg[2] += 1 if failed_error else 0
-            agg[3] += value
-            slot = self.slots.get((case_id, sid))
-            if slot is None:
-                slot = self.slots[(case_id, sid)] = [
-                    record.get("case_hash", ""),
-                    0.0,
-                    0,
-                    0,
-                    0,
-                    critical,
-                ]
-            slot[1] += value
-            slot[2] += passed
-            slot[3] += 1 if failed_error else 0
-            slot[4] += 1
-            case[0] += value
-            case[1] += 1
-            if not passed:
-                case[2] += 1
-                if len(case[4]) < self.MAX_REASONS:
-                    why = failed_error or s.get("reason") or "failed"
-                    case[4].append(f"{sid}: {str(why)[:300]}")
-
-    def outcomes(self) -> list[ScorerOutcome]:
-        return [
-            ScorerOutcome(
-                case_id=case_id,
-                case_hash=v[0],
-                scorer_id=sid,
-                scorer_hash=self.scorer_hashes[sid],
-                mean_score=v[1] / v[4],
-                pass_fraction=v[2] / v[4],
-                repeats=v[4],
-                errors=v[3],
-                critical=v[5],
-            )
-            for (case_id, sid), v in sorted(self.slots.items())
-        ]
-
-    def scorer_stats(self) -> dict[str, dict[str, Any]]:
-        from promptctl.gate.stats import wilson_interval
-
-        # The interval counts cases, as the gate does: repeats of one case are not independent
-        # samples (issue 13: 10 cases x 3 repeats gave 24.6-57.7% here, 16.8-68.7% in the gate).
-        case_passes: dict[str, list[float]] = {sid: [0.0, 0] for sid in self.per_scorer}
-        for (_, sid), slot in self.slots.items():
-            agg = case_passes[sid]
-            agg[0] += slot[2] / slot[4]
-            agg[1] += 1
-        out = {}
-        for sid, (n, passed, errors, total) in self.per_scorer.items():
-            n = int(n)
-            lo, hi = wilson_interval(case_passes[sid][0], int(case_passes[sid][1]))
-            out[sid] = {
-                "n": n,
-                "passed": int(passed),
-                "errors": int(errors),
-                "pass_rate": (passed / n) if n else None,
-                "wilson_low": lo,
-                "wilson_high": hi,
-                "mean_score": (total / n) if n else None,
-            }
-        return out
-
-    def failing_cases(self) -> dict[str, list[str]]:
-        """case id -> the first reasons it failed (for JUnit and the worst-case list)."""
-        return {cid: c[4] for cid, c in self.cases.items() if c[2]}
-
-    def worst(self, k: int = 5) -> list[dict[str, Any]]:
-        import heapq
-
-        rows = heapq.nsmallest(
-            k, ((c[0] / c[1] if c[1] else 0.0, cid) for cid, c in self.cases.items() if c[2])
-        )
-        return [
-            {
-                "case_id": cid,
-                "mean_score": round(score, 4),
-                "critical": self.cases[cid][3],
-                "reasons": self.cases[cid][4],
-            }
-            for score, cid in rows
-        ]
-
-    def summary(self) -> dict[str, Any]:
-        lat = sorted(self.latencies)
-        return {
-            "pairs_done": self.pairs,
-            "cases": len(self.cases),
-            "call_errors": self.call_errors,
-            "cached": self.cached,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "judge_input_tokens": self.judge_input_tokens,
-            "judge_output_tokens": self.judge_output_tokens,
-            "cost_usd": round(self.cost_usd, 8),
-            "latency_p50_s": percentile(lat, 0.5),
-            "latency_p95_s": percentile(lat, 0.95),
-            "scorers": self.scorer_stats(),
-            "worst_cases": self.worst(),
-        }
-
-
-def load_run(path: str | Path) -> RunData:
-    """A run as read back from disk (complete or not)."""
-    path = Path(path).resolve()
-    meta = read_meta(path)
-    records = latest_records(path)
-    scorer_hashes = dict(meta.get("scorer_hashes") or {})
-    summary = read_summary(path)
-    gate = Gate.from_fields(meta.get("gate") or {})
-    outputs = tuple(
-        RecordedOutput(
-            case_id=str(r["case_id"]),
-            repeat=int(r.get("repeat", 0)),
-            request_key=str(r.get("request_key") or ""),
-            output=str(r.get("output")),
-            input_tokens=r.get("input_tokens"),
-            output_tokens=r.get("output_tokens"),
-            cost_usd=r.get("cost_usd"),
-        )
-        for r in records.values()
-        if r.get("error") is None and r.get("output") is not None
-    ) + tuple(
-        # Judge replies of the case (issue 6): recorded so that a replayed run calls no judge.
-        RecordedOutput(
-            case_id=str(r["case_id"]),
-            repeat=int(r.get("repeat", 0)),
-            request_key=str(j.get("key") or ""),
-            output=str(j.get("output")),
-            input_tokens=j.get("input_tokens"),
-            output_tokens=j.get("output_tokens"),
-            cost_usd=j.get("cost_usd"),
-            judge=True,
-        )
-        for r in records.values()
-        if r.get("error") is None
-        for j in [*(r.get("judge_outputs") or ()), *(r.get("steps") or ())]
-        # a chain's upstream replies (issue 14) are recorded the same way: replayed by key
-        if isinstance(j, dict)
-    )
-    cost = summary.get("cost_usd") if summary else None
-    if cost is None:
-        cost = sum(float(r.get("cost_usd") or 0.0) for r in records.values())
-    return RunData(
-        run_id=path.name,
-        path=str(path),
-        suite=str(meta.get("suite")),
-        prompt=str(meta.get("prompt")),
-        prompt_version=str(meta.get("prompt_version")),
-        model=str(meta.get("model")),
-        params=dict(meta.get("params") or {}),
-        gate=gate,
-        scorer_hashes=scorer_hashes,
-        outcomes=tuple(_tally(records, scorer_hashes).outcomes()),
-        outputs=outputs,
-        cost_usd=cost,
-        complete=bool(summary and summary.get("status") == "complete"),
-        shard=meta.get("shard"),
-        uses={str(k): str(v) for k, v in (meta.get("uses") or {}).items()},
-    )
-
-
-def _tally(
-    records: Mapping[tuple[str, int], Mapping[str, Any]], scorer_hashes: Mapping[str, str]
-) -> Tally:
-    tally = Tally(scorer_hashes)
-    for _, record in sorted(records.items()):
-        tally.add(record)
-    return tally

@@ -21,12 +21,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptctl.errors import Location, UsageError
 from promptctl.model import FAMILIES, METRICS, Gate, RecordedOutput, RunData, ScorerOutcome
 from promptctl.project import files
 from promptctl.project.config import Project
+
+if TYPE_CHECKING:
+    from promptctl.evals.runs import Summary
 
 FORMAT = 1
 _DIGITS = 6
@@ -549,7 +552,7 @@ def update_from_runs(
     if from_run is not None:
         for ref in [from_run] if isinstance(from_run, str) else from_run:
             path = runs.find_run(project, ref)
-            suite = str(runs.read_meta(path).get("suite"))
+            suite = runs.read_header(path).suite
             if suites and suite not in suites:
                 raise UsageError(
                     f"run {path.name} is of suite {suite!r}, not {', '.join(suites)}",
@@ -606,12 +609,12 @@ def update_from_runs(
     return out
 
 
-def run_verdict(project: Project, run: RunData, summary: Mapping[str, Any] | None) -> Any:
+def run_verdict(project: Project, run: RunData, summary: Summary | None) -> Any:
     """(verdict, failures) of a complete run: as its `eval` gated it (summary.json), else gated
     now against the working tree's baseline (a run made with the gate off, a merged run)."""
     from promptctl.gate import verdict as gate
 
-    recorded = (summary or {}).get("gate")
+    recorded = summary.gate if summary is not None else None
     if isinstance(recorded, dict) and isinstance(recorded.get("verdict"), str):
         failures = [str(f) for f in recorded.get("failures") or []]
         for sg in recorded.get("scorers") or []:
@@ -632,10 +635,11 @@ def _prepare(
 ) -> Baseline:
     from promptctl.evals import runs
     from promptctl.evals import suites as suite_files
+    from promptctl.evals.results import load_run
     from promptctl.prompts import loader
 
-    meta = runs.read_meta(path)
-    run = runs.load_run(path)
+    header = runs.read_header(path)
+    run = load_run(path)
     if not run.complete:
         raise UsageError(
             f"run {run.run_id} is not complete",
@@ -646,9 +650,9 @@ def _prepare(
             f"run {run.run_id} is shard {run.shard} of the suite",
             hint="merge the shards first: `promptctl merge RUN...`",
         )
-    if meta.get("filter"):
+    if header.filter:
         raise UsageError(
-            f"run {run.run_id} ran only the cases matching --filter {meta['filter']!r}",
+            f"run {run.run_id} ran only the cases matching --filter {header.filter!r}",
             hint=f"run the whole suite: `promptctl eval {run.suite}`",
         )
     record = True

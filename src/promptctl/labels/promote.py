@@ -123,7 +123,7 @@ def gate_verdicts(project: Project, run_dirs: list[Path]) -> list[tuple[str, str
     """(verdict, why) of complete runs, gated together as one `eval` gates its suites (one
     decision: the family-wise correction of issue 17), against each suite's baseline as
     committed at HEAD: an uncommitted, loosened baseline cannot vouch for a promotion."""
-    from promptctl.evals import runs
+    from promptctl.evals.results import load_run
     from promptctl.gate import baseline as baselines
     from promptctl.gate import verdict as gate
 
@@ -131,7 +131,7 @@ def gate_verdicts(project: Project, run_dirs: list[Path]) -> list[tuple[str, str
     raw = []
     bases = []
     for run_dir in run_dirs:
-        run = runs.load_run(run_dir)
+        run = load_run(run_dir)
         base = baselines.read(project, run.suite, ref=head) if head else None
         raw.append(gate.evaluate(run, base))
         bases.append(base)
@@ -152,15 +152,16 @@ def gate_verdicts(project: Project, run_dirs: list[Path]) -> list[tuple[str, str
 def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | None:
     """The newest complete local run of `suite` that evaluated prompt `version`."""
     from promptctl.evals import runs
+    from promptctl.evals.results import load_run
 
     for path in reversed(runs.run_dirs(project)):
         try:
-            meta = runs.read_meta(path)
+            header = runs.read_header(path)
         except UsageError:
             continue
-        if meta.get("suite") != suite or meta.get("prompt_version") != version:
+        if header.suite != suite or header.prompt_version != version:
             continue
-        if meta.get("shard") or not runs.is_complete(path):
+        if header.shard or not runs.is_complete(path):
             continue  # a shard or an interrupted run proves nothing about the whole suite
         from promptctl.gate.floors import pass_rates
 
@@ -169,7 +170,7 @@ def latest_run_of(project: Project, suite: str, version: str) -> RunSummary | No
             suite=suite,
             prompt_version=version,
             path=str(path),
-            rates=pass_rates(runs.load_run(path).outcomes),
+            rates=pass_rates(load_run(path).outcomes),
         )
     return None
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.evals.review import CASE_VERDICTS, CaseReview, RepeatView, RunReview
+from promptctl.evals.runs import Summary
 from promptctl.redaction import printable, redact
 from promptctl.reporters import gate_report, worddiff
 
@@ -119,22 +120,19 @@ def _money(x: float | None) -> str:
     return "unknown" if x is None else f"${x:.4f}"
 
 
-def _totals(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _totals(summaries: Sequence[Summary | None]) -> dict[str, Any]:
     """The terminal's counts, summed over suites: replays and tokens include the judges'."""
-
-    def total(*keys: str) -> int:
-        return sum(int(s.get(k) or 0) for s in summaries for k in keys)
-
-    costs = [s.get("cost_usd") for s in summaries]
+    have = [s for s in summaries if s is not None]
+    costs = [s.cost_usd for s in have] + [None] * (len(summaries) - len(have))
     return {
-        "results": total("pairs_done"),
-        "calls": total("calls"),
-        "cached": total("cache_hits"),
-        "replayed": total("replayed", "judge_replayed"),
-        "judge_replayed": total("judge_replayed"),
-        "input_tokens": total("input_tokens", "judge_input_tokens"),
-        "output_tokens": total("output_tokens", "judge_output_tokens"),
-        "cost": _money(None if any(c is None for c in costs) else sum(costs)),
+        "results": sum(s.pairs_done for s in have),
+        "calls": sum(s.calls for s in have),
+        "cached": sum(s.cache_hits for s in have),
+        "replayed": sum(s.replayed + s.judge_replayed for s in have),
+        "judge_replayed": sum(s.judge_replayed for s in have),
+        "input_tokens": sum(s.input_tokens + s.judge_input_tokens for s in have),
+        "output_tokens": sum(s.output_tokens + s.judge_output_tokens for s in have),
+        "cost": _money(None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)),
     }
 
 
@@ -164,7 +162,7 @@ def _suite_view(review: RunReview) -> dict[str, Any]:
         "failures": list(g.failures) if g else [],
         "notes": list(g.notes) if g else [],
         "totals": _totals([review.summary]),
-        "judge_cost": _money(review.summary.get("judge_cost_usd")),
+        "judge_cost": _money(review.summary.judge_cost_usd if review.summary else None),
         "prompt_change": {
             "base": pc.base_version,
             "now": pc.version,

@@ -22,7 +22,7 @@ def suite_json(s: SuiteResult) -> dict[str, Any]:
             {"kind": f.kind, "scorer": f.scorer_id, "case_id": f.case_id, "message": f.message}
             for f in s.floor_failures
         ],
-        "summary": dict(s.summary),
+        "summary": s.summary.to_json(),
         "replayed": s.replayed,
         "gate": _gate(s),
     }

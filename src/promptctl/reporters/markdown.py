@@ -32,29 +32,29 @@ def suite_markdown(s: SuiteResult) -> list[str]:
         f"### {_ICON.get(s.exit_code, '❌')} `{s.suite.name}` — {s.status}",
         "",
         f"Prompt `{s.prompt}@{s.prompt_version}` on `{s.model}`; "
-        f"{sm.get('pairs_done', 0)}/{sm.get('pairs_total', 0)} results, run `{s.run_id}`.",
+        f"{sm.pairs_done}/{sm.pairs_total} results, run `{s.run_id}`.",
         "",
         "| scorer | pass rate | 95% interval | mean score | errors |",
         "|---|---:|---:|---:|---:|",
     ]
-    for sid, st in (sm.get("scorers") or {}).items():
+    for sid, st in sm.scorers.items():
         lines.append(
-            f"| `{sid}` | {_pct(st['pass_rate'])} ({st['passed']}/{st['n']}) | "
-            f"{_pct(st['wilson_low'])}–{_pct(st['wilson_high'])} | "
-            f"{'–' if st['mean_score'] is None else format(st['mean_score'], '.3f')} | "
-            f"{st['errors']} |"
+            f"| `{sid}` | {_pct(st.pass_rate)} ({st.passed}/{st.n}) | "
+            f"{_pct(st.wilson_low)}–{_pct(st.wilson_high)} | "
+            f"{'–' if st.mean_score is None else format(st.mean_score, '.3f')} | "
+            f"{st.errors} |"
         )
-    cost = sm.get("cost_usd")
+    cost = sm.cost_usd
     lines += [
         "",
-        f"Tokens {sm.get('input_tokens', 0):,} in / {sm.get('output_tokens', 0):,} out; "
+        f"Tokens {sm.input_tokens:,} in / {sm.output_tokens:,} out; "
         f"cost {'unknown' if cost is None else f'${cost:.4f}'}; "
-        f"{sm.get('calls', 0)} calls, {sm.get('cache_hits', 0)} cached.",
+        f"{sm.calls} calls, {sm.cache_hits} cached.",
     ]
     if s.floor_failures:
         lines += ["", "**Floors missed:**", ""]
         lines += [f"- {_cell(f.message)}" for f in s.floor_failures]
-    worst = sm.get("worst_cases") or []
+    worst = sm.worst_cases
     if worst:
         lines += [
             "",
@@ -64,10 +64,9 @@ def suite_markdown(s: SuiteResult) -> list[str]:
             "|---|---:|---|",
         ]
         for w in worst:
-            crit = " (critical)" if w.get("critical") else ""
+            crit = " (critical)" if w.critical else ""
             lines.append(
-                f"| {_code(str(w['case_id']))}{crit} | {w['mean_score']:.2f} | "
-                f"{_cell('; '.join(w.get('reasons') or []))} |"
+                f"| {_code(w.case_id)}{crit} | {w.mean_score:.2f} | {_cell('; '.join(w.reasons))} |"
             )
         lines += ["", "</details>"]
     if s.gate is not None:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from promptctl.evals.runner import SILENT, DryRun, EvalResult, Progress, SuiteResult
+from promptctl.evals.runs import ResultLine, Summary
 from promptctl.redaction import printable
 from promptctl.reporters import colour
 from promptctl.reporters.colour import Painter
 
 
-def _passed(record: Mapping[str, Any]) -> bool:
-    scores = record.get("scores") or {}
+def _passed(line: ResultLine) -> bool:
     return (
-        not record.get("error")
-        and bool(scores)
-        and all(s.get("passed") and not s.get("error") for s in scores.values())
+        not line.error
+        and bool(line.scores)
+        and all(s.passed and not s.error for s in line.scores.values())
     )
 
 
@@ -31,12 +31,12 @@ class _Counts:
     def start(self, total: int, done: int) -> None:
         self.total, self.done, self.passed, self.seen, self.cost = total, done, 0, 0, 0.0
 
-    def add(self, record: Mapping[str, Any]) -> None:
+    def add(self, line: ResultLine) -> None:
         self.done += 1
         self.seen += 1
-        self.passed += _passed(record)
-        if not record.get("cached"):
-            self.cost += float(record.get("cost_usd") or 0.0)
+        self.passed += _passed(line)
+        if not line.cached:
+            self.cost += line.cost_usd or 0.0
 
     @property
     def rate(self) -> str:
@@ -69,7 +69,7 @@ class PlainProgress:
         self.stream.write(f"{suite}: {total} to evaluate{resumed}\n")
         self.stream.flush()
 
-    def advance(self, suite: str, record: Mapping[str, Any]) -> None:
+    def advance(self, suite: str, record: ResultLine) -> None:
         self.counts.add(record)
         now = time.monotonic()
         if now - self._last >= self.every_s:
@@ -115,7 +115,7 @@ class RichProgress:
         self.bar.start()
         self.task = self.bar.add_task(suite, total=total, completed=done, rate="–", cost="0.0000")
 
-    def advance(self, suite: str, record: Mapping[str, Any]) -> None:
+    def advance(self, suite: str, record: ResultLine) -> None:
         self.counts.add(record)
         self.bar.update(self.task, advance=1, rate=self.counts.rate, cost=f"{self.counts.cost:.4f}")
 
@@ -180,16 +180,19 @@ def why_failed(s: SuiteResult) -> str | None:
     return None
 
 
-def _counts(sm: Mapping[str, Any]) -> str:
+def _counts(summaries: Sequence[Summary]) -> str:
     """calls, cached, replayed (judge replies included), tokens (judges' included), cost."""
-    judge_replayed = int(sm.get("judge_replayed") or 0)
+    judge_replayed = sum(sm.judge_replayed for sm in summaries)
     judge = f" ({judge_replayed} judge)" if judge_replayed else ""
-    tokens_in = int(sm.get("input_tokens") or 0) + int(sm.get("judge_input_tokens") or 0)
-    tokens_out = int(sm.get("output_tokens") or 0) + int(sm.get("judge_output_tokens") or 0)
-    replayed = int(sm.get("replayed") or 0) + judge_replayed
+    tokens_in = sum(sm.input_tokens + sm.judge_input_tokens for sm in summaries)
+    tokens_out = sum(sm.output_tokens + sm.judge_output_tokens for sm in summaries)
+    replayed = sum(sm.replayed for sm in summaries) + judge_replayed
+    costs = [sm.cost_usd for sm in summaries]
+    cost = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
     return (
-        f"calls {sm.get('calls', 0)}  cached {sm.get('cache_hits', 0)}  replayed {replayed}{judge}"
-        f"  tokens {tokens_in} in / {tokens_out} out  cost {_money(sm.get('cost_usd'))}"
+        f"calls {sum(sm.calls for sm in summaries)}  "
+        f"cached {sum(sm.cache_hits for sm in summaries)}  replayed {replayed}{judge}"
+        f"  tokens {tokens_in} in / {tokens_out} out  cost {_money(cost)}"
     )
 
 
@@ -206,30 +209,28 @@ def suite_text(s: SuiteResult, *, quiet: bool = False, paint: Painter | None = N
         why = why_failed(s) if s.exit_code else None
         return head + (f"  why: {printable(why)}" if why else "") + "\n"
     rows = []
-    for sid, st in (sm.get("scorers") or {}).items():
+    for sid, st in sm.scorers.items():
         rows.append(
             [
                 sid,
-                f"{_pct(st['pass_rate'])} ({st['passed']}/{st['n']})",
-                f"{_pct(st['wilson_low'])}-{_pct(st['wilson_high'])}",
-                "-" if st["mean_score"] is None else f"{st['mean_score']:.3f}",
-                st["errors"],
+                f"{_pct(st.pass_rate)} ({st.passed}/{st.n})",
+                f"{_pct(st.wilson_low)}-{_pct(st.wilson_high)}",
+                "-" if st.mean_score is None else f"{st.mean_score:.3f}",
+                st.errors,
             ]
         )
     out = [_table(["SCORER", "PASS RATE", "95% CI (WILSON)", "MEAN", "ERRORS"], rows)]
-    p50, p95 = sm.get("latency_p50_s"), sm.get("latency_p95_s")
+    p50, p95 = sm.latency_p50_s, sm.latency_p95_s
     # No latency line when every reply came from the cache or the baseline: nothing was timed.
     latency = f"  latency p50 {p50:.3f}s p95 {p95:.3f}s" if p50 is not None else ""
-    out.append(
-        f"results {sm.get('pairs_done', 0)}/{sm.get('pairs_total', 0)}  {_counts(sm)}{latency}\n"
-    )
-    worst = sm.get("worst_cases") or []
+    out.append(f"results {sm.pairs_done}/{sm.pairs_total}  {_counts([sm])}{latency}\n")
+    worst = sm.worst_cases
     if worst:
         out.append("worst cases:\n")
         for w in worst:
-            crit = " [critical]" if w.get("critical") else ""
-            why = "; ".join(w.get("reasons") or [])
-            out.append(f"  {w['case_id']}{crit} {w['mean_score']:.2f}  {why[:160]}\n")
+            crit = " [critical]" if w.critical else ""
+            why = "; ".join(w.reasons)
+            out.append(f"  {w.case_id}{crit} {w.mean_score:.2f}  {why[:160]}\n")
     tail = []
     if s.gate is not None:
         from promptctl.reporters import gate_report
@@ -247,18 +248,10 @@ def suite_text(s: SuiteResult, *, quiet: bool = False, paint: Painter | None = N
 
 def total_text(result: EvalResult) -> str:
     """One line for the whole eval: every suite's calls, cache, replays, tokens and cost."""
-    sums: dict[str, Any] = {}
-    for key in (
-        "pairs_done", "calls", "cache_hits", "replayed", "judge_replayed", "input_tokens",
-        "output_tokens", "judge_input_tokens", "judge_output_tokens",
-    ):  # fmt: skip
-        sums[key] = sum(int(s.summary.get(key) or 0) for s in result.suites)
-    costs = [s.summary.get("cost_usd") for s in result.suites]
-    sums["cost_usd"] = None if any(c is None for c in costs) else sum(costs)
+    summaries = [s.summary for s in result.suites]
     n = len(result.suites)
-    return (
-        f"total: {n} suite{'s' if n != 1 else ''}, {sums['pairs_done']} results  {_counts(sums)}\n"
-    )
+    done = sum(sm.pairs_done for sm in summaries)
+    return f"total: {n} suite{'s' if n != 1 else ''}, {done} results  {_counts(summaries)}\n"
 
 
 def write_result(result: EvalResult, *, quiet: bool = False, stream: TextIO | None = None) -> None:
