@@ -322,3 +322,23 @@ def test_small_drop_is_inconclusive_with_a_hint_or_fails_when_configured(story) 
     r = p.run("eval", "capitals")
     assert r.code == 1, r.out + r.err
     assert "the gate changed since the baseline was recorded" in r.out
+
+
+@pytest.mark.parametrize("repeat", ["1", "2", "3"])
+def test_deterministic_flips_never_get_repeat_advice(story, repeat) -> None:  # type: ignore[no-untyped-def]
+    # Issue 17 §3: the fake replies deterministically, so the two flips are the same in every
+    # repeat; only more cases can settle it, and the flipped cases show their per-repeat results.
+    p, server = story
+    _baseline(p, server)
+    p.write("prompts/capitals.yaml", TWO_WRONG)
+    r = p.run("eval", "capitals", "--repeat", repeat)
+    assert r.code == 0, r.out + r.err
+    assert "gate: INCONCLUSIVE" in r.out
+    assert "repeat:" not in r.out + r.err
+    assert "more cases would settle it" in r.out
+    if repeat == "1":
+        assert "pass->fail: c-00 (1->0), c-01 (1->0)" in r.out
+        assert "unknown whether repeats would help" in r.out
+    else:
+        assert f"pass->fail: c-00 (1/1->0/{repeat}), c-01 (1/1->0/{repeat})" in r.out
+        assert f"more repeats would not: every flip was the same in all {repeat} repeats" in r.out

@@ -177,11 +177,38 @@ def test_compare_rejects_unpaired_samples() -> None:
 
 def test_settle_hint_asks_for_more_cases_on_a_small_suite() -> None:
     c = stats.compare([1.0] * 10, [1.0] * 8 + [0.0] * 2)
-    hint = stats.settle_hint(c, 0.05, repeats=1)
+    noise = stats.split_noise([1.0] * 10, [1.0] * 8 + [0.0] * 2, [1] * 10, [1] * 10)
+    hint = stats.settle_hint(c, 0.05, noise)
     assert hint is not None
     assert hint.more_cases >= 20  # two flips in ten cases: 5 flips are needed for p < .05
-    assert hint.repeats >= 2
-    assert stats.settle_hint(stats.compare([1.0], [1.0]), 0.05, 1) is None
+    assert hint.repeats is None  # one repeat: whether repeats help is unknown
+    assert noise.within is None
+    assert stats.settle_hint(stats.compare([1.0], [1.0]), 0.05) is None
+
+
+def test_flips_the_same_in_every_repeat_never_ask_for_repeats() -> None:
+    base, cur = [1.0] * 10, [0.0] * 2 + [1.0] * 8  # 3/3 -> 0/3 twice, the rest 3/3 -> 3/3
+    noise = stats.split_noise(base, cur, [3] * 10, [3] * 10)
+    assert (noise.within, noise.deterministic) == (0.0, True)
+    hint = stats.settle_hint(stats.compare(base, cur), 0.05, noise)
+    assert hint is not None and hint.repeats is None and hint.more_cases > 0
+
+
+def test_repeats_are_suggested_only_when_within_case_noise_dominates() -> None:
+    # Every case flickers around 2/3 with 3 repeats: the spread is sampling noise.
+    base = [1.0, 2 / 3, 1.0, 2 / 3, 1.0, 2 / 3, 1.0, 2 / 3, 1.0, 2 / 3] * 3
+    cur = [2 / 3, 1 / 3, 2 / 3, 2 / 3, 1.0, 1 / 3, 2 / 3, 2 / 3, 1.0, 1 / 3] * 3
+    noise = stats.split_noise(base, cur, [3] * 30, [3] * 30)
+    assert noise.within_share is not None and noise.within_share > 0.5
+    hint = stats.settle_hint(stats.compare(base, cur), 0.05, noise)
+    assert hint is not None and hint.repeats is not None and hint.repeats > 3
+    # The same drop from cases that each moved for good (0 or 1 in every repeat) and a few
+    # that got better: the cases differ, repeats cannot average that away.
+    base2 = [1.0] * 30
+    cur2 = [0.0] * 4 + [1.0] * 26
+    noise2 = stats.split_noise(base2, cur2, [3] * 30, [3] * 30)
+    hint2 = stats.settle_hint(stats.compare(base2, cur2), 0.05, noise2)
+    assert hint2 is not None and hint2.repeats is None
 
 
 def test_off_grid_differences_use_seeded_monte_carlo_close_to_enumeration() -> None:

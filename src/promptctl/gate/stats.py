@@ -577,14 +577,79 @@ def score_cases_needed(drop: float, sd: float, alpha: float, target: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
+class NoiseSplit:
+    """The spread of the per-case differences, split into within-case noise (what repeats
+    average away) and between-case differences (what only more cases average away)."""
+
+    total: float  # sample variance of the per-case differences
+    within: float | None  # its within-case part; None with one repeat: unknown
+    deterministic: bool  # with repeats, every changed case changed the same way in every one
+    repeats: int  # the fewest repeats of a paired case (base or now)
+
+    @property
+    def within_share(self) -> float | None:
+        if self.within is None:
+            return None
+        return 0.0 if self.total <= _EPS else min(1.0, self.within / self.total)
+
+
+def split_noise(
+    base: Sequence[float],
+    current: Sequence[float],
+    base_repeats: Sequence[int],
+    current_repeats: Sequence[int],
+) -> NoiseSplit:
+    """Within- vs between-case variance of the paired differences of pass fractions.
+
+    A case's pass fraction over r repeats varies by p(1-p)/r around its true rate; p^(1-p^)/(r-1)
+    estimates that without bias. Summed over base and now and averaged over cases it is the
+    within-case part of the differences' variance; the rest is the cases themselves reacting
+    differently to the change. A side run once (a baseline recorded with one repeat) is taken
+    to be as noisy as the other; with one repeat on both sides nothing is known (issue 17 §3).
+    """
+    n = len(base)
+    diffs = [c - b for b, c in zip(base, current, strict=True)]
+    mean = sum(diffs) / n if n else 0.0
+    total = sum((d - mean) ** 2 for d in diffs) / (n - 1) if n > 1 else 0.0
+    sides = [
+        (values, reps)
+        for values, reps in ((base, base_repeats), (current, current_repeats))
+        if reps and min(reps) >= 2
+    ]
+    if not sides:
+        return NoiseSplit(total=total, within=None, deterministic=False, repeats=1)
+    within = 0.0
+    for values, reps in sides:
+        within += sum(v * (1 - v) / (r - 1) for v, r in zip(values, reps, strict=True)) / n
+    within *= 2 / len(sides)
+    changed = [(b, c) for b, c in zip(base, current, strict=True) if abs(c - b) > _EPS]
+    # Same in every repeat: every changed case is all-pass or all-fail on the measured side(s).
+    deterministic = bool(changed) and all(
+        min(v, 1 - v) < _EPS
+        for values, _ in sides
+        for v, (b, c) in zip(values, zip(base, current, strict=True), strict=True)
+        if abs(c - b) > _EPS
+    )
+    repeats = min(min(reps) for _, reps in sides)
+    return NoiseSplit(total=total, within=within, deterministic=deterministic, repeats=repeats)
+
+
+@dataclass(frozen=True, slots=True)
 class SettleHint:
     more_cases: int  # cases to add (at the current repeat count)
-    repeats: int  # or: the repeat count that would give the same precision on the same cases
+    # The repeat count that would settle it on the same cases; None when repeats cannot (the
+    # flips were the same in every repeat, or the cases differ more than the repeats do) or
+    # when one repeat leaves it unknown (`noise.within is None`).
+    repeats: int | None
+    noise: NoiseSplit | None = None
 
 
-def settle_hint(comparison: PairedComparison, alpha: float, repeats: int) -> SettleHint | None:
-    """How many more cases (or repeats) would make the observed drop, if real, significant with
-    80% power. Repeats help as much as cases only while noise dominates; the hint says "about"."""
+def settle_hint(
+    comparison: PairedComparison, alpha: float, noise: NoiseSplit | None = None
+) -> SettleHint | None:
+    """How many more cases, or repeats, would make the observed drop, if real, significant with
+    80% power. Repeats are suggested only when within-case noise dominates the spread of the
+    differences and averaging it away would be enough; the hint says "about"."""
     if comparison.metric == "mean_score":
         needed = score_cases_needed(comparison.drop, comparison.sd, alpha)
     else:
@@ -593,5 +658,16 @@ def settle_hint(comparison: PairedComparison, alpha: float, repeats: int) -> Set
         return None
     n = max(1, comparison.n)
     more = max(1, needed - n)
-    factor = needed / n
-    return SettleHint(more_cases=more, repeats=max(repeats + 1, math.ceil(repeats * factor)))
+    repeats = None
+    share = noise.within_share if noise is not None else None
+    if noise is not None and share is not None and share > 0.5 and not noise.deterministic:
+        # Power needs variance <= n drop^2 / (z_a + z_b)^2; repeats shrink only the within part:
+        # V(r') = between + within * r / r'.
+        z = z_quantile(1 - alpha) + z_quantile(0.8)
+        allowed = n * comparison.drop**2 / z**2
+        between = max(0.0, noise.total - (noise.within or 0.0))
+        if between < allowed and noise.within:
+            r = noise.repeats
+            repeats = max(r + 1, math.ceil(r * noise.within / (allowed - between)))
+            repeats = repeats if repeats <= 100 else None  # the suite's limit (SPEC: repeat)
+    return SettleHint(more_cases=more, repeats=repeats, noise=noise)

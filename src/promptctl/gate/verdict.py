@@ -33,8 +33,10 @@ _ADVISORY = "advisory scorer "
 @dataclass(frozen=True, slots=True)
 class Flip:
     case_id: str
-    base: float  # pass fraction in the baseline
+    base: float  # pass fraction (or mean score) in the baseline
     current: float
+    base_repeats: int = 1
+    current_repeats: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +65,7 @@ class ScorerGate:
     p_adjusted: float | None = None
     # mean_score: (score, paired cases at it in the baseline, now), highest score first.
     distribution: tuple[tuple[float, int, int], ...] = ()
+    noise: stats.NoiseSplit | None = None  # within- vs between-case spread (settle hints)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -338,7 +341,7 @@ def _judged(s: ScorerGate, gate: Gate, p_adjusted: float) -> ScorerGate:
             verdict = Verdict.REGRESSED
         else:
             verdict = Verdict.INCONCLUSIVE
-            settle = stats.settle_hint(c, gate.alpha, s.repeats)
+            settle = stats.settle_hint(c, gate.alpha, s.noise)
     else:
         verdict = Verdict.PASSED
     return replace(
@@ -408,12 +411,22 @@ def _scorer_gate(
         cur = [o.mean_score for _, o in pairs]
         comp = stats.compare_scores(base, cur, alpha=gate.alpha, seed=seed)
         distribution = score_distribution(base, cur)
+        # Per-repeat scores are not kept (only each case's mean), so the within-case part of
+        # their spread is unknown: the hint then asks for cases, never guesses repeats.
+        noise = stats.NoiseSplit(total=comp.sd**2, within=None, deterministic=False, repeats=1)
     else:
         base = [b.pass_fraction for b, _ in pairs]
         cur = [o.pass_fraction for _, o in pairs]
         comp = stats.compare(base, cur, alpha=gate.alpha, seed=seed)
+        noise = stats.split_noise(
+            base, cur, [b.repeats for b, _ in pairs], [o.repeats for _, o in pairs]
+        )
     # Flips in the metric gated on: pass fractions, or mean scores for mean_score.
-    flips = [Flip(o.case_id, x, y) for (_, o), x, y in zip(pairs, base, cur, strict=True) if x != y]
+    flips = [
+        Flip(o.case_id, x, y, b.repeats, o.repeats)
+        for (b, o), x, y in zip(pairs, base, cur, strict=True)
+        if x != y
+    ]
     worse = sorted(
         (f for f in flips if f.current < f.base - _EPS),
         key=lambda f: (f.current - f.base, f.case_id),
@@ -434,6 +447,7 @@ def _scorer_gate(
         repeats=max(o.repeats for _, o in pairs),
         metric=metric,
         distribution=distribution,
+        noise=noise,
         **common,
     )
 
@@ -481,7 +495,12 @@ def as_dict(result: GateResult) -> dict[str, Any]:
                 "new_cases": s.new_cases,
                 "changed_cases": s.changed_cases,
                 "failures": list(s.failures),
-                "settle": {"more_cases": s.settle.more_cases, "repeats": s.settle.repeats}
+                "settle": {
+                    "more_cases": s.settle.more_cases,
+                    "repeats": s.settle.repeats,
+                    "within_case_share": r6(s.noise.within_share) if s.noise else None,
+                    "same_in_every_repeat": bool(s.noise and s.noise.deterministic),
+                }
                 if s.settle
                 else None,
             }
@@ -545,6 +564,28 @@ def family_line(result: GateResult) -> str:
     )
 
 
+def settle_advice(hint: stats.SettleHint) -> str:
+    """What would settle an inconclusive drop, in words (issue 17 §3): repeats only when the
+    within-case noise dominates; never for flips that were the same in every repeat."""
+    cases = f"about {hint.more_cases} more cases would settle it"
+    noise = hint.noise
+    if hint.repeats is not None:
+        share = noise.within_share if noise else None
+        why = f" ({share:.0%} of the spread is within-case noise)" if share is not None else ""
+        return f"{cases}, or repeat: {hint.repeats} on the same cases{why}"
+    if noise is None:
+        return cases
+    if noise.within is None:
+        return f"{cases} (with one repeat per case it is unknown whether repeats would help)"
+    if noise.deterministic:
+        return (
+            f"{cases}; more repeats would not: every flip was the same in all "
+            f"{noise.repeats} repeats"
+        )
+    share = noise.within_share or 0.0
+    return f"{cases}; more repeats would not: the cases differ ({1 - share:.0%} of the spread)"
+
+
 def describe(s: ScorerGate, gate: Gate) -> str:
     """One line saying why this scorer got its verdict (for every reporter)."""
     c = s.comparison
@@ -574,12 +615,7 @@ def describe(s: ScorerGate, gate: Gate) -> str:
             f"significant: {shown} < alpha {gate.alpha:g}"
         )
     if s.verdict is Verdict.INCONCLUSIVE:
-        tail = ""
-        if s.settle:
-            tail = (
-                f"; about {s.settle.more_cases} more cases (or repeat: {s.settle.repeats}) "
-                "would settle it"
-            )
+        tail = f"; {settle_advice(s.settle)}" if s.settle else ""
         return (
             f"{what} fell {amount(c.drop)} (> max_drop {amount(gate.max_drop)}) but "
             f"{shown} >= alpha {gate.alpha:g}: could be noise{tail}"

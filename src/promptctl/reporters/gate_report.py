@@ -58,8 +58,26 @@ def _p_adj(s: ScorerGate) -> str:
     return "-" if s.p_adjusted is None or s.comparison is None else f"{s.p_adjusted:.3g}"
 
 
+def _repeats(f: Any) -> str:
+    """A flipped case's results: `1->0`, or per repeat `3/3->0/3` passed (issue 17 §3)."""
+    if (f.base_repeats == 1 and f.current_repeats == 1) or not _whole(f):
+        return f"{f.base:.2g}->{f.current:.2g}"
+    return (
+        f"{round(f.base * f.base_repeats)}/{f.base_repeats}->"
+        f"{round(f.current * f.current_repeats)}/{f.current_repeats}"
+    )
+
+
+def _whole(f: Any) -> bool:
+    # Pass fractions are k/repeats; a mean score usually is not, and keeps its decimal form.
+    return all(
+        abs(v * r - round(v * r)) < 1e-6
+        for v, r in ((f.base, f.base_repeats), (f.current, f.current_repeats))
+    )
+
+
 def _flips(flips: Any) -> str:
-    shown = [f"{f.case_id} ({f.base:.2g}->{f.current:.2g})" for f in flips[:MAX_FLIPS]]
+    shown = [f"{f.case_id} ({_repeats(f)})" for f in flips[:MAX_FLIPS]]
     more = len(flips) - MAX_FLIPS
     return ", ".join(shown) + (f", +{more} more" if more > 0 else "")
 
