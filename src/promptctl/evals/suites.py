@@ -72,7 +72,7 @@ def suite_paths(project: Project, candidates: Iterable[Path]) -> dict[str, Path]
 def confined(project: Project, base: Path, rel: str) -> Path | None:
     """`rel` resolved against `base`, or None when it leaves the project (`..`, symlink)."""
     candidate = Path(rel)
-    if candidate.is_absolute():
+    if candidate.is_absolute() or "\0" in rel:  # a NUL byte names no file (resolve() raises)
         return None
     resolved = (base / candidate).resolve()
     root = project.root.resolve()
