@@ -24,6 +24,7 @@ SUITE = (
     "prompt: drafter\n"
     "cases:\n  - {id: a, vars: {ticket: printer}}\n  - {id: b, vars: {ticket: refund}}\n"
     "scorers:\n  - {id: routed, type: contains, value: 'Team [Route: '}\n"
+    "gate: {min_pass_rate: 1.0}\n"
 )
 
 
@@ -164,3 +165,94 @@ def test_lint_names_a_cycle_an_unknown_upstream_a_missing_label_and_an_unused_us
     )
     assert ("prompts/a.yaml", "PC113", "uses.idle (router) is never read by the templates") in found
     assert p.run("eval", "drafter").code == 0  # the other prompts still run
+
+
+OTHER = "model: mock/echo\ntemplate: 'unrelated'\n"
+OTHER_SUITE = (
+    "prompt: other\ncases: [{id: x, vars: {}}]\nscorers: [{id: s, type: contains, value: u}]\n"
+)
+
+
+def test_graph_shows_prompts_partials_uses_and_suites(project) -> None:
+    _seed(project)
+    project.write("prompts/partials/sig.j2", "-- team", dedent=False)
+    project.write(
+        "prompts/other.yaml",
+        "model: mock/echo\ntemplate: \"{% include 'sig.j2' %}\"\n",
+        dedent=False,
+    )
+    r = project.run("graph")
+    assert r.code == 0, r.err
+    drafter, router = _version("drafter"), _version("router")
+    assert f"drafter@{drafter}\n  uses route: router\n  evaluated by suite drafter\n" in r.out
+    assert f"router@{router}\n  used by drafter\n" in r.out
+    assert "  includes partial sig.j2\n" in r.out
+    data = json.loads(project.run("graph", "--format", "json").out)
+    by_name = {n["name"]: n for n in data}
+    assert by_name["drafter"]["uses"] == [
+        {"alias": "route", "ref": "router", "prompt": "router", "pinned": None}
+    ]
+    assert by_name["other"]["partials"] == ["sig.j2"]
+    dot = project.run("graph", "router", "--format", "dot").out
+    assert dot.startswith("digraph promptctl {")
+    assert '"prompt:drafter" -> "prompt:router" [label="uses route"];' in dot
+    assert "other" not in dot  # NAME: only its upstreams and dependants
+    assert project.run("graph", "ghost").code == 2
+
+
+def test_changed_since_runs_the_downstream_suite_when_only_the_upstream_changed(
+    git_project,
+) -> None:
+    p = git_project
+    _seed(p)
+    p.write("prompts/other.yaml", OTHER, dedent=False)
+    p.write("evals/other.yaml", OTHER_SUITE, dedent=False)
+    p.commit("chain")
+    p.write("prompts/router.yaml", ROUTER.replace("Route:", "Route to:"), dedent=False)
+    r = p.run("eval", "--changed-since", "HEAD", "--format", "json")
+    assert r.code in (0, 1), r.err
+    assert [s["suite"] for s in json.loads(r.out)["suites"]] == ["drafter"]
+
+
+def test_log_marks_an_upstream_change(git_project) -> None:
+    p = git_project
+    _seed(p)
+    p.commit("chain")
+    p.write("prompts/router.yaml", ROUTER.replace("Route:", "Route to:"), dedent=False)
+    p.commit("router only")
+    rows = json.loads(p.run("log", "drafter", "--format", "json").out)["versions"]
+    assert [r["changed"] for r in rows] == [["uses:route"], ["added"]]
+
+
+PINNED = DRAFTER.replace("uses: {route: router}", "uses: {route: router@production}")
+
+
+def test_promoting_an_upstream_needs_its_pinned_dependants_to_pass_with_it(git_project) -> None:
+    p = git_project
+    _seed(p)
+    p.write("prompts/drafter.yaml", PINNED, dedent=False)
+    p.write(
+        "evals/router.yaml",
+        "prompt: router\ncases: [{id: a, vars: {ticket: t}}]\n"
+        "scorers: [{id: s, type: contains, value: t}]\n",
+        dedent=False,
+    )
+    p.commit("pinned chain")
+    cmd = ("promote", "router", "--to", "production", "--force", "--reason", "first", "--commit")
+    assert p.run(*cmd).code == 0
+    p.write("prompts/router.yaml", ROUTER.replace("Route:", "Send to:"), dedent=False)
+    p.commit("router v2: the drafter's suite fails with it")
+    before = (p.root / "labels.yaml").read_bytes()
+    r = p.run("promote", "router", "--to", "production")
+    assert r.code == 1, r.out + r.err
+    assert (
+        "dependant drafter@" in r.err and "(uses router@production, evaluated with router@" in r.err
+    )
+    assert "has no passing gate" in r.err
+    assert (p.root / "labels.yaml").read_bytes() == before
+
+    p.write("prompts/router.yaml", ROUTER.replace("Route:", "Route: "), dedent=False)
+    p.commit("router v3: still starts with Route:")
+    r = p.run("promote", "router", "--to", "production")
+    assert r.code == 0, r.out + r.err
+    assert "dependant drafter@" in r.out

@@ -79,6 +79,7 @@ COMMANDS = {
     "init": "project",
     "list": "prompts",
     "render": "prompts",
+    "graph": "prompts",
     "run": "run",
     "lint": "lint",
     "eval": "eval",

@@ -102,6 +102,40 @@ def render(
         plain.write(f"--- {m['role']} ---\n{m['content'].rstrip()}\n")
 
 
+def graph(
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="[NAME]", help="Only this prompt, its upstreams and dependants."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Output format: text, json or dot (Graphviz).")
+    ] = "text",
+) -> None:
+    """Show prompts with the partials they include, the prompts they use and the suites that
+    evaluate them.
+
+    Example: promptctl graph drafter --format dot | dot -Tsvg > graph.svg
+    """
+    from promptctl.project import config
+    from promptctl.prompts import graph as graphs
+    from promptctl.prompts import loader
+    from promptctl.reporters import graph_out, plain
+
+    check_format(fmt, ("text", "json", "dot"))
+    project = config.load_project()
+    found = graphs.build(project)
+    if name is not None:
+        name = loader.split_ref(name)[0]
+        if name not in found:
+            raise loader.unknown_prompt(project, name)
+        found = graphs.subgraph(found, name)
+    if fmt == "json":
+        plain.write_json(graph_out.as_json(found))
+    else:
+        plain.write(graph_out.dot(found) if fmt == "dot" else graph_out.text(found))
+
+
 def register(app: typer.Typer) -> None:
     app.command("list")(list_prompts)
     app.command()(render)
+    app.command()(graph)

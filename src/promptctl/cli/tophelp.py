@@ -64,6 +64,7 @@ TEXT = (
     "  init      Scaffold promptctl.yaml, a prompt, a dataset, a suite and a...\n"
     "  list      List prompts with version, model and labels.\n"
     "  render    Print the rendered messages of NAME[@REF].\n"
+    "  graph     Show prompts with the partials they include, the prompts they...\n"
     "  run       Call the model once with NAME[@REF] and print the reply.\n"
     "  lint      Check prompts, suites, datasets, promptctl.yaml and labels.yaml.\n"
     "  eval      Run eval suites, score every case, report, and exit with the...\n"

@@ -1,9 +1,10 @@
 """Which suites depend on which files, and which of them changed since a git revision.
 
 A suite depends on: its own file, its dataset, its prompt's file and every partial that prompt
-includes (transitively), each judge template it names, its committed baseline, labels.yaml when
-its prompt is pinned by label (`name@label`), and promptctl.yaml (providers, prices, the default
-judge model: a change there can change every reply). `eval --changed-since REF` runs only the
+includes (transitively), the same of every prompt it `uses:` (transitively), each judge
+template it names, its committed baseline, labels.yaml when a prompt is pinned by label
+(`name@label`), and promptctl.yaml (providers, prices, the default judge model: a change there
+can change every reply). `eval --changed-since REF` runs only the
 suites with a changed dependency (issue 6 §6).
 """
 
@@ -55,9 +56,14 @@ def suite_dependencies(project: Project, suite_path: Path, top: Path) -> set[Pat
     return {d for d in deps if _inside(d, top)}
 
 
-def _prompt_dependencies(project: Project, name: str) -> set[Path]:
+def _prompt_dependencies(project: Project, name: str, seen: set[str] | None = None) -> set[Path]:
+    """The prompt's file, the partials it loads and, through `uses:`, the same of every upstream
+    (labels.yaml too when one is pinned by label): a change upstream re-runs this prompt's
+    suites (issue 14 §4)."""
     from promptctl.prompts import loader
 
+    seen = set() if seen is None else seen
+    seen.add(name)
     files = loader.prompt_files(project)
     path = files.get(name, project.prompts_dir / f"{name}.yaml")
     deps = {path.resolve()}
@@ -70,6 +76,12 @@ def _prompt_dependencies(project: Project, name: str) -> set[Path]:
     for message in prompt.messages:
         for partial in rendering.included_partials(message, prompt.partials_dir):
             deps.add((project.partials_dir / partial).resolve())
+    for use in prompt.uses:
+        upstream, pinned = loader.split_ref(use.ref)
+        if pinned:
+            deps.add(project.labels_file.resolve())
+        if upstream not in seen:
+            deps |= _prompt_dependencies(project, upstream, seen)
     return deps
 
 

@@ -47,6 +47,12 @@ def changed_aspects(old: Prompt | None, new: Prompt | None) -> tuple[str, ...]:
     for partial in sorted(set(old.partials) | set(new.partials)):
         if old.partials.get(partial) != new.partials.get(partial):
             out.append(f"partial:{partial}")
+    # an upstream's new version (its text, partials or label) is a new version here too
+    was = {u.alias: (u.ref, u.version) for u in old.uses}
+    now = {u.alias: (u.ref, u.version) for u in new.uses}
+    for alias in sorted(set(was) | set(now)):
+        if was.get(alias) != now.get(alias):
+            out.append(f"uses:{alias}")
     if not out and (old.description, old.tags) != (new.description, new.tags):
         out.append("metadata")
     return tuple(out)

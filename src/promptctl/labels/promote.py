@@ -258,6 +258,40 @@ def find_evidence(project: Project, prompt: Prompt, *, eval_now: EvalNow | None 
     )
 
 
+def dependants_evidence(
+    project: Project, prompt: Prompt, label: str, *, eval_now: EvalNow | None = None
+) -> Evidence | None:
+    """The prompts whose `uses:` pin `NAME@label` (and those downstream of them) change when the
+    label moves: each one's suites must pass with the candidate it would then serve. None: no
+    prompt pins it."""
+    from promptctl.prompts import graph as graphs
+
+    names = graphs.pinned_dependants(graphs.build(project), prompt.name, label)
+    if not names:
+        return None
+    details = []
+    with loader.serving(prompt.name, label, prompt):
+        for name in names:
+            dependant = loader.resolve(name, project)
+            if not suites_of(project, name):
+                details.append(f"dependant {name}: no suite evaluates it")
+                continue
+            found = find_evidence(project, dependant, eval_now=eval_now)
+            what = (
+                f"dependant {name}@{dependant.version} (uses {prompt.name}@{label}, "
+                f"evaluated with {prompt.name}@{prompt.version})"
+            )
+            if not found.passed:
+                return Evidence(
+                    kind=found.kind,
+                    passed=False,
+                    suite=found.suite,
+                    detail=f"{what} has no passing gate: {found.detail}",
+                )
+            details.append(f"{what}: {found.detail}")
+    return Evidence(kind="dependants", passed=True, detail="; ".join(details))
+
+
 # ----------------------------------------------------------------------------- promote
 
 
@@ -346,6 +380,12 @@ def promote(
         evidence = Evidence(kind="forced", passed=True, detail=f"forced: {reason}")
     else:
         evidence = find_evidence(project, prompt, eval_now=eval_now)
+        if evidence.passed:
+            downstream = dependants_evidence(project, prompt, label, eval_now=eval_now)
+            if downstream is not None and not downstream.passed:
+                evidence = downstream
+            elif downstream is not None:
+                evidence = replace(evidence, detail=f"{evidence.detail}; {downstream.detail}")
     if not evidence.passed:
         return replace(base, refused=True, evidence=evidence)
     entry = labels.LabelEntry(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -524,9 +526,29 @@ def unknown_prompt(project: Project, name: str) -> UsageError:
 # loads prompts; one module keeps that recursion free of an import cycle.
 
 
+# (name, label) -> the prompt that label is about to serve: promote evaluates the prompts that
+# pin `name@label` against the candidate before the label moves (issue 14 §5).
+_serving: contextvars.ContextVar[Mapping[tuple[str, str], Prompt] | None] = contextvars.ContextVar(
+    "promptctl_serving", default=None
+)
+
+
+@contextlib.contextmanager
+def serving(name: str, label: str, prompt: Prompt) -> Iterator[None]:
+    """Inside this block `name@label` resolves to `prompt`, as if the label had moved."""
+    token = _serving.set({**(_serving.get() or {}), (name, label): prompt})
+    try:
+        yield
+    finally:
+        _serving.reset(token)
+
+
 def resolve(ref: str, project: Project) -> Prompt:
     """NAME, NAME@<12-hex version>, NAME@<label> or NAME@<git rev> -> Prompt."""
     name, rev = split_ref(ref)
+    served = _serving.get() or {}
+    if rev is not None and (name, rev) in served:
+        return served[(name, rev)]
     files = prompt_files(project)
     if rev is None:
         if name not in files:
