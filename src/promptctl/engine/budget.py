@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from promptctl.engine import prices
@@ -62,12 +61,9 @@ class Budget:
             self.price(request), chars // 4 + 4 * len(request.messages), out_tokens
         )
 
-    @contextmanager
-    def reserve(self, request: Request, on_refusal: Callable[[], None]) -> Iterator[None]:
-        """Hold the call's estimate while it is in flight, or refuse it past the cap.
-
-        `on_refusal` runs before the BudgetError (the engine stops: no later call may start).
-        """
+    def reserve(self, request: Request, on_refusal: Callable[[], None]) -> float:
+        """Hold the call's estimate while it is in flight (give it back with `release`), or
+        refuse it past the cap; `on_refusal` runs before the BudgetError (the engine stops)."""
         estimate = self.estimate(request)
         if self.max_cost_usd is not None and estimate is not None:
             spent = self.stats.priced_cost_usd + self._reserved_usd
@@ -79,11 +75,13 @@ class Budget:
                     f"${estimate:.4f}",
                     hint="raise --max-cost (or gate.max_cost_usd), or evaluate fewer cases",
                 )
-        self._reserved_usd += estimate or 0.0
-        try:
-            yield
-        finally:
-            self._reserved_usd -= estimate or 0.0
+        held = estimate or 0.0
+        self._reserved_usd += held
+        return held
+
+    def release(self, held: float) -> None:
+        """Give back what `reserve` held, once the call has finished or failed."""
+        self._reserved_usd -= held
 
     def record(
         self,

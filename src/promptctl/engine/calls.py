@@ -221,8 +221,11 @@ class Engine:
         if self.stopped:
             raise StoppedError(f"not calling {label}: the run was stopped ({self.stop_reason})")
         key = api_key(slot.settings)
-        with self.budget.reserve(request, on_refusal=lambda: self.stop("budget")):
+        held = self.budget.reserve(request, on_refusal=self._stop_for_budget)
+        try:
             completion, latency_s, retries = await self._call(slot, request, key)
+        finally:
+            self.budget.release(held)
         reply = self.budget.record(request, completion, latency_s, retries, self.price(request))
         if cache.put(request.key, request.provider, request.model, reply):
             self._schedule_flush(cache)
@@ -269,6 +272,9 @@ class Engine:
             raise
         breaker.succeeded()
         return result
+
+    def _stop_for_budget(self) -> None:
+        self.stop("budget")
 
     def _count_retry(self) -> None:
         self.stats.retries += 1
