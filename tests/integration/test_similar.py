@@ -126,3 +126,14 @@ def test_embeddings_are_recorded_in_the_baseline_and_replayed(
     assert project.run("eval").code == 0
     assert len(llm_server.requests) == before  # chat and embedding calls replayed
     assert scores(project)["near"]["passed"] is True
+
+
+def test_lint_says_what_eval_would_without_a_model_or_the_extra(
+    project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write("promptctl.yaml", "{}\n")
+    suite(project, "")
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # find_spec() then answers None
+    r = project.run("lint")
+    assert r.code == 1
+    assert "PC215" in r.out and "pip install 'promptctl-cli[similar]'" in r.out

@@ -95,6 +95,7 @@ RULES: dict[str, Rule] = {
         ),
         Rule("PC213", "no-judge-model", _E, "a judged scorer has no model and no default judge"),
         Rule("PC214", "missing-scorer-module", _E, "a python scorer's module is not in scorers/"),
+        Rule("PC215", "no-embeddings", _E, "a similar scorer has no model and no similar extra"),
         # project config
         Rule("PC301", "bad-provider-config", _E, "a provider entry in promptctl.yaml is invalid"),
         Rule(

@@ -38,6 +38,18 @@ def check(project: Project, path: Path) -> list[Finding]:
 def check_scorer(project: Project, spec: ScorerSpec, checker: Checker) -> None:
     """What a scorer needs from the project: a judge model, a python scorer's module."""
     check_judge(project, spec, checker)
+    if spec.type == "similar" and not spec.options.get("model"):
+        from importlib.util import find_spec
+
+        if find_spec("wordllama") is None:  # found, not imported: lint stays fast
+            checker.add(
+                "PC215",
+                f"scorer {spec.id!r}: similar has no `model:` and the `similar` extra is not "
+                "installed",
+                spec.source,
+                "pip install 'promptctl-cli[similar]' (offline), or set `model:` to an "
+                "embeddings model, e.g. openai/text-embedding-3-small",
+            )
     if spec.type == "python" and isinstance(spec.value, str) and ":" in spec.value:
         from promptctl.scorers.python import module_path, read_source
 
