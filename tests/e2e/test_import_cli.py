@@ -21,6 +21,8 @@ def copy(project, src: Path, dest: str) -> str:
 
 
 def test_prompt_yml_import_writes_a_project_that_lints_and_renders(project) -> None:
+    # github/similarity becomes a judge rubric: graded by the project's default judge.
+    project.write("promptctl.yaml", "defaults: {judge_model: mock/judge}\n")
     src = copy(project, GH / "ticket-triage.prompt.yml", "src/ticket-triage.prompt.yml")
     r = project.run("import", src)
     assert r.code == 0, r.err
@@ -31,8 +33,8 @@ def test_prompt_yml_import_writes_a_project_that_lints_and_renders(project) -> N
     )
     assert "NOT imported" not in r.err
     assert (
-        "note: src/ticket-triage.prompt.yml:68:5: evaluator 'Similar to expected': became "
-        "`similar`" in r.err
+        "note: src/ticket-triage.prompt.yml:68:5: evaluator 'Similar to expected': became an "
+        "llm-judge rubric graded by defaults.judge_model" in r.err
     )
     snapshot = DATA / "expected" / "ticket-triage" / "prompts" / "ticket-triage.yaml"
     written = project.read("prompts/ticket-triage.yaml")
@@ -193,6 +195,6 @@ def test_round_trip_through_promote_and_export(git_project) -> None:
     ):
         assert after[key] == before[key], key
     assert json.loads(after["jsonSchema"]) == json.loads(before["jsonSchema"])
-    assert [e.get("string") or e.get("llm") for e in after["evaluators"]] == [
-        e.get("string") or e.get("llm") for e in before["evaluators"] if "uses" not in e
+    assert [e.get("string") or e.get("llm") or e.get("uses") for e in after["evaluators"]] == [
+        e.get("string") or e.get("llm") or e.get("uses") for e in before["evaluators"]
     ]

@@ -426,6 +426,8 @@ BUILTIN_RUBRICS = {
     "fluency": "Is the response fluent: grammatical, natural and well-formed language?",
     "relevance": "Does the response address the question asked, without digressions?",
     "groundedness": "Is every claim in the response supported by the given context?",
+    # GitHub's similarity is graded by a model too (not embeddings): meaning, not wording.
+    "similarity": "Does the response mean the same as the expected answer in the reference?",
 }
 
 
@@ -433,9 +435,6 @@ def _builtin(
     uses: Any, where: Location | None, what: str, shown: str, c: Collector
 ) -> dict[str, Any] | None:
     name = uses.removeprefix("github/") if isinstance(uses, str) else ""
-    if name == "similarity":
-        c.note(where, what, "became `similar` against {{ expected }} (embeddings)", shown)
-        return {"type": "similar", "value": "{{ expected }}"}
     if name in BUILTIN_RUBRICS:
         c.note(where, what, "became an llm-judge rubric graded by defaults.judge_model", shown)
         return {"type": "llm-judge", "rubric": BUILTIN_RUBRICS[name], "scale": [1, 5], "pass": 4}
@@ -722,6 +721,11 @@ def _evaluator(spec: Any, lost: list[str]) -> dict[str, Any] | None:
             "string": {kind: from_jinja(value, f"scorer {spec.id!r}", spec.source)},
         }
     if spec.type == "llm-judge" and not spec.negate:
+        builtin = next(
+            (n for n, r in BUILTIN_RUBRICS.items() if spec.options.get("rubric") == r), None
+        )
+        if builtin is not None:  # imported from `uses: github/<name>`: back to it
+            return {"name": spec.id, "uses": f"github/{builtin}"}
         return _llm_evaluator(spec, lost)
     prefix = "not-" if spec.negate else ""
     lost.append(f"scorer {spec.id!r} ({prefix}{spec.type}): no GitHub Models evaluator")

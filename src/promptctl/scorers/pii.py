@@ -23,8 +23,15 @@ _EMAIL = re.compile(
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _SSN = re.compile(r"(?<![\d-])(\d{3})[- ](\d{2})[- ](\d{4})(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+# Without `phonenumbers`: an international number (+CC ...), a North American one
+# ((415) 555-0132, 415-555-0132) or a national one with its trunk 0 (020 7946 0958). Bare digit
+# runs are not phones: order numbers and the tail of an IBAN look the same.
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?![\w-])"
+    r"(?<![\w+])(?:"
+    r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){1,5}"
+    r"|(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]\d{4}"
+    r"|0\d{1,4}(?: \d{2,4}){2,3}"
+    r")(?![\w-])"
 )
 
 
@@ -105,7 +112,7 @@ def _phones(text: str) -> Iterator[tuple[int, int]]:
         import phonenumbers  # the `pii` extra
     except ImportError:
         for m in _PHONE.finditer(text):
-            if 10 <= len(_digits(m.group(0))) <= 15:
+            if 8 <= len(_digits(m.group(0))) <= 15:
                 yield m.start(), m.end()
         return
     # Without a region only +<country> numbers parse; "US" also reads national forms.
