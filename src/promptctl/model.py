@@ -123,6 +123,8 @@ def _file_digest(path: str) -> str:
 FAMILIES = ("eval", "suite")  # gate.family (issue 17)
 METRICS = ("pass_rate", "mean_score")  # gate.metric per scorer (issue 17)
 _GATE_SCALARS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
+# The keys of a gate as suites, run.json and baselines write it (one list for every reader).
+GATE_KEYS = (*_GATE_SCALARS, "advisory", "family", "metric")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,7 +169,9 @@ class Gate:
 
     @classmethod
     def from_fields(cls, raw: Mapping[str, Any]) -> Gate:
-        """The inverse of fields() for files promptctl wrote itself (run.json)."""
+        """The one builder of a Gate from a mapping: the inverse of fields(). Values must be
+        valid already: checked by the file's reader (suites.py, baseline.py) or written by
+        promptctl itself (run.json); a missing or null key takes the default."""
         values: dict[str, Any] = {k: raw[k] for k in _GATE_SCALARS if raw.get(k) is not None}
         if isinstance(raw.get("advisory"), list):
             values["advisory"] = tuple(str(a) for a in raw["advisory"])

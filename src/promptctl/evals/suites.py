@@ -7,7 +7,7 @@ from pathlib import Path
 
 from promptctl.errors import Location, UsageError
 from promptctl.evals.scorer_config import SCORER_KEYS
-from promptctl.model import FAMILIES, METRICS, Case, Gate, ScorerSpec, Suite
+from promptctl.model import FAMILIES, GATE_KEYS, METRICS, Case, Gate, ScorerSpec, Suite
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
@@ -22,16 +22,6 @@ SUITE_KEYS = (
     "gate",
     "record_outputs",
     "canary",
-)
-GATE_KEYS = (
-    "min_pass_rate",
-    "max_drop",
-    "alpha",
-    "max_cost_usd",
-    "on_inconclusive",
-    "advisory",
-    "family",
-    "metric",
 )
 DATASET_SUFFIXES = (".jsonl", ".yaml", ".yml", ".csv")
 
@@ -296,15 +286,17 @@ def _gate(data: yamlio.YamlMap, checker: Checker, scorers: list[ScorerSpec]) -> 
         )
         advisory = []
     alpha = checker.number(raw, "alpha", "gate", low=0, high=1)
-    return Gate(
-        min_pass_rate=checker.number(raw, "min_pass_rate", "gate", low=0, high=1),
-        max_drop=0.05 if max_drop is None else float(max_drop),
-        alpha=0.05 if alpha is None else float(alpha),
-        max_cost_usd=checker.number(raw, "max_cost_usd", "gate", low=0),
-        on_inconclusive=on_inc,
-        advisory=tuple(str(a) for a in advisory),
-        family=str(family),
-        metrics=_metrics(raw, checker, scorers),
+    return Gate.from_fields(
+        {
+            "min_pass_rate": checker.number(raw, "min_pass_rate", "gate", low=0, high=1),
+            "max_drop": None if max_drop is None else float(max_drop),
+            "alpha": None if alpha is None else float(alpha),
+            "max_cost_usd": checker.number(raw, "max_cost_usd", "gate", low=0),
+            "on_inconclusive": on_inc,
+            "advisory": [str(a) for a in advisory],
+            "family": str(family),
+            "metric": dict(_metrics(raw, checker, scorers)),
+        }
     )
 
 

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 _DIGITS = 6
-_GATE_FIELDS = ("min_pass_rate", "max_drop", "alpha", "max_cost_usd", "on_inconclusive")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -421,33 +420,25 @@ def _evidence(raw: Mapping[str, Any] | None, line: int | None) -> dict[str, Any]
 
 
 def _gate(raw: Mapping[str, Any], line: int | None) -> Gate:
-    values: dict[str, Any] = {}
-    for key in _GATE_FIELDS:
-        if key not in raw or raw[key] is None:
-            continue
-        value = raw[key]
-        if key == "on_inconclusive":
-            if value not in ("warn", "fail"):
-                raise _Bad("gate.on_inconclusive must be warn or fail", line)
-        elif not isinstance(value, int | float) or isinstance(value, bool):
+    """Check a baseline's `gate` (a hand edit must not slip a bad value into the gate), then
+    build it with the one builder."""
+    for key in ("min_pass_rate", "max_drop", "alpha", "max_cost_usd"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
             raise _Bad(f"gate.{key} must be a number", line)
-        values[key] = value
+    if raw.get("on_inconclusive") not in (None, "warn", "fail"):
+        raise _Bad("gate.on_inconclusive must be warn or fail", line)
     advisory = raw.get("advisory")
-    if advisory is not None:
-        if not isinstance(advisory, list) or any(not isinstance(a, str) for a in advisory):
-            raise _Bad("gate.advisory must be a list of scorer ids", line)
-        values["advisory"] = tuple(advisory)
-    family = raw.get("family", "eval")
-    if family not in FAMILIES:
+    if advisory is not None and (
+        not isinstance(advisory, list) or any(not isinstance(a, str) for a in advisory)
+    ):
+        raise _Bad("gate.advisory must be a list of scorer ids", line)
+    if raw.get("family", "eval") not in FAMILIES:
         raise _Bad(f"gate.family must be one of {', '.join(FAMILIES)}", line)
     metric = raw.get("metric", {})
     if not isinstance(metric, Mapping) or any(m not in METRICS for m in metric.values()):
         raise _Bad(f"gate.metric must map scorer ids to one of {', '.join(METRICS)}", line)
-    return Gate(
-        **values,
-        family=family,
-        metrics=tuple(sorted((str(k), str(v)) for k, v in metric.items())),
-    )
+    return Gate.from_fields(raw)
 
 
 def _case(
