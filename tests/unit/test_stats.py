@@ -116,13 +116,6 @@ def test_student_t_cdf_known_quantiles() -> None:
     assert stats.student_t_cdf(0.0, 3) == pytest.approx(0.5)
 
 
-def test_paired_t_test_direction() -> None:
-    base = [0.8, 0.7, 0.9, 0.6, 0.75, 0.85]
-    assert stats.paired_t_test(base, [b - 0.2 for b in base]) < 0.001
-    assert stats.paired_t_test(base, [b + 0.2 for b in base]) > 0.999
-    assert stats.paired_t_test([0.5], [0.1]) == 1.0
-
-
 def test_min_detectable_drop_shrinks_with_cases_and_grows_with_noise() -> None:
     # Five cases: only all five flipping reaches p = 1/32 < .05; 80% power needs a near-total
     # collapse.

@@ -204,20 +204,6 @@ def _monte_carlo(diffs: Sequence[float], seed: int, draws: int) -> float:
 # ----------------------------------------------------------------------------- t-test
 
 
-def paired_t_test(base: Sequence[float], current: Sequence[float]) -> float:
-    """One-sided paired t-test p-value for H1 "mean(current) < mean(base)" (continuous scores)."""
-    diffs = [c - b for b, c in zip(base, current, strict=True)]
-    n = len(diffs)
-    if n < 2:
-        return 1.0
-    mean = sum(diffs) / n
-    var = sum((d - mean) ** 2 for d in diffs) / (n - 1)
-    if var <= _EPS * _EPS:
-        return 0.0 if mean < -_EPS else 1.0
-    t = mean / math.sqrt(var / n)
-    return student_t_cdf(t, n - 1)
-
-
 def student_t_cdf(t: float, df: float) -> float:
     x = df / (df + t * t)
     tail = 0.5 * _betainc(df / 2, 0.5, x)

@@ -216,21 +216,11 @@ def _info(c: Any) -> CommitInfo:
     )
 
 
-def commit_info(root: Path, rev: str) -> CommitInfo:
-    repo = open_repo(root)
-    return _info(repo.commit(resolve_commit(root, rev)))
-
-
 def is_dirty(root: Path, path: Path) -> bool:
     """True when `path` differs from HEAD: modified, staged, or untracked."""
     repo = open_repo(root)
     rel = relpath(root, path)
     return bool(repo.git.status("--porcelain", "--untracked-files=all", "--", rel).strip())
-
-
-def is_tracked(root: Path, path: Path) -> bool:
-    repo = open_repo(root)
-    return bool(repo.git.ls_files("--", relpath(root, path)).strip())
 
 
 def require_identity(root: Path, *, why: str) -> None:

@@ -387,7 +387,3 @@ def _lint_ignore(data: yamlio.YamlMap, checker: Checker) -> frozenset[str]:
 
 def _int_or(value: Any, default: int) -> int:
     return default if value is None else int(value)
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -283,11 +282,6 @@ def parse_scalar(text: str) -> Any:
     except yaml.YAMLError:
         return text
     return value if isinstance(value, str | int | float | bool) or value is None else text
-
-
-def iter_documents_plain(text: str) -> Iterator[Any]:
-    """Plain values (no marks) from a YAML stream, for tools that re-read our own output."""
-    yield from yaml.safe_load_all(text)
 
 
 def plain(value: Any) -> Any:

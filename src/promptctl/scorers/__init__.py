@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptctl.errors import UsageError
 from promptctl.model import ScorerSpec
 from promptctl.registry import Registry
 from promptctl.scorers.base import Scorer, ScorerContext
@@ -86,9 +85,3 @@ def build(spec: ScorerSpec, ctx: ScorerContext) -> Scorer:
 
         return Negated(scorer)
     return scorer
-
-
-def known_types() -> list[str]:
-    if not scorers.names():
-        raise UsageError("no scorer types")  # pragma: no cover - BUILTIN is never empty
-    return [*scorers.names(), *ALIASES]
