@@ -9,7 +9,10 @@ _SECRET_VAR = re.compile(r"(_API_KEY|_KEY|_TOKEN|_SECRET|PASSWORD)$")
 _HEADER = re.compile(
     r"(?i)(authorization|x-api-key|api-key)(['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+( [^\s'\",}]+)?)"
 )
-_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._\-~+/=]{8,}")
+# a token and whatever escaped control characters a repr left in it (\\n, \\x0b, \\u2028)
+_BEARER = re.compile(
+    r"(?i)bearer\s+(?:[A-Za-z0-9._\-~+/=]|\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|[nrt])){8,}"
+)
 _URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
 MASK = "***"
 
@@ -23,10 +26,30 @@ def secret_values() -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
+def _forms(value: str) -> list[str]:
+    """A secret as exception texts can show it: itself, escaped as a repr of str or bytes
+    (h11 quoted a header as b'Bearer sk-...\\nrest'), JSON-escaped, and each piece between
+    control characters, longest first."""
+    import json
+
+    forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1]}
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            forms.add(repr(value.encode(encoding))[2:-1])
+        except UnicodeEncodeError:
+            continue
+    forms.update(p for p in _CONTROL_SPLIT.split(value) if len(p) >= 8)
+    return sorted(forms, key=len, reverse=True)
+
+
+_CONTROL_SPLIT = re.compile(r"[\x00-\x1f\x7f]+")
+
+
 def redact(text: str, extra: list[str] | None = None) -> str:
     for value in (extra or []) + secret_values():
-        if value and value in text:
-            text = text.replace(value, MASK)
+        for form in _forms(value) if value else ():
+            if form in text:
+                text = text.replace(form, MASK)
     text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _BEARER.sub(f"Bearer {MASK}", text)
     return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)

@@ -24,7 +24,10 @@ Knobs (set per test; `reset()` restores the defaults):
   then the connection closes), `.trickle()` (one byte every 50 ms, forever), `.reset()` (TCP
   RST, no reply), `.html(status)` (an HTML error page), `.oversize(n_bytes)`,
   `.no_choices()` (200 JSON without choices/content), `.chunked()` (the echo reply with
-  Transfer-Encoding: chunked), `.text(reply, input_tokens=,
+  Transfer-Encoding: chunked), hostile ones: `.gzip_bomb(decoded_bytes, layers=)`,
+  `.gzipped(payload, layers=)`, `.deep(levels)` (nested JSON), `.raw_reply(text=,
+  prompt_tokens=, completion_tokens=, finish_reason=, model=)` (fields as raw JSON text),
+  `.redirect(status, location)`, `.text(reply, input_tokens=,
   output_tokens=)` (a well-formed reply with that text), or `Scripted(status, body, headers)`.
 - Observations: `requests` (list of `Logged(method, path, headers, body, started, ended)`,
   headers lower-cased, body parsed JSON or None, times from `time.monotonic()`), `total`,
@@ -132,6 +135,69 @@ class Scripted:
     @classmethod
     def no_choices(cls) -> Scripted:
         return cls(body={"id": "chatcmpl-0", "object": "chat.completion", "choices": []})
+
+    # ---- hostile servers (issue 20)
+
+    @classmethod
+    def gzip_bomb(cls, decoded_bytes: int, *, layers: int = 2) -> Scripted:
+        """`decoded_bytes` of zeros gzipped `layers` times (`content-encoding: gzip, gzip`):
+        2 layers of 2 GiB come to about 2 KB on the wire."""
+        import zlib
+
+        chunk = bytes(1 << 20)
+        co = zlib.compressobj(9, zlib.DEFLATED, 31)
+        parts = [co.compress(chunk) for _ in range(decoded_bytes >> 20)]
+        data = b"".join(parts) + co.compress(bytes(decoded_bytes & ((1 << 20) - 1))) + co.flush()
+        for _ in range(layers - 1):
+            data = _gzip(data)
+        return cls(body=data, headers={"Content-Encoding": ", ".join(["gzip"] * layers)})
+
+    @classmethod
+    def gzipped(cls, payload: dict[str, Any], *, layers: int = 1) -> Scripted:
+        """A well-formed reply, gzipped `layers` times (a proxy that compresses regardless)."""
+        data = json.dumps(payload).encode()
+        for _ in range(layers):
+            data = _gzip(data)
+        return cls(body=data, headers={"Content-Encoding": ", ".join(["gzip"] * layers)})
+
+    @classmethod
+    def deep(cls, levels: int) -> Scripted:
+        """A 200 whose JSON nests `levels` deep (the json module recurses once per level)."""
+        return cls(body=b'{"choices": ' + b"[" * levels + b"]" * levels + b"}")
+
+    @classmethod
+    def raw_reply(
+        cls,
+        *,
+        text: Any = "ok",
+        prompt_tokens: str = "3",
+        completion_tokens: str = "2",
+        finish_reason: str = '"stop"',
+        model: str = '"m"',
+    ) -> Scripted:
+        """An OpenAI reply with these fields written as raw JSON (10^400, -5, [1], ...)."""
+        content = json.dumps(text)
+        body = (
+            f'{{"id": "x", "model": {model}, "choices": [{{"index": 0, "message": '
+            f'{{"role": "assistant", "content": {content}}}, "finish_reason": {finish_reason}}}], '
+            f'"usage": {{"prompt_tokens": {prompt_tokens}, '
+            f'"completion_tokens": {completion_tokens}}}}}'
+        )
+        return cls(body=body.encode())
+
+    @classmethod
+    def redirect(
+        cls, status: int = 301, location: str = "https://elsewhere.invalid/v1"
+    ) -> Scripted:
+        return cls(
+            status=status, body=b"", headers={"Location": location}, content_type="text/plain"
+        )
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, compresslevel=9, mtime=0)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from promptctl.errors import (
     MissingKeyError,
     OfflineError,
     ProviderError,
+    ProviderUnavailableError,
     StoppedError,
     UsageError,
 )
@@ -168,15 +169,19 @@ def test_retry_after_is_honoured(fake: Any, llm_server: FakeLLMServer):
     assert 0.95 <= second.started - first.ended < 1.8
 
 
-def test_retry_after_ms_wins_and_is_capped(fake: Any, llm_server: FakeLLMServer):
-    llm_server.enqueue(
-        Scripted.error(429, retry_after="30", retry_after_ms="300"),
-        Scripted.error(503, retry_after="100"),
-    )
+def test_retry_after_ms_wins_over_retry_after(fake: Any, llm_server: FakeLLMServer):
+    llm_server.enqueue(Scripted.error(429, retry_after="30", retry_after_ms="300"))
     run(one(fake, request(), retry_after_cap_s=0.5))
-    a, b, c = llm_server.requests
+    a, b = llm_server.requests
     assert 0.28 <= b.started - a.ended < 0.45  # type: ignore[operator]
-    assert 0.48 <= c.started - b.ended < 1.2  # capped from 100 s  # type: ignore[operator]
+
+
+def test_retry_after_beyond_the_cap_is_an_outage_for_the_run(fake: Any, llm_server: FakeLLMServer):
+    # waiting the cap on every retry of every call took minutes per call (issue 20)
+    llm_server.enqueue(Scripted.error(503, retry_after="1e9"))
+    with pytest.raises(ProviderUnavailableError, match=r"asks to wait 1,000,000,000 s"):
+        run(one(fake, request(), retry_after_cap_s=0.5))
+    assert llm_server.total == 1
 
 
 def test_x_should_retry_overrides_the_status(fake: Any, llm_server: FakeLLMServer):

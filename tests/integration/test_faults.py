@@ -140,7 +140,9 @@ def test_x_should_retry_false_on_a_500_is_not_retried(
     r = evaluate(project)
     assert r.code == 3, r.err
     assert llm_server.total == 3  # the 500 once, the two other cases once each
-    assert "1 call(s) failed after retries" in r.out + r.err
+    # it was not retried, and the report says so (issue 20)
+    assert "1 call(s) failed: fake: HTTP 500" in r.out + r.err
+    assert "(not retried)" in r.out + r.err and "after retries" not in r.out + r.err
     (failed,) = [x for x in lines(project) if x.get("error")]
     assert "HTTP 500" in failed["error"] and "scripted error 500" in failed["error"]
     resume_completes_without_asking_again(project, llm_server, 3)

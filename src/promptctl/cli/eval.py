@@ -55,6 +55,15 @@ def eval_cmd(
         float | None,
         typer.Option("--max-cost", min=0.0, help="Stop scheduling before spending more than USD."),
     ] = None,
+    max_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--max-retries",
+            min=0,
+            max=20,
+            help="Retries per call (over promptctl.yaml's defaults and providers; default 4).",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -156,6 +165,7 @@ def eval_cmd(
         offline=offline,
         max_cost_usd=max_cost,
         baseline_ref=baseline_ref,
+        max_retries=max_retries,
     )
     if update_baseline and (filter_expr or shard):
         raise UsageError(

@@ -36,7 +36,13 @@ from promptctl.model import Reply, Request
 from promptctl.project.config import Project
 from promptctl.prompts.prompt import Prompt
 from promptctl.providers import providers
-from promptctl.providers.base import Completion, HTTPCall, Provider, ProviderSettings
+from promptctl.providers.base import (
+    Completion,
+    HTTPCall,
+    Provider,
+    ProviderSettings,
+    validated,
+)
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
@@ -88,6 +94,7 @@ class Engine:
         self.budget = Budget(project.config.prices, max_cost_usd)
         self.stats: EngineStats = self.budget.stats
         self.stop_reason: str | None = None
+        self.stop_cause: str | None = None  # the error that stopped the run (a spent quota)
         self._slots: dict[str, _Slot] = {}
         self._clients = Clients(project, connect_timeout_s=min(10.0, self.policy.timeout_s))
         self._cache: Cache | None = None
@@ -219,7 +226,9 @@ class Engine:
                 hint="run once without --offline to fill the cache, or drop --offline",
             )
         if self.stopped:
-            raise StoppedError(f"not calling {label}: the run was stopped ({self.stop_reason})")
+            raise StoppedError(
+                f"not calling {label}: the run was stopped ({self.stop_cause or self.stop_reason})"
+            )
         key = api_key(slot.settings)
         held = self.budget.reserve(request, on_refusal=self._stop_for_budget)
         try:
@@ -238,7 +247,7 @@ class Engine:
                 f"({self.stop_reason})"
             )
         started = time.perf_counter()
-        completion = await slot.provider.complete_local(request)
+        completion = validated(slot.settings.name, await slot.provider.complete_local(request))
         return self.budget.record(request, completion, time.perf_counter() - started, 0, (0.0, 0.0))
 
     def _schedule_flush(self, cache: Cache) -> None:
@@ -265,6 +274,8 @@ class Engine:
                 on_retry=self._count_retry,
             )
         except ProviderError as e:
+            if self.stop_reason == "quota" and self.stop_cause is None:
+                self.stop_cause = e.message  # say what happened, not only "quota"
             unavailable = breaker.failed(e)
             if unavailable is not None:
                 self.stop("outage")
@@ -294,7 +305,7 @@ class Engine:
                 f"{self.max_response_bytes // (1024 * 1024)} MiB",
                 hint="lower max_tokens; a chat reply this size is a misconfigured server",
             ) from None
-        return slot.provider.parse(status, headers, reply)
+        return validated(slot.settings.name, slot.provider.parse(status, headers, reply))
 
 
 def _flush_quietly(flush: Callable[[], None]) -> None:

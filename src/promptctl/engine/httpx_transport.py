@@ -28,6 +28,7 @@ from promptctl.engine.transport import (
     _TLS_VERIFY_FAILED,
     ConnectError,
     ConnectTimeout,
+    InvalidRequest,
     InvalidURL,
     ReadError,
     RemoteProtocolError,
@@ -36,6 +37,7 @@ from promptctl.engine.transport import (
     TLSVerifyError,
     TransportError,
     WriteError,
+    decode_body,
 )
 
 
@@ -80,23 +82,32 @@ class HttpxTransport:
         """
         if url not in self._targets:  # the lean path's URL rules (no credentials in URLs)
             self._targets[url] = Target(url)
+        # httpx would ask for br/zstd too and inflate each chunk whole (a double gzip bomb of
+        # 2 KB reached 2 GB): ask for what decode_body reads, and read the raw bytes
+        headers = {**headers, "accept-encoding": "gzip, deflate"}
         try:
             async with self._client.stream("POST", url, headers=headers, content=body) as reply:
                 declared = reply.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise ReplyTooLarge(max_bytes)
                 chunks = bytearray()
-                # decoded (gzip): the cap is on what is kept
-                async for chunk in reply.aiter_bytes():
+                async for chunk in reply.aiter_raw():
                     chunks += chunk
                     if len(chunks) > max_bytes:
                         raise ReplyTooLarge(max_bytes)
                 found = {k.lower(): v for k, v in reply.headers.items()}
-                return reply.status_code, found, bytes(chunks)
+                return reply.status_code, found, decode_body(found, bytes(chunks), max_bytes)
+        except httpx.LocalProtocolError:
+            # its message can quote a header, key included (issue 20)
+            raise InvalidRequest(
+                "a header or the URL holds characters HTTP does not allow"
+            ) from None
         except httpx.HTTPError as e:
             raise _mapped(e) from None
         except httpx.InvalidURL:
             raise InvalidURL("not a valid URL") from None
+        except UnicodeEncodeError:
+            raise InvalidRequest("a header holds characters HTTP cannot carry") from None
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -117,7 +128,7 @@ def _mapped(e: httpx.HTTPError) -> Exception:
         return ConnectError("connection refused or unreachable")
     if isinstance(e, httpx.UnsupportedProtocol):
         return InvalidURL("not an http(s) URL")
-    if isinstance(e, (httpx.RemoteProtocolError, httpx.LocalProtocolError, httpx.DecodingError)):
+    if isinstance(e, (httpx.RemoteProtocolError, httpx.DecodingError)):
         return RemoteProtocolError("malformed or truncated reply")
     if isinstance(e, httpx.ReadError):
         return ReadError("connection dropped")

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from promptctl.engine.concurrency import Limiter
-from promptctl.engine.transport import InvalidURL, TLSVerifyError, TransportError, proxy_for
+from promptctl.engine.transport import (
+    InvalidRequest,
+    InvalidURL,
+    TLSVerifyError,
+    TransportError,
+    proxy_for,
+)
 from promptctl.errors import (
     AuthError,
     ProviderError,
@@ -54,6 +60,8 @@ class RetryPolicy:
     backoff_base_s: float
     backoff_cap_s: float
     retry_after_cap_s: float
+    # `eval --max-retries N`: wins over every provider's own max_retries
+    max_retries_override: int | None = None
 
     @classmethod
     def build(
@@ -66,10 +74,13 @@ class RetryPolicy:
         backoff_cap_s: float | None = None,
         retry_after_cap_s: float | None = None,
     ) -> RetryPolicy:
-        """Arguments, then promptctl.yaml's defaults, then this module's constants."""
+        """Arguments, then promptctl.yaml's defaults, then this module's constants. An explicit
+        `max_retries` (the CLI's --max-retries) also overrides providers' own settings."""
+        override = max_retries
         if max_retries is None:
             max_retries = defaults.max_retries
         return cls(
+            max_retries_override=override,
             timeout_s=timeout_s or defaults.timeout_s or DEFAULT_TIMEOUT_S,
             max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
             backoff_base_s=BACKOFF_BASE_S if backoff_base_s is None else backoff_base_s,
@@ -127,7 +138,13 @@ async def call_with_retries(
     UsageError (a URL that cannot be posted to).
     """
     timeout_s = settings.timeout_s or policy.timeout_s
-    max_retries = settings.max_retries if settings.max_retries is not None else policy.max_retries
+    max_retries = (
+        policy.max_retries_override
+        if policy.max_retries_override is not None
+        else settings.max_retries
+        if settings.max_retries is not None
+        else policy.max_retries
+    )
     name = settings.name
     tries = 0
     while True:
@@ -154,13 +171,33 @@ async def call_with_retries(
                     hint="add credit or raise the account's limit; retrying will not help",
                 ) from None
             throttled = e.status == 429
+            if 300 <= e.status < 400:
+                raise ProviderError(
+                    f"{name}: HTTP {e.status}: the server redirects this request; promptctl "
+                    "does not follow redirects (a POST with a key must not be re-sent elsewhere)",
+                    hint="point base_url (or the provider's BASE_URL variable) at the address "
+                    "the server redirects to",
+                ) from None
             if not e.retriable:
-                raise ProviderError(_after(e.message, tries), hint=_hint(e.status)) from None
+                raise ProviderError(
+                    _after(f"{e.message} (not retried)", tries), hint=_hint(e.status)
+                ) from None
             if tries >= max_retries:
                 raise RetriesExhaustedError(
                     _after(e.message, tries), hint=_hint(e.status)
                 ) from None
             retry_after = e.retry_after
+            if retry_after is not None and retry_after > policy.retry_after_cap_s:
+                # Waiting the cap on every retry of every call took minutes per call: a server
+                # asking for longer than the cap is down for this run (the breaker's answer).
+                stop("outage")
+                raise ProviderUnavailableError(
+                    f"{name}: HTTP {e.status} asks to wait {retry_after:,.0f} s (Retry-After), "
+                    f"more than the {policy.retry_after_cap_s:g} s cap: treated as down for "
+                    "this run",
+                    hint="finished results are kept; when the provider is back: "
+                    "promptctl eval --resume",
+                ) from None
         except asyncio.TimeoutError:
             if tries >= max_retries:
                 raise RetriesExhaustedError(
@@ -175,6 +212,12 @@ async def call_with_retries(
                 "not issued for this host",
                 hint="for a private CA, set ca_bundle for this provider in promptctl.yaml (or "
                 "SSL_CERT_FILE) to its PEM file; check the base URL's host name",
+            ) from None
+        except InvalidRequest:
+            raise UsageError(
+                f"{name}: the request could not be sent: a header (from `headers:` in "
+                "promptctl.yaml, or the API key) holds characters HTTP does not allow",
+                hint="check the provider's headers and its key variable for line breaks",
             ) from None
         except InvalidURL:
             raise UsageError(

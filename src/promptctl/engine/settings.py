@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from promptctl.errors import MissingKeyError, UsageError
-from promptctl.project.config import Project
+from promptctl.project.config import Project, url_problem
 from promptctl.providers import providers
 from promptctl.providers.base import ProviderSettings
 
@@ -30,6 +30,12 @@ def resolve_provider(project: Project, name: str) -> ProviderSettings:
     env_base = getattr(cls, "base_url_env", None)
     if base_url is None and builtin and env_base and os.environ.get(env_base):
         base_url = os.environ[env_base].strip()
+        problem = url_problem(base_url)
+        if problem is not None:
+            raise UsageError(
+                f"{env_base} {problem}",
+                hint=f"set {env_base} to the server's address, e.g. https://api.example.com/v1",
+            )
     replies = None
     if entry is not None and entry.replies:
         replies = (project.root / entry.replies).resolve()
@@ -62,4 +68,22 @@ def api_key(settings: ProviderSettings) -> str | None:
             f"provider {settings.name!r} needs an API key: {env} is not set",
             hint=f"export {env}=... (keys are read from the environment only)",
         )
+    problem = _key_problem(value)
+    if problem is not None:
+        # h11 quoted the header, key and all, in an internal error (issue 20): stop here
+        raise MissingKeyError(
+            f"{env} {problem}",
+            hint=f"set {env} to the key alone (a pasted key can carry a line break)",
+        )
     return value
+
+
+def _key_problem(value: str) -> str | None:
+    """Why a key cannot travel in an HTTP header (its value never appears in the answer)."""
+    if "\n" in value or "\r" in value:
+        return "contains a line break"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "contains a control character"
+    if not value.isascii():
+        return "contains a non-ASCII character"
+    return None

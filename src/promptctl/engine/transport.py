@@ -75,6 +75,57 @@ class ReplyTooLarge(Exception):
         self.limit = limit
 
 
+class InvalidRequest(ValueError):
+    """h11 refused to send the request (a header value or URL with characters HTTP does not
+    allow); nothing was sent. The message names neither."""
+
+
+# Content codings we undo; a reply may stack them (`gzip, gzip`), each undone in turn with its
+# own cap, so a 2 KB double gzip bomb stops at the cap instead of inflating to 2 GB.
+MAX_CODINGS = 2
+_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
+def decode_body(headers: Mapping[str, str], body: bytes, max_bytes: int) -> bytes:
+    """`body` with its Content-Encoding undone, each layer capped at `max_bytes` while it is
+    decoded (ReplyTooLarge past it); RemoteProtocolError for an unknown or broken coding.
+    Both HTTP clients read the raw bytes and call this: one rule for both paths."""
+    raw = headers.get("content-encoding", "")
+    codings = [
+        c.strip().lower() for c in raw.split(",") if c.strip().lower() not in ("", "identity")
+    ]
+    if not codings:
+        return body
+    if len(codings) > MAX_CODINGS:
+        raise RemoteProtocolError(f"reply compressed {len(codings)} times over")
+    for coding in reversed(codings):
+        wbits = _WBITS.get(coding)
+        if wbits is None:
+            raise RemoteProtocolError("reply in a content encoding promptctl does not read")
+        body = _inflate(body, wbits, max_bytes)
+    return body
+
+
+def _inflate(data: bytes, wbits: int, max_bytes: int) -> bytes:
+    import zlib
+
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = bytearray()
+        while data:
+            # max_length bounds what one step may allocate; the rest waits in unconsumed_tail
+            out += inflater.decompress(data, max_bytes + 1 - len(out))
+            if len(out) > max_bytes:
+                raise ReplyTooLarge(max_bytes)
+            data = inflater.unconsumed_tail
+        out += inflater.flush()
+    except zlib.error:
+        raise RemoteProtocolError("reply body is not valid gzip/deflate data") from None
+    if len(out) > max_bytes:
+        raise ReplyTooLarge(max_bytes)
+    return bytes(out)
+
+
 _TLS_VERIFY_FAILED = "TLS handshake failed: the certificate is not trusted or not for this host"
 
 
@@ -255,11 +306,21 @@ class PooledTransport:
         Raises TransportError subclasses, InvalidURL, or ReplyTooLarge past `max_bytes`.
         """
         target = self.target(url)
-        conn = await self._acquire(target.origin)
-        wire = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        try:
+            wire = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        except UnicodeEncodeError:
+            raise InvalidRequest("a header holds characters HTTP cannot carry") from None
         wire += [(b"host", target.host_header), (b"content-length", str(len(body)).encode())]
         try:
-            out = conn.h11.send(h11.Request(method=b"POST", target=target.path, headers=wire))
+            request = h11.Request(method=b"POST", target=target.path, headers=wire)
+        except h11.LocalProtocolError:
+            # its message quotes the header, key included: never let it out (issue 20)
+            raise InvalidRequest(
+                "a header or the URL holds characters HTTP does not allow"
+            ) from None
+        conn = await self._acquire(target.origin)
+        try:
+            out = conn.h11.send(request)
             out += conn.h11.send(h11.Data(data=body)) + conn.h11.send(h11.EndOfMessage())
             try:
                 conn.writer.write(out)
@@ -290,7 +351,7 @@ class PooledTransport:
             conn.close()  # cancelled or failed: never reuse a connection in an unknown state
             raise
         self._release(target.origin, conn)
-        return head.status_code, reply_headers, bytes(chunks)
+        return head.status_code, reply_headers, decode_body(reply_headers, bytes(chunks), max_bytes)
 
     async def aclose(self) -> None:
         for idle in self._idle.values():

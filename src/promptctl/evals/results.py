@@ -66,6 +66,7 @@ class Tally:
         self.cases: dict[str, _CaseCount] = {}
         self.pairs = 0
         self.call_errors = 0
+        self.first_call_error: str | None = None  # what happened, for the run's one-line status
         self.cached = 0
         self.input_tokens = 0
         self.output_tokens = 0
@@ -78,6 +79,8 @@ class Tally:
         error = line.error
         self.pairs += 1
         self.call_errors += 1 if error else 0
+        if error and self.first_call_error is None:
+            self.first_call_error = str(error)[:300]
         self.cached += 1 if line.cached else 0
         self.input_tokens += line.input_tokens or 0
         self.output_tokens += line.output_tokens or 0

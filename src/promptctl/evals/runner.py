@@ -77,6 +77,7 @@ class EvalOptions:
     model: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     case_ids: frozenset[str] | None = None  # only these cases (drift --sample), with --filter
+    max_retries: int | None = None  # `--max-retries`: over every provider's own setting
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -430,6 +431,7 @@ async def _run_suite(
         use_cache=not options.fresh,
         offline=options.offline,
         max_cost_usd=budget,
+        max_retries=options.max_retries,
     ) as engine:
         interrupt.engine = engine
         # Replay (issue 6): a request identical to one the baseline recorded reuses its output;
@@ -507,7 +509,9 @@ async def _run_suite(
     elif fatal:
         status, error = "incomplete", str(fatal[0])
     elif tally.call_errors:
-        status, error = "incomplete", f"{tally.call_errors} call(s) failed after retries"
+        # say what happened: a 3xx or a spent quota was never retried (issue 20)
+        first = f": {tally.first_call_error}" if tally.first_call_error else ""
+        status, error = "incomplete", f"{tally.call_errors} call(s) failed{first}"
     if status == "complete" and tally.pairs < plan.total_pairs:
         status, error = "incomplete", f"{plan.total_pairs - tally.pairs} pair(s) not run"
     outcomes = tuple(tally.outcomes())
@@ -801,6 +805,7 @@ def run_eval(
                 max_cost_usd=options.max_cost_usd,
                 baseline_ref=options.baseline_ref,
                 gate=options.gate,
+                max_retries=options.max_retries,
             )
             p = plan(project, suite, opts)
             if p.prompt.version != header.prompt_version:

@@ -272,13 +272,23 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             )
             key_env = None
         base_url = checker.typed(entry, "base_url", str, what=what)
-        if base_url is not None and not re.match(r"^https?://", base_url):
+        problem = url_problem(base_url) if base_url is not None else None
+        if problem is not None:
             checker.add(
                 "PC301",
-                f"{what}: base_url must start with http:// or https://",
+                f"{what}: base_url {problem}",
                 entry.value_loc("base_url"),
+                "e.g. https://api.example.com/v1 (percent-encode anything else)",
             )
         headers = checker.typed(entry, "headers", dict, what=what) or {}
+        for hname, hvalue in headers.items():
+            if not isinstance(hvalue, str) or _HEADER_ILLEGAL.search(str(hname) + hvalue):
+                checker.add(
+                    "PC301",
+                    f"{what}: header {hname!r} must be text without line breaks or control "
+                    "characters",
+                    headers.value_loc(hname),
+                )
         replies = checker.typed(entry, "replies", str, what=what)
         if replies is not None and ptype != "mock":
             checker.add(
@@ -383,6 +393,35 @@ def _lint_ignore(data: yamlio.YamlMap, checker: Checker) -> frozenset[str]:
             (hint + " " if hint else "") + "codes are listed in docs/lint.md",
         )
     return frozenset(out)
+
+
+# HTTP/1.1 field values: visible ASCII, spaces and tabs (RFC 9110 §5.5); names are tokens
+_HEADER_ILLEGAL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+_URL_ILLEGAL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def url_problem(url: str) -> str | None:
+    """What makes `url` unusable as a provider base URL, else None: the one check for
+    promptctl.yaml's base_url and the providers' BASE_URL variables (h11 refused a space in
+    the path with an internal error, issue 20)."""
+    from urllib.parse import urlsplit
+
+    if _URL_ILLEGAL.search(url):
+        return "contains a space, line break or control character"
+    if not re.match(r"^https?://", url):
+        return "must start with http:// or https://"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a bad port raises here
+    except ValueError:
+        return "is not a valid URL (check the host and port)"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username or parts.password:
+        return "holds credentials (keys go in api_key_env)"
+    if not (parts.path + parts.query).isascii():
+        return "has non-ASCII characters in its path (percent-encode them)"
+    return None
 
 
 def _int_or(value: Any, default: int) -> int:

@@ -193,11 +193,55 @@ def parse_json(provider: str, status: int, body: bytes) -> Any:
     """A reply body as JSON, or a ProviderError naming the status and the first bytes."""
     try:
         return json.loads(body)
+    except RecursionError:
+        # 200,000 nested brackets: json recurses per level; one case's error, not the run's
+        raise ProviderError(
+            f"{provider}: reply JSON nests too deeply (HTTP {status}): {snippet(body)}",
+            hint="the server is broken or hostile; check the provider's base_url",
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise ProviderError(
             f"{provider}: reply is not JSON (HTTP {status}): {snippet(body)}",
             hint="check the provider's base_url: it should point at the API, not a web page",
         ) from None
+
+
+MAX_TOKENS = 10**9  # no context window comes near; a count past it is nonsense, not usage
+MAX_FIELD_CHARS = 200  # model and finish_reason are labels, not payloads
+
+
+def validated(provider: str, c: Completion) -> Completion:
+    """Every reply's shape, checked and clamped in one place (the engine calls this for every
+    provider, plug-ins included) before cost, cache or results see it.
+
+    A token count that is not a whole number in [0, MAX_TOKENS] is unknown (None): 10^400 was
+    an OverflowError at the cache flush, a negative one a negative cost that defeated
+    --max-cost. `model` and `finish_reason` become short strings (a list there failed a whole
+    cache batch); text must be a string.
+    """
+    if not isinstance(c.text, str):
+        raise ProviderError(f"{provider}: reply text is a {type(c.text).__name__}, not text")
+    return Completion(
+        text=c.text,
+        model=_label(c.model) or "",
+        input_tokens=_count(c.input_tokens),
+        output_tokens=_count(c.output_tokens),
+        finish_reason=_label(c.finish_reason),
+    )
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_TOKENS else None
+
+
+def _label(value: Any) -> str | None:
+    if isinstance(value, str):
+        return printable(value)[:MAX_FIELD_CHARS]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)[:MAX_FIELD_CHARS]
+    return None
 
 
 def shape_error(provider: str, what: str, body: bytes) -> ProviderError:
