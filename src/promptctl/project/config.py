@@ -282,7 +282,8 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             )
         headers = checker.typed(entry, "headers", dict, what=what) or {}
         for hname, hvalue in headers.items():
-            if not isinstance(hvalue, str) or _HEADER_ILLEGAL.search(str(hname) + hvalue):
+            # scalars become their text (`yes` is True in YAML); a mapping or list cannot
+            if isinstance(hvalue, dict | list) or _HEADER_ILLEGAL.search(f"{hname}{hvalue}"):
                 checker.add(
                     "PC301",
                     f"{what}: header {hname!r} must be text without line breaks or control "
