@@ -149,4 +149,5 @@ def test_bad_base_url_is_a_usage_error(project: Any, monkeypatch: pytest.MonkeyP
     with pytest.raises(UsageError) as err:
         asyncio.run(go())
     assert "secret" not in str(err.value)
-    assert "openai: the base URL is not a valid http(s) URL" in err.value.message
+    # checked when read, naming the variable (issue 20), never its value
+    assert err.value.message == "OPENAI_BASE_URL holds credentials (keys go in api_key_env)"
