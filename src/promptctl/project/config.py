@@ -9,12 +9,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from promptctl import registry
 from promptctl.errors import Location
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.policy import Policy, parse_policy
-from promptctl.registry import PROVIDERS as BUILTIN_PROVIDERS
-from promptctl.registry import providers as provider_registry
 
 CONFIG_FILE = "promptctl.yaml"
 # A changed promptctl.yaml in a PR must not be able to point a secret somewhere new (issue 9).
@@ -138,7 +137,9 @@ class Project:
             return str(p)
 
     def provider_names(self) -> list[str]:
-        return sorted(set(BUILTIN_PROVIDERS) | set(self.config.providers))
+        # built-ins and configured names; installed plug-in types are listed by the registry
+        # only on an error path (its entry-point scan costs ~40 ms)
+        return sorted(set(registry.PROVIDERS) | set(self.config.providers))
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -251,13 +252,13 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
         what = f"provider {name!r}"
         checker.keys(entry, _PROVIDER, what, required=("type",))
         ptype = checker.typed(entry, "type", str, what=what)
-        if ptype is not None and ptype not in provider_registry:
+        if ptype is not None and ptype not in registry.providers:
             # a plug-in type is valid once its distribution is installed (registry.py)
             checker.add(
                 "PC301",
                 f"{what}: unknown type {ptype!r}",
                 entry.value_loc("type"),
-                f"use one of: {', '.join(provider_registry.names())}, or install the "
+                f"use one of: {', '.join(registry.providers.names())}, or install the "
                 "distribution that provides it",
             )
         key_env = checker.typed(entry, "api_key_env", str, what=what)
