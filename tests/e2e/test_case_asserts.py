@@ -104,3 +104,13 @@ def test_a_row_assert_reusing_a_suite_scorer_id_is_refused(project: Any) -> None
     assert r.code == 2 and "assert id 'short' is also a scorer of the suite" in r.err
     lint = project.run("lint")
     assert "PC208" in lint.out + lint.err
+
+
+def test_dry_run_counts_the_judges_of_rows_too(project: Any) -> None:
+    setup(project)
+    judged = {"type": "llm-judge", "rubric": "Is it polite?", "model": "mock/judge"}
+    rows(project, [{"id": f"r{i}", "vars": {"q": f"x{i}"}, "assert": [judged]} for i in range(3)])
+    r = project.run("eval", "--dry-run", "--format", "json")
+    assert r.code == 0, r.err
+    (plan,) = json.loads(r.out)
+    assert (plan["suite"], plan["calls"], plan["judge_calls"]) == ("s", 3, 3)

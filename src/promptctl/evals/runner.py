@@ -959,6 +959,7 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
                     for s in suite.scorers
                     if s.type == "llm-judge"
                 ]
+                row_judges: dict[tuple[str, str], Any] = {}  # a row's own judges (`assert:`)
                 for case, repeat in _pairs(project, p, set()):
                     request = engine.build_request(
                         p.prompt,
@@ -972,7 +973,16 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
                         continue
                     calls += 1
                     cost = plus(cost, engine.estimate_cost(request))
-                    for judge in judges:
+                    case_judges = list(judges)
+                    for spec in case.asserts:
+                        if spec.type == "llm-judge":
+                            key = (spec.id, spec.hash)
+                            if key not in row_judges:
+                                row_judges[key] = registry.scorers.get(spec.type).from_spec(
+                                    spec, ctx
+                                )
+                            case_judges.append(row_judges[key])
+                    for judge in case_judges:
                         judge_calls += 1
                         judged = judge.request_for(placeholder, case, repeat=repeat)
                         judge_cost = plus(judge_cost, engine.estimate_cost(judged))
