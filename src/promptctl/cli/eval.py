@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from promptctl.evals.runner import EvalResult
     from promptctl.project.config import Project
 
-RESUME_LATEST = "latest"
-
 
 def eval_cmd(
     suites: Annotated[
@@ -153,7 +151,7 @@ def eval_cmd(
     from promptctl.evals import datasets, runner
     from promptctl.evals import suites as suite_files
     from promptctl.project import config
-    from promptctl.reporters import github, terminal
+    from promptctl.reporters import github, report_files, terminal
 
     check_format(fmt, ("table", "json"))
     options = runner.EvalOptions(
@@ -190,7 +188,9 @@ def eval_cmd(
             terminal.warn(f"nothing to evaluate: no suite's inputs changed since {changed_since}")
             raise typer.Exit(0)
     if resume:
-        paths = [p for ref in (suites or [RESUME_LATEST]) for p in _resume_paths(project, ref)]
+        from promptctl.evals import runs
+
+        paths = runs.resume_paths(project, suites or [])
         selected = []
     else:
         paths = None
@@ -226,16 +226,16 @@ def eval_cmd(
             project, selected, options, models or [], params or [], paths, progress
         )
         if len(results) == 1:
-            _write_reports(results[0], output=output, junit=junit, markdown=markdown)
+            report_files.write_reports(results[0], output=output, junit=junit, markdown=markdown)
             if html is not None:
-                _write_html(project, results[0], html, baseline_ref)
+                report_files.write_html(project, results[0], html, baseline_ref)
         raise typer.Exit(max(r.exit_code for r in results))
     result = runner.run_eval(project, selected, options, progress, resume=paths)
     if update_baseline:
         result = _update_baselines(project, result, accepted)
-    _write_reports(result, output=output, junit=junit, markdown=markdown)
+    report_files.write_reports(result, output=output, junit=junit, markdown=markdown)
     if html is not None:
-        _write_html(project, result, html, baseline_ref)
+        report_files.write_html(project, result, html, baseline_ref)
     if fmt == "json":
         from promptctl.reporters import json_out, plain
 
@@ -243,20 +243,8 @@ def eval_cmd(
     else:
         terminal.write_result(result, quiet=quiet, stream=github.log_stream())
     github.report(project, result)  # annotations and step summary inside GitHub Actions only
-    for s in result.suites:
-        if s.gate is not None and s.gate.verdict.value == "inconclusive":
-            from promptctl.gate.verdict import describe
-
-            for sg in s.gate.scorers:
-                if sg.verdict.value == "inconclusive":
-                    terminal.warn(
-                        f"warning: {s.suite.name}: {sg.scorer_id} inconclusive: "
-                        f"{describe(sg, s.gate.gate)}"
-                    )
-        if s.status != "complete":
-            terminal.warn(
-                f"{s.suite.name}: incomplete: {s.error}\n  hint: promptctl eval --resume {s.run_id}"
-            )
+    for line in result.warnings():
+        terminal.warn(line)
     raise typer.Exit(result.exit_code)
 
 
@@ -279,45 +267,6 @@ def _update_baselines(project: Project, result: EvalResult, accepted: str | None
     # floors only: the run is the new reference
     suites = [replace(s, gate=None) if s.status == "complete" else s for s in result.suites]
     return replace(result, suites=tuple(suites))
-
-
-def _resume_paths(project: Project, ref: str) -> list[Path]:
-    from promptctl.errors import UsageError
-    from promptctl.evals import runs
-
-    if ref != RESUME_LATEST:
-        try:
-            path = runs.find_run(project, ref)
-        except UsageError:
-            from promptctl.evals import suites as suite_files
-
-            if ref not in suite_files.suite_files(project):
-                raise
-            # `eval SUITE --resume`: that suite's latest unfinished run
-            latest = runs.latest_run(project, suite=ref, complete=False)
-            if latest is None:
-                raise UsageError(
-                    f"suite {ref!r} has no interrupted run to resume",
-                    hint=f"start one with promptctl eval {ref}",
-                ) from None
-            return [latest]
-        if runs.is_complete(path):
-            raise UsageError(
-                f"run {path.name} is complete: nothing to resume",
-                hint="start a new run with promptctl eval",
-            )
-        return [path]
-    latest = runs.latest_run(project, complete=False)
-    if latest is None:
-        raise UsageError("no interrupted run to resume", hint="start one with promptctl eval")
-    # Every unfinished suite of the same `eval` invocation resumes together.
-    invocation = runs.read_header(latest).invocation
-    paths = [
-        p
-        for p in runs.run_dirs(project)
-        if not runs.is_complete(p) and runs.read_header(p).invocation == invocation
-    ]
-    return paths or [latest]
 
 
 def _eval_models(
@@ -362,53 +311,6 @@ def _eval_models(
     if len(results) > 1:
         write_matrix(matrix.compare_models(results))
     return [r for _m, r in results]
-
-
-def _write_reports(
-    result: EvalResult, *, output: Path | None, junit: Path | None, markdown: Path | None
-) -> None:
-    targets: list[tuple[Path, str]] = []
-    if output is not None:
-        from promptctl.evals.runs import write_json_atomic
-        from promptctl.reporters import json_out
-
-        output.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(output / "results.json", json_out.eval_json(result))
-        targets += [(output / "junit.xml", "junit"), (output / "report.md", "md")]
-    if junit is not None:
-        targets.append((junit, "junit"))
-    if markdown is not None:
-        targets.append((markdown, "md"))
-    if not targets:
-        return
-    from promptctl.reporters import junit as junit_out  # xml.etree: only when asked for
-    from promptctl.reporters import markdown as md_out
-
-    texts = {"junit": junit_out.render_junit(result), "md": md_out.render_markdown(result)}
-    for path, kind in targets:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(texts[kind], encoding="utf-8")
-    # The run directories keep a copy of the reports asked for (SPEC §Runs).
-    for s in result.suites:
-        for kind, name in (("junit", "junit.xml"), ("md", "report.md")):
-            if any(k == kind for _, k in targets):
-                (Path(s.run_dir) / name).write_text(texts[kind], encoding="utf-8")
-
-
-def _write_html(project: Project, result: EvalResult, path: Path, baseline_ref: str | None) -> None:
-    """The HTML report of every suite of this eval; the run directories keep a copy."""
-    from promptctl.evals import review
-    from promptctl.reporters import html
-
-    reviews = [
-        review.review_run(project, Path(s.run_dir), gate=s.gate, baseline_ref=baseline_ref)
-        for s in result.suites
-    ]
-    text = html.render_html(reviews)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    for s in result.suites:
-        (Path(s.run_dir) / "report.html").write_text(text, encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:

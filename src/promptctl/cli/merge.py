@@ -49,15 +49,14 @@ def merge(
 
     Example: promptctl merge .promptctl/runs --markdown report.md
     """
-    from promptctl.cli.eval import _write_reports
     from promptctl.evals import merge as merging
     from promptctl.project import config
-    from promptctl.reporters import github
+    from promptctl.reporters import github, report_files
 
     check_format(fmt, ("table", "json"))
     project = config.load_project()
     result = merging.merge(project, merging.expand(project, run_refs), baseline_ref=baseline_ref)
-    _write_reports(result, output=output, junit=junit, markdown=markdown)
+    report_files.write_reports(result, output=output, junit=junit, markdown=markdown)
     if fmt == "json":
         from promptctl.reporters import json_out, plain
 

@@ -118,6 +118,27 @@ class EvalResult:
         codes = [s.exit_code for s in self.suites]
         return 3 if 3 in codes else max(codes, default=0)
 
+    def warnings(self) -> list[str]:
+        """What a user must hear even when the exit code is 0: each inconclusive scorer (with
+        what would settle it) and each suite that did not complete (with how to resume)."""
+        from promptctl.gate.verdict import describe
+
+        out = []
+        for s in self.suites:
+            if s.gate is not None and s.gate.verdict.value == "inconclusive":
+                out += [
+                    f"warning: {s.suite.name}: {sg.scorer_id} inconclusive: "
+                    f"{describe(sg, s.gate.gate)}"
+                    for sg in s.gate.scorers
+                    if sg.verdict.value == "inconclusive"
+                ]
+            if s.status != "complete":
+                out.append(
+                    f"{s.suite.name}: incomplete: {s.error}\n"
+                    f"  hint: promptctl eval --resume {s.run_id}"
+                )
+        return out
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DryRun:

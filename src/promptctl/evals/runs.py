@@ -723,3 +723,60 @@ def find_run(project: Project, ref: str) -> Path:
     raise UsageError(
         f"no run {ref!r}", hint="recent runs: " + (", ".join(known) if known else "none")
     )
+
+
+def resume_paths(project: Project, refs: list[str]) -> list[Path]:
+    """The runs `eval --resume [RUN|SUITE]...` finishes. No ref (or `latest`): every unfinished
+    run of the latest interrupted `eval` invocation; a run id or directory: that run; a suite
+    name: its latest unfinished run.
+
+    Raises:
+        UsageError: a complete run, a suite with nothing to resume, no interrupted run at all.
+    """
+    paths: list[Path] = []
+    for ref in refs or [RESUME_LATEST]:
+        paths += (
+            _latest_unfinished(project) if ref == RESUME_LATEST else [_resume_one(project, ref)]
+        )
+    return paths
+
+
+RESUME_LATEST = "latest"  # `--resume latest` is `--resume` alone
+
+
+def _latest_unfinished(project: Project) -> list[Path]:
+    latest = latest_run(project, complete=False)
+    if latest is None:
+        raise UsageError("no interrupted run to resume", hint="start one with promptctl eval")
+    # Every unfinished suite of the same `eval` invocation resumes together.
+    invocation = read_header(latest).invocation
+    paths = [
+        p
+        for p in run_dirs(project)
+        if not is_complete(p) and read_header(p).invocation == invocation
+    ]
+    return paths or [latest]
+
+
+def _resume_one(project: Project, ref: str) -> Path:
+    try:
+        path = find_run(project, ref)
+    except UsageError:
+        from promptctl.evals import suites as suite_files
+
+        if ref not in suite_files.suite_files(project):
+            raise
+        # `eval SUITE --resume`: that suite's latest unfinished run
+        latest = latest_run(project, suite=ref, complete=False)
+        if latest is None:
+            raise UsageError(
+                f"suite {ref!r} has no interrupted run to resume",
+                hint=f"start one with promptctl eval {ref}",
+            ) from None
+        return latest
+    if is_complete(path):
+        raise UsageError(
+            f"run {path.name} is complete: nothing to resume",
+            hint="start a new run with promptctl eval",
+        )
+    return path
