@@ -66,6 +66,10 @@ class ScorerGate:
     # mean_score: (score, paired cases at it in the baseline, now), highest score first.
     distribution: tuple[tuple[float, int, int], ...] = ()
     noise: stats.NoiseSplit | None = None  # within- vs between-case spread (settle hints)
+    # eval --settle: the p-value at each look (the run, then each round of fresh samples); the
+    # scorer's p is then the sequential one, stats.sequential_p (gate/settle.py).
+    looks: tuple[float, ...] = ()
+    settle_calls: int = 0  # fresh samples drawn for this scorer's suite by --settle
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -327,8 +331,9 @@ def score_distribution(
 
 
 def _raw_p(s: ScorerGate) -> float:
+    """The scorer's own p before the family's correction: sequential under --settle."""
     assert s.comparison is not None
-    return s.comparison.p_value
+    return stats.sequential_p(s.looks) if s.looks else s.comparison.p_value
 
 
 def _judged(s: ScorerGate, gate: Gate, p_adjusted: float) -> ScorerGate:
@@ -478,6 +483,9 @@ def as_dict(result: GateResult) -> dict[str, Any]:
                 "delta_ci": [r6(c.ci_low), r6(c.ci_high)] if c else None,
                 "p_value": r6(c.p_value) if c else None,
                 "p_adjusted": r6(s.p_adjusted),
+                "p_looks": [r6(x) for x in s.looks],
+                "p_sequential": r6(stats.sequential_p(s.looks)) if s.looks else None,
+                "settle_calls": s.settle_calls,
                 "metric": s.metric,
                 "score_distribution": [
                     {"score": v, "base": b, "current": n} for v, b, n in s.distribution
@@ -598,12 +606,15 @@ def describe(s: ScorerGate, gate: Gate) -> str:
             "nothing comparable": "no case comparable with the baseline",
             "no baseline": "no baseline",
         }.get(s.status, s.status)
-    p = c.p_value if s.p_adjusted is None else s.p_adjusted
+    raw = _raw_p(s)
+    p = raw if s.p_adjusted is None else s.p_adjusted
     shown = (
         f"p={p:.3g}"
-        if abs(p - c.p_value) < _EPS  # a family of one, or the smallest p among untied ones
-        else f"adjusted p={p:.3g} (raw {c.p_value:.3g})"
+        if abs(p - raw) < _EPS  # a family of one, or the smallest p among untied ones
+        else f"adjusted p={p:.3g} (raw {raw:.3g})"
     )
+    if s.looks:
+        shown += f", sequential over {len(s.looks)} look(s)"
     what = "mean score" if s.metric == "mean_score" else "pass rate"
 
     def amount(x: float) -> str:
