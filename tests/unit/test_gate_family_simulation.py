@@ -11,7 +11,6 @@ reply's score round(q + N(0, 0.7)) clipped to 1..5. The numbers in docs/gate.md 
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Sequence
 
@@ -223,8 +222,8 @@ def test_a_true_15_point_drop_is_detected_and_settle_finds_more_of_them(repeats:
         settled += results[0].scorers[0].verdict is Verdict.REGRESSED
     calls_ratio = 1 + extra / DROP_TRIALS / (SUITES * CASES * repeats)
     print(
-        f"\n15-point drop, repeat {repeats}, {DROP_TRIALS} evals: detected {plain / DROP_TRIALS:.3f}"
-        f" without --settle, {settled / DROP_TRIALS:.3f} with (mean calls {calls_ratio:.2f}x)"
+        f"\n15-point drop, repeat {repeats}, {DROP_TRIALS} evals: detected "
+        f"{plain / DROP_TRIALS:.3f} without --settle, {settled / DROP_TRIALS:.3f} with (mean calls {calls_ratio:.2f}x)"
     )
     assert settled / DROP_TRIALS >= 0.75
     assert calls_ratio <= 2.0
@@ -259,4 +258,3 @@ def test_judge_scores_a_one_point_drop_is_caught_and_noise_rarely_alarms() -> No
     )
     assert caught >= 0.90
     assert noise <= ALPHA + 0.02
-    assert math.isfinite(caught)
