@@ -223,7 +223,8 @@ def test_a_true_15_point_drop_is_detected_and_settle_finds_more_of_them(repeats:
     calls_ratio = 1 + extra / DROP_TRIALS / (SUITES * CASES * repeats)
     print(
         f"\n15-point drop, repeat {repeats}, {DROP_TRIALS} evals: detected "
-        f"{plain / DROP_TRIALS:.3f} without --settle, {settled / DROP_TRIALS:.3f} with (mean calls {calls_ratio:.2f}x)"
+        f"{plain / DROP_TRIALS:.3f} without --settle, {settled / DROP_TRIALS:.3f} with "
+        f"(mean calls {calls_ratio:.2f}x)"
     )
     assert settled / DROP_TRIALS >= 0.75
     assert calls_ratio <= 2.0
