@@ -256,3 +256,30 @@ def test_promoting_an_upstream_needs_its_pinned_dependants_to_pass_with_it(git_p
     r = p.run("promote", "router", "--to", "production")
     assert r.code == 0, r.out + r.err
     assert "dependant drafter@" in r.out
+
+
+def test_a_labelled_dependant_keeps_serving_the_upstream_it_was_labelled_with(git_project) -> None:
+    p = git_project
+    _seed(p)
+    p.write(
+        "prompts/drafter.yaml", PINNED.replace("uses.route.output", "uses.route.text"), dedent=False
+    )
+    p.commit("pinned chain")
+    force = ("--force", "--reason", "r", "--commit")
+    assert p.run("promote", "router", "--to", "production", *force).code == 0
+    labelled = _version("drafter")
+    assert p.run("promote", "drafter", "--to", "production", *force).code == 0
+    p.write("prompts/router.yaml", ROUTER.replace("Route:", "Send to:"), dedent=False)
+    p.commit("router v2")
+    assert p.run("promote", "router", "--to", "production", *force).code == 0
+    assert _version("drafter") != labelled  # the working tree's drafter now pins router v2
+
+    import promptctl
+
+    served = promptctl.load("drafter", label="production", root=p.root)
+    assert served.version == labelled
+    assert served.render(ticket="x")[0]["content"].endswith("asked: Route: x")
+    r = p.run("render", "drafter@production", "--var", "ticket=x")
+    assert r.code == 0, r.err
+    assert "asked: Route: x" in r.out
+    assert "PC403" not in p.run("lint").out  # the label still loads as its version

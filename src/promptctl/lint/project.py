@@ -85,6 +85,7 @@ def check_labels(project: Project, path: Path) -> list[Finding]:
             found = in_git and (
                 _at_commit(project, name, entry.commit) == entry.version
                 or loader.find_version(project, name, entry.version) is not None
+                or _serves(project, name, label, entry)
             )
             if not found:
                 where = data[name].value_loc(label) if isinstance(data[name], dict) else None
@@ -101,6 +102,18 @@ def check_labels(project: Project, path: Path) -> list[Finding]:
                     f"re-promote it behind evidence: promptctl promote {name} --to {label}",
                 )
     return checker.findings
+
+
+def _serves(project: Project, name: str, label: str, entry: labels.LabelEntry) -> bool:
+    """The label still loads as its version: a prompt pinning labels that moved since is served
+    with the upstreams of then (loader.load_labelled)."""
+    from promptctl.prompts import loader
+
+    try:
+        loader.load_labelled(project, name, label, entry.version, entry.commit)
+    except UsageError:
+        return False
+    return True
 
 
 def _at_commit(project: Project, name: str, commit: str | None) -> str | None:

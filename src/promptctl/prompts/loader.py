@@ -651,8 +651,11 @@ def load_labelled(
             prompt = load_at(project, name, commit)
         except UsageError:  # commit unknown here: fall back to the version's history
             prompt = None
+    at_commit = prompt
     if prompt is None or prompt.version != version:
         prompt = find_version(project, name, version)
+    if prompt is None and at_commit is not None and commit:
+        prompt = _with_pins_of_then(project, at_commit, version, commit)
     if prompt is None:
         shallow = gitrepo.is_shallow(project.root)
         raise UsageError(
@@ -662,6 +665,52 @@ def load_labelled(
             hint=gitrepo.history_hint() if shallow else "promote a version that is committed",
         )
     return prompt
+
+
+def _with_pins_of_then(
+    project: Project, prompt: Prompt, version: str, commit: str
+) -> Prompt | None:
+    """The labelled version of a prompt whose `uses:` pin other labels that have moved since:
+    it is served with the upstreams those labels served when it was labelled (the chain that
+    passed its gate), found by replaying labels.yaml's history, newest first. None: no state
+    of labels.yaml reproduces `version`."""
+    from promptctl.history import gitrepo
+    from promptctl.labels import store as labels
+
+    pins = []
+    for use in prompt.uses:
+        upstream, pinned = split_ref(use.ref)
+        if pinned is not None and _label_target(project, upstream, pinned) is not None:
+            pins.append((upstream, pinned))
+    if not pins:
+        return None
+    path = project.labels_file
+    tried: set[tuple[tuple[str, str], ...]] = set()
+    for c in gitrepo.file_history(project.root, path, max_count=200):
+        data = gitrepo.read_file(project.root, c.sha, path)
+        try:
+            then = labels.loads(yamlio.decode(data or b"", path.name), path.name)
+        except UsageError:
+            continue
+        entries = [then.get(up, {}).get(lbl) for up, lbl in pins]
+        if any(e is None for e in entries):
+            continue
+        key = tuple((e.version, e.commit or "") for e in entries if e is not None)
+        if key in tried:
+            continue
+        tried.add(key)
+        with contextlib.ExitStack() as stack:
+            try:
+                for (up, lbl), e in zip(pins, entries, strict=True):
+                    assert e is not None
+                    served = load_labelled(project, up, lbl, e.version, e.commit)
+                    stack.enter_context(serving(up, lbl, served))
+                again = load_at(project, prompt.name, commit)
+            except UsageError:
+                continue
+        if again is not None and again.version == version:
+            return again
+    return None
 
 
 def _label_target(project: Project, name: str, label: str) -> tuple[str, str | None] | None:
