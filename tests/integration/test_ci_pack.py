@@ -82,6 +82,7 @@ def _workflows() -> dict[str, str]:
         "promptctl-sharded.yml": scaffold.render_template("github-workflow-sharded.yml"),
         "promptctl-drift.yml": scaffold.render_template("github-drift.yml"),
         "ci.yml": (REPO / ".github/workflows/ci.yml").read_text(encoding="utf-8"),
+        "release.yml": (REPO / ".github/workflows/release.yml").read_text(encoding="utf-8"),
     }
 
 
