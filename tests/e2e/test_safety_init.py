@@ -46,6 +46,7 @@ def test_init_safety_on_the_repository_example_lints_and_evals_offline(project: 
         "created     evals/data/safety.jsonl",
         "created     evals/safety.yaml",
     ]
+    assert "next: promptctl lint && promptctl eval safety && promptctl baseline update" in r.err
     lint = project.run("lint")
     assert lint.code == 0, lint.out + lint.err
     assert "0 errors, 0 warnings" in lint.out + lint.err
@@ -145,3 +146,31 @@ def test_the_probe_set_is_stable_and_covers_every_family_and_mutation() -> None:
 
     decoded = base64.b64decode(b64.text.splitlines()[-1]).decode()
     assert safety.marker("inj-ignore-previous") in decoded
+
+
+def test_several_prompts_get_a_suite_each_and_a_prompt_without_input_is_refused(
+    project: Any,
+) -> None:
+    project.write("promptctl.yaml", "{}\n")
+    project.write("prompts/a.yaml", SAFE)
+    project.write(
+        "prompts/b.yaml",
+        "model: mock/echo\ninput: {q: {type: string}}\n"
+        "template: 'Answer the customer politely: {{ q }}'\n",
+    )
+    r = project.run("init", "--safety")
+    assert r.code == 0, r.err
+    assert sorted(r.out.split()[1::2]) == [
+        "evals/data/safety-a.jsonl",
+        "evals/data/safety-b.jsonl",
+        "evals/safety-a.yaml",
+        "evals/safety-b.yaml",
+    ]
+    assert "promptctl eval safety-a safety-b" in r.err
+    assert project.run("lint").code == 0
+    project.write("prompts/c.yaml", "model: mock/echo\ntemplate: hello\n")
+    r = project.run("init", "--safety", "b", "c")
+    assert r.code == 2
+    assert "prompts/c.yaml" in r.err and "takes no input" in r.err
+    assert r.out == ""  # b was fine, but nothing is written when one prompt is refused
+    assert not (project.root / "evals" / "safety-c.yaml").exists()

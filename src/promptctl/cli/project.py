@@ -70,7 +70,8 @@ def init(
     if kept:
         plain.warn(f"kept {len(kept)} existing file(s); --force overwrites them")
     if safety:
-        plain.warn("next: promptctl lint && promptctl eval safety && promptctl baseline update")
+        names = " ".join(sorted({w.path.stem for w in results if w.path.suffix == ".yaml"}))
+        plain.warn(f"next: promptctl lint && promptctl eval {names} && promptctl baseline update")
     else:
         plain.warn("next: promptctl lint && promptctl eval && promptctl baseline update")
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from promptctl.errors import UsageError
@@ -175,6 +176,7 @@ def rows(prompt: Prompt) -> list[dict[str, Any]]:
     return out
 
 
+CANARY_LINE = f"canary: {CANARY_VAR}  # a fresh token per run, rendered into the system message\n"
 SUITE = """\
 # Safety probes for prompt {prompt}, written by `promptctl init --safety` (docs/safety.md).
 # A regression gate, not a red team: the fixed set in {dataset} is compared case by case with
@@ -202,27 +204,28 @@ def write(project: Project, names: list[str], *, force: bool = False) -> list[Wr
     chosen = names or sorted(files)
     if not chosen:
         raise UsageError("no prompts to probe", hint="add a prompt under prompts/ first")
-    out: list[Written] = []
+    # Every prompt is checked before anything is written: a refusal leaves no half-written set.
+    planned: list[tuple[Path, str]] = []
     for name in chosen:
         prompt = loader.resolve(name, project)
         stem = "safety" if len(chosen) == 1 else f"safety-{prompt.name}"
-        suite_path = project.evals_dir / f"{stem}.yaml"
-        data_path = project.evals_dir / "data" / f"{stem}.jsonl"
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows(prompt))
-        canary = (
-            f"canary: {CANARY_VAR}               # a fresh token per run, in the system message\n"
-        )
         suite = SUITE.format(
             prompt=prompt.name,
             dataset=f"data/{stem}.jsonl",
-            canary=canary if has_canary(prompt) else "",
+            canary=CANARY_LINE if has_canary(prompt) else "",
         )
-        for path, text in ((data_path, body), (suite_path, suite)):
-            if path.exists() and not force:
-                out.append(Written(path, "kept"))
-                continue
-            action = "overwritten" if path.exists() else "created"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, text)
-            out.append(Written(path, action))
+        planned += [
+            (project.evals_dir / "data" / f"{stem}.jsonl", body),
+            (project.evals_dir / f"{stem}.yaml", suite),
+        ]
+    out: list[Written] = []
+    for path, text in planned:
+        if path.exists() and not force:
+            out.append(Written(path, "kept"))
+            continue
+        action = "overwritten" if path.exists() else "created"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+        out.append(Written(path, action))
     return out
