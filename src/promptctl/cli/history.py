@@ -117,7 +117,7 @@ def diff(
     from promptctl.history import diff as diffing
     from promptctl.project import config
     from promptctl.redaction import printable, redact
-    from promptctl.reporters import plain
+    from promptctl.reporters import diff_out, plain
 
     check_format(fmt, ("text", "markdown", "json"))
     project = config.load_project()
@@ -125,9 +125,9 @@ def diff(
     if fmt == "json":
         text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "markdown":
-        text = diffing.render_markdown(result)
+        text = diff_out.render_markdown(result)
     else:
-        text = diffing.render_text(result)
+        text = diff_out.render_text(result)
     # Prompt text and URLs come from the repository: no terminal escapes, no credentials.
     plain.write(redact(printable(text)))
     if fail_on_loosened and result.loosened:
