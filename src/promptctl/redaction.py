@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 _SECRET_VAR = re.compile(r"(_API_KEY|_KEY|_TOKEN|_SECRET|PASSWORD)$")
 _HEADER = re.compile(
@@ -46,13 +47,23 @@ _CONTROL_SPLIT = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def redact(text: str, extra: list[str] | None = None) -> str:
-    for value in (extra or []) + secret_values():
-        for form in _forms(value) if value else ():
+    return redactor(extra)(text)
+
+
+def redactor(extra: list[str] | None = None) -> Callable[[str], str]:
+    """`redact` for many strings in a row: the environment's secrets are read once (the HTML
+    report masks ~16 strings a case; reading them per string cost 2 s on 1000 cases)."""
+    forms = [form for value in (extra or []) + secret_values() if value for form in _forms(value)]
+
+    def mask(text: str) -> str:
+        for form in forms:
             if form in text:
                 text = text.replace(form, MASK)
-    text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    text = _BEARER.sub(f"Bearer {MASK}", text)
-    return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
+        text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+        text = _BEARER.sub(f"Bearer {MASK}", text)
+        return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
+
+    return mask
 
 
 # `--var api_key=...`, `OPENAI_API_KEY=...`: a name that says secret, then its value.

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from promptctl.evals.review import CASE_VERDICTS, CaseReview, RepeatView, RunReview
 from promptctl.evals.runs import Summary
-from promptctl.redaction import printable, redact
+from promptctl.redaction import printable, redact, redactor
 from promptctl.reporters import gate_report, worddiff
 
 MAX_TEXT_CHARS = 4000  # per reply or message: a report of 1000 long replies stays small
@@ -34,10 +35,14 @@ _JSON_ESCAPES = {
 }
 
 
+# The masker of the render in progress: the environment's secrets read once per report.
+_MASK: ContextVar[Callable[[str], str]] = ContextVar("promptctl_html_mask", default=redact)
+
+
 def clean(text: Any) -> str:
     """A string from a model, dataset or file, fit for the report: keys masked (before any
     escaping, so an escaped quote can never be split), control and bidi characters removed."""
-    return redact(printable(str(text)))
+    return _MASK.get()(printable(str(text)))
 
 
 def clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -198,6 +203,14 @@ def script_hash() -> str:
 
 def render_html(reviews: Sequence[RunReview], *, runs_nav: Sequence[Mapping[str, str]] = ()) -> str:
     """The report's text. `runs_nav` lists other runs to switch to (`view` only)."""
+    token = _MASK.set(redactor())
+    try:
+        return _render(reviews, runs_nav)
+    finally:
+        _MASK.reset(token)
+
+
+def _render(reviews: Sequence[RunReview], runs_nav: Sequence[Mapping[str, str]]) -> str:
     import jinja2
     from markupsafe import Markup
 

@@ -25,6 +25,8 @@ def word_diff(old: str, new: str) -> list[Op]:
     if len(a) > MAX_WORD_TOKENS or len(b) > MAX_WORD_TOKENS:
         a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
     chunks: list[tuple[str, str, str]] = []  # (tag, old text, new text)
+    # No autojunk: it drops every word in over 1% of a 200+ token reply as an anchor, and a
+    # repetitive reply then diffs as one block replaced by another.
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         chunks.append((tag, "".join(a[i1:i2]), "".join(b[j1:j2])))
