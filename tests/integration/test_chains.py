@@ -283,3 +283,29 @@ def test_a_labelled_dependant_keeps_serving_the_upstream_it_was_labelled_with(gi
     assert r.code == 0, r.err
     assert "asked: Route: x" in r.out
     assert "PC403" not in p.run("lint").out  # the label still loads as its version
+
+
+def test_export_bundles_a_chain_that_loads_and_renders_without_git(
+    git_project, tmp_path, monkeypatch
+) -> None:
+    p = git_project
+    _seed(p)
+    p.write(
+        "prompts/drafter.yaml",
+        DRAFTER.replace("uses.route.output", "uses.route.text"),
+        dedent=False,
+    )
+    p.commit("chain")
+    force = ("--force", "--reason", "r")
+    assert p.run("promote", "drafter", "--to", "production", *force).code == 0
+    bundle = tmp_path / "bundle.json"
+    assert p.run("export", "--label", "production", "-o", str(bundle)).code == 0
+    import promptctl
+
+    expected = promptctl.load("drafter", label="production", root=p.root)
+    monkeypatch.setenv("PROMPTCTL_BUNDLE", str(bundle))
+    monkeypatch.chdir(tmp_path)
+    loaded = promptctl.load("drafter")
+    assert loaded.version == expected.version
+    assert loaded.render(ticket="x") == expected.render(ticket="x")
+    assert loaded.render(ticket="x")[0]["content"].endswith("asked: Route: x")

@@ -13,7 +13,7 @@ from typing import Any
 
 from promptctl.errors import Location, UsageError
 from promptctl.labels import store as labels
-from promptctl.model import Message, OutputSpec
+from promptctl.model import Message, OutputSpec, Use
 from promptctl.project import files
 from promptctl.project.config import Project
 from promptctl.prompts import loader
@@ -67,6 +67,15 @@ def _entry(project: Project, prompt: Prompt, commit: str | None) -> dict[str, An
         "description": prompt.description,
         "tags": list(prompt.tags),
         "partials": dict(prompt.partials),
+        # a chain: each upstream as served with it, nested, so the bundle renders it alone
+        "uses": {
+            u.alias: {
+                "ref": u.ref,
+                "prompt": _entry(project, prompt.upstreams[u.alias], None)
+                | {"name": prompt.upstreams[u.alias].name},
+            }
+            for u in prompt.uses
+        },
     }
 
 
@@ -202,6 +211,19 @@ def _prompt(path: Path, name: str, raw: Any) -> Prompt:
             uses_template=bool(raw.get("uses_template", False)),
             partials={str(k): str(v) for k, v in dict(raw.get("partials", {})).items()},
             commit=raw.get("commit"),
+        )
+        upstreams = {
+            str(alias): _prompt(path, str(use["prompt"]["name"]), use["prompt"])
+            for alias, use in dict(raw.get("uses", {})).items()
+        }
+        object.__setattr__(prompt, "upstreams", upstreams)
+        object.__setattr__(
+            prompt,
+            "uses",
+            tuple(
+                Use(alias=alias, ref=str(raw["uses"][alias]["ref"]), version=up.version)
+                for alias, up in upstreams.items()
+            ),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise UsageError(
