@@ -110,6 +110,15 @@ class StoppedError(IncompleteError):
     """The engine was stopped (budget, quota, Ctrl-C, outage) and no new call may start."""
 
 
+class BatchError(IncompleteError):
+    """A provider batch as a whole failed (upload refused, unknown status, no results): the run
+    stops; the batches already submitted are recorded and `--resume` re-attaches."""
+
+
+class BatchPendingError(StoppedError):
+    """`eval --batch --no-wait`: the batches are submitted and recorded; `--resume` collects."""
+
+
 class ProviderUnavailableError(IncompleteError):
     """The outage breaker tripped: the run stops (exit 3) and keeps what finished."""
 

@@ -345,6 +345,16 @@ class FakeLLMServer:
             # an OSError that the server drops, and nothing reaches the request handler.
             self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread: threading.Thread | None = None
+        from tests.fakes.batch_api import FakeBatches
+
+        self.batches = FakeBatches(self._batch_answer, self.url)
+
+    def _batch_answer(self, path: str, body: Any) -> dict[str, Any]:
+        """A batch line answered like the chat endpoint: `default` text if scripted, else echo."""
+        script = self.default
+        if script is not None and isinstance(script.body, dict) and "__text__" in script.body:
+            return echo_reply(path, body, script.body["__text__"], script.body["__usage__"])
+        return echo_reply(path, body)
 
     # ----------------------------------------------------------------- control
 
@@ -385,6 +395,7 @@ class FakeLLMServer:
             self.default = None
             self.require_key = None
             self.latency_s = 0.0
+        self.batches.reset()
 
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:
         """Block until `n` requests have arrived (an event, not a sleep)."""
@@ -415,12 +426,35 @@ class FakeLLMServer:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
+                if server.batches.handles(self.path):
+                    self._batch("GET", b"")
+                    return
                 self._reply(404, b'{"error": "not found"}', {})
+
+            def _batch(self, method: str, raw: bytes) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                entry = Logged(method, self.path, headers, None, time.monotonic())
+                with server._changed:
+                    server.requests.append(entry)
+                    server.total += 1
+                    server._changed.notify_all()
+                if server.require_key is not None:
+                    sent = headers.get("x-api-key") or headers.get(
+                        "authorization", ""
+                    ).removeprefix("Bearer ")
+                    if sent != server.require_key:
+                        self._reply(401, b'{"error": {"message": "invalid api key"}}', {})
+                        return
+                status, data, extra = server.batches.serve(method, self.path, headers, raw)
+                self._reply(status, data, extra)
 
             def do_POST(self) -> None:
                 started = time.monotonic()
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                if server.batches.handles(self.path):
+                    self._batch("POST", raw)
+                    return
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:

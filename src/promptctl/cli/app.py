@@ -39,6 +39,7 @@ _COMMAND_MODULES = (
     "rollout",
     "policy",
     "cache",
+    "batch",
     "interop",
     "report",
 )
@@ -94,6 +95,7 @@ COMMANDS = {
     "rollout": "rollout",
     "policy": "policy",
     "cache": "cache",
+    "batch": "batch",
     "import": "interop",
     "schema": "interop",
     "report": "report",

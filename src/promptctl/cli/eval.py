@@ -137,6 +137,24 @@ def eval_cmd(
         list[str] | None,
         typer.Option("--param", metavar="K=V", help="Override a model parameter, e.g. top_p=0.9."),
     ] = None,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch", help="Send the calls through the providers' batch APIs (half price, <24 h)."
+        ),
+    ] = False,
+    batch_retry: Annotated[
+        str,
+        typer.Option(
+            "--batch-retry", help="Where errored or expired batch lines go: live or batch."
+        ),
+    ] = "live",
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait", help="With --batch: submit, record and exit 0; --resume collects."
+        ),
+    ] = False,
 ) -> None:
     """Run eval suites, score every case, report, and exit with the verdict.
 
@@ -154,7 +172,14 @@ def eval_cmd(
     from promptctl.reporters import github, report_files, terminal
 
     check_format(fmt, ("table", "json"))
+    from promptctl.engine.batch import check_retry
+
+    if no_wait and not batch:
+        raise UsageError("--no-wait goes with --batch")
     options = runner.EvalOptions(
+        batch=batch,
+        batch_retry=check_retry(batch_retry),
+        no_wait=no_wait,
         filter=filter_expr,
         shard=datasets.parse_shard(shard),
         repeat=repeat,
@@ -231,6 +256,15 @@ def eval_cmd(
                 report_files.write_html(project, results[0], html, baseline_ref)
         raise typer.Exit(max(r.exit_code for r in results))
     result = runner.run_eval(project, selected, options, progress, resume=paths)
+    submitted = [s for s in result.suites if s.status == "submitted"]
+    if submitted:
+        for s in submitted:
+            terminal.warn(f"{s.suite.name}: batches submitted and recorded in run {s.run_id}")
+        terminal.warn(
+            "collect them later (the run re-attaches, nothing is submitted twice): "
+            "promptctl eval --resume " + " ".join(s.run_id for s in submitted)
+        )
+        raise typer.Exit(0)
     if update_baseline:
         result = _update_baselines(project, result, accepted)
     report_files.write_reports(result, output=output, junit=junit, markdown=markdown)

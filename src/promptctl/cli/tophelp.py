@@ -84,4 +84,5 @@ TEXT = (
     "  rollout   Serve a candidate version to a deterministic slice of keys...\n"
     "  policy    The promotion policy of promptctl.yaml (docs/policy.md).\n"
     "  cache     The local response cache (.promptctl/cache.db).\n"
+    "  batch     The provider batches of `eval --batch` runs.\n"
 )

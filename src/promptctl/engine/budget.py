@@ -26,6 +26,8 @@ class EngineStats:
     priced_cost_usd: float = 0.0  # the calls whose price is known
     unpriced_calls: int = 0
     by_model: dict[str, int] = field(default_factory=dict)
+    batch_calls: int = 0  # answered through a provider batch, at its price
+    batch_saved_usd: float = 0.0  # what those calls would have cost live, less what they cost
 
     @property
     def cost_usd(self) -> float | None:
@@ -52,14 +54,17 @@ class Budget:
             self._prices[model] = prices.price(model, self.configured)
         return self._prices[model]
 
-    def estimate(self, request: Request) -> float | None:
+    def batch_price(self, request: Request) -> tuple[float, float] | None:
+        """The batch API's price for the request's model (half the live one by default)."""
+        return prices.batch_price(f"{request.provider}/{request.model}", self.configured)
+
+    def estimate(self, request: Request, *, batch: bool = False) -> float | None:
         """A network call's cost before making it (max_tokens as the output); None = unknown."""
         chars = sum(len(m["content"]) for m in request.messages)
         out = request.params.get("max_tokens") or request.params.get("max_completion_tokens")
         out_tokens = out if isinstance(out, int) else ESTIMATE_OUTPUT_TOKENS
-        return prices.cost_usd(
-            self.price(request), chars // 4 + 4 * len(request.messages), out_tokens
-        )
+        rate = self.batch_price(request) if batch else self.price(request)
+        return prices.cost_usd(rate, chars // 4 + 4 * len(request.messages), out_tokens)
 
     def reserve(self, request: Request, on_refusal: Callable[[], None]) -> float:
         """Hold the call's estimate while it is in flight (give it back with `release`), or

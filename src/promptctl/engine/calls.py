@@ -18,7 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptctl.engine import prices as prices_mod
 from promptctl.engine import retry
+from promptctl.engine.batch import BatchSession, supports_batch
 from promptctl.engine.budget import Budget, EngineStats
 from promptctl.engine.cache import Cache
 from promptctl.engine.clients import Clients, Send
@@ -76,6 +78,7 @@ class Engine:
         backoff_cap_s: float | None = None,
         retry_after_cap_s: float | None = None,
         max_response_bytes: int | None = None,
+        batch: BatchSession | None = None,
     ) -> None:
         defaults = project.config.defaults
         self.project = project
@@ -99,6 +102,7 @@ class Engine:
         self._clients = Clients(project, connect_timeout_s=min(10.0, self.policy.timeout_s))
         self._cache: Cache | None = None
         self._flushing: asyncio.Task[None] | None = None
+        self.batch = batch  # eval --batch: network calls go through provider batches
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -118,6 +122,8 @@ class Engine:
                 cache, self._cache = self._cache, None
                 _flush_quietly(cache.close)
         finally:
+            if self.batch is not None:
+                await self.batch.aclose()
             await self._clients.aclose()
 
     def _open_cache(self) -> Cache:
@@ -200,11 +206,13 @@ class Engine:
         """USD per million (input, output) tokens for the request's model; None = unknown."""
         return self.budget.price(request)
 
-    def estimate_cost(self, request: Request) -> float | None:
-        """A call's cost before making it (max_tokens as the output); None = unknown price."""
-        if not self._slot(request.provider).network:
+    def estimate_cost(self, request: Request, *, batch: bool = False) -> float | None:
+        """A call's cost before making it (max_tokens as the output); None = unknown price.
+        `batch`: at the batch price, where the provider has a batch API."""
+        slot = self._slot(request.provider)
+        if not slot.network:
             return 0.0
-        return self.budget.estimate(request)
+        return self.budget.estimate(request, batch=batch and supports_batch(slot.settings))
 
     # ------------------------------------------------------------------ calls
 
@@ -230,14 +238,43 @@ class Engine:
                 f"not calling {label}: the run was stopped ({self.stop_cause or self.stop_reason})"
             )
         key = api_key(slot.settings)
-        held = self.budget.reserve(request, on_refusal=self._stop_for_budget)
-        try:
-            completion, latency_s, retries = await self._call(slot, request, key)
-        finally:
-            self.budget.release(held)
-        reply = self.budget.record(request, completion, latency_s, retries, self.price(request))
+        reply = None
+        if self.batch is not None and supports_batch(slot.settings):
+            reply = await self._batched(slot, request, key)
+        if reply is None:
+            held = self.budget.reserve(request, on_refusal=self._stop_for_budget)
+            try:
+                completion, latency_s, retries = await self._call(slot, request, key)
+            finally:
+                self.budget.release(held)
+            reply = self.budget.record(request, completion, latency_s, retries, self.price(request))
         if cache.put(request.key, request.provider, request.model, reply):
             self._schedule_flush(cache)
+        return reply
+
+    async def _batched(self, slot: _Slot, request: Request, key: str | None) -> Reply | None:
+        """The reply from a provider batch, at the batch price; None when its line errored,
+        expired or went missing and `--batch-retry live` (the default) says to call live."""
+        assert self.batch is not None
+        http = slot.provider.build(request, key)
+        started = time.perf_counter()
+        held = self.budget.reserve(request, on_refusal=self._stop_for_budget)
+        try:
+            outcome = await self.batch.outcome(slot.settings, request, http)
+            if not outcome.ok and self.batch.retry == "batch":
+                outcome = await self.batch.outcome(slot.settings, request, http)  # a follow-up
+        finally:
+            self.budget.release(held)
+        if not outcome.ok:
+            return None
+        body = json.dumps(outcome.body).encode("utf-8")
+        completion = slot.provider.parse(200, {}, body)
+        price = self.budget.batch_price(request)
+        reply = self.budget.record(request, completion, time.perf_counter() - started, 0, price)
+        self.stats.batch_calls += 1
+        live = prices_mod.cost_usd(self.price(request), reply.input_tokens, reply.output_tokens)
+        if live is not None and reply.cost_usd is not None:
+            self.stats.batch_saved_usd += live - reply.cost_usd
         return reply
 
     async def _local(self, slot: _Slot, request: Request) -> Reply:

@@ -54,6 +54,24 @@ def price(
     return BUILTIN[best] if best else None
 
 
+BATCH_DISCOUNT = 0.5  # OpenAI Batch and Anthropic Message Batches: half the live price
+
+
+def batch_price(
+    model: str, overrides: Mapping[str, Mapping[str, float]] | None = None
+) -> tuple[float, float] | None:
+    """(input, output) USD per million tokens through the batch API: `batch_input` /
+    `batch_output` of a `prices:` entry, else the live price at BATCH_DISCOUNT."""
+    live = price(model, overrides)
+    if live is None:
+        return None
+    entry = (overrides or {}).get(model, {})
+    return (
+        float(entry.get("batch_input", live[0] * BATCH_DISCOUNT)),
+        float(entry.get("batch_output", live[1] * BATCH_DISCOUNT)),
+    )
+
+
 def cost_usd(
     prices: tuple[float, float] | None, input_tokens: int | None, output_tokens: int | None
 ) -> float | None:

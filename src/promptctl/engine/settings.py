@@ -55,6 +55,10 @@ def resolve_provider(project: Project, name: str) -> ProviderSettings:
         replies=replies,
         root=project.root,
         ca_bundle=ca_bundle,
+        batch=entry.batch if entry is not None else False,
+        batch_max_requests=entry.batch_max_requests if entry is not None else None,
+        rpm=entry.rpm if entry is not None else None,
+        tpm=entry.tpm if entry is not None else None,
     )
 
 

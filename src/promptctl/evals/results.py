@@ -207,6 +207,8 @@ def build_summary(
     cache_hits: int,
     retries: int,
     tally: Tally,
+    batch_calls: int = 0,
+    batch_saved_usd: float = 0.0,
     floor_failures: Sequence[str],
     judge_cost_usd: float | None,
     gate: Mapping[str, Any] | None = None,
@@ -251,6 +253,8 @@ def build_summary(
         replayed=replayed,
         judge_replayed=judge_replayed,
         merged_from=tuple(merged_from) if merged_from is not None else None,
+        batch_calls=batch_calls,
+        batch_saved_usd=batch_saved_usd,
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from promptctl.errors import (
+    BatchPendingError,
     IncompleteError,
     MissingKeyError,
     PromptctlError,
@@ -78,6 +79,10 @@ class EvalOptions:
     params: Mapping[str, Any] = field(default_factory=dict)
     case_ids: frozenset[str] | None = None  # only these cases (drift --sample), with --filter
     max_retries: int | None = None  # `--max-retries`: over every provider's own setting
+    # `eval --batch`: calls go through the providers' batch APIs (issue 18)
+    batch: bool = False
+    batch_retry: str = "live"  # live | batch: where a line that errored or expired goes
+    no_wait: bool = False  # submit the batches, record them and stop (--resume collects)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +107,8 @@ class SuiteResult:
 
     @property
     def exit_code(self) -> int:
+        if self.status == "submitted":
+            return 0  # --no-wait did what was asked; --resume collects and gates
         if self.status != "complete":
             return 3
         if self.gate is not None:
@@ -164,6 +171,11 @@ class _Plan:
     cases: int
     baseline: Baseline | None = None  # read before any call: a damaged one stops here
     case_scorers: tuple[str, ...] = ()  # ids only dataset rows' `assert:` use (every row)
+
+
+# In batch mode every pair of a suite is in flight at once (waiting on its batch line), up to
+# this many: a batch holds at most 50,000 (OpenAI) lines anyway.
+BATCH_WAVE = 50_000
 
 
 def resolve_prompt(project: Project, suite: Suite) -> Prompt:
@@ -400,6 +412,10 @@ class _Interrupt:
         self.requested = True
         if self.engine is not None:
             self.engine.stop("interrupted")
+            if self.engine.batch is not None and self.task is not None:
+                # Calls in flight wait on provider batches that are recorded in the run: stop
+                # waiting now; --resume re-attaches to them (issue 18).
+                self.task.cancel()
 
 
 def _fatal(e: BaseException) -> bool:
@@ -417,6 +433,7 @@ async def _run_suite(
 ) -> SuiteResult:
     from promptctl import scorers as registry
     from promptctl.engine import Engine, bounded
+    from promptctl.engine.batch import BatchSession
 
     suite, prompt = plan.suite, plan.prompt
     header = runs.read_header(writer.path)
@@ -453,6 +470,9 @@ async def _run_suite(
         offline=options.offline,
         max_cost_usd=budget,
         max_retries=options.max_retries,
+        batch=BatchSession(writer.path, retry=options.batch_retry, no_wait=options.no_wait)
+        if options.batch
+        else None,
     ) as engine:
         interrupt.engine = engine
         # Replay (issue 6): a request identical to one the baseline recorded reuses its output;
@@ -506,7 +526,7 @@ async def _run_suite(
             async for record in bounded(
                 _pairs(project, plan, done),
                 work,
-                engine.concurrency,
+                BATCH_WAVE if options.batch else engine.concurrency,
                 stop=lambda: interrupt.requested or bool(fatal),
             ):
                 if record is None:
@@ -525,7 +545,9 @@ async def _run_suite(
         judge_replayed = ctx.engine.replayed  # judge replies the baseline answered
     status = "complete"
     error: str | None = None
-    if interrupt.requested:
+    if fatal and isinstance(fatal[0], BatchPendingError):
+        status, error = "submitted", "batches submitted (--no-wait): --resume collects them"
+    elif interrupt.requested:
         status, error = "interrupted", "interrupted"
     elif fatal:
         status, error = "incomplete", str(fatal[0])
@@ -555,6 +577,8 @@ async def _run_suite(
             calls=stats.calls,
             cache_hits=stats.cache_hits,
             retries=stats.retries,
+            batch_calls=stats.batch_calls,
+            batch_saved_usd=stats.batch_saved_usd,
             tally=tally,
             floor_failures=[f.message for f in floors],
             judge_cost_usd=None if judge_cost is None else judge_cost + prior_judge_cost,
@@ -993,7 +1017,7 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
                         cached += 1
                         continue
                     calls += 1
-                    cost = plus(cost, engine.estimate_cost(request))
+                    cost = plus(cost, engine.estimate_cost(request, batch=options.batch))
                     case_judges = list(judges)
                     for spec in case.asserts:
                         if spec.type == "llm-judge":
@@ -1006,7 +1030,9 @@ def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list
                     for judge in case_judges:
                         judge_calls += 1
                         judged = judge.request_for(placeholder, case, repeat=repeat)
-                        judge_cost = plus(judge_cost, engine.estimate_cost(judged))
+                        judge_cost = plus(
+                            judge_cost, engine.estimate_cost(judged, batch=options.batch)
+                        )
             out.append(
                 DryRun(
                     suite=suite.name,

@@ -258,6 +258,8 @@ class RunHeader:
             invocation=str(raw.get("invocation") or ""),
             started_at=str(raw.get("started_at") or ""),
             merged_from=tuple(str(m) for m in merged) if isinstance(merged, list) else None,
+            batch_calls=_opt_int(raw.get("batch_calls")) or 0,
+            batch_saved_usd=_opt_float(raw.get("batch_saved_usd")) or 0.0,
             extra={k: v for k, v in raw.items() if k not in _HEADER_KEYS},
         )
 
@@ -362,6 +364,8 @@ class Summary:
     replayed: int = 0
     judge_replayed: int = 0  # judge replies the baseline answered
     merged_from: tuple[str, ...] | None = None
+    batch_calls: int = 0  # answered through a provider batch (eval --batch)
+    batch_saved_usd: float = 0.0  # what those would have cost live, less what they cost
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -405,6 +409,9 @@ class Summary:
         out["judge_replayed"] = self.judge_replayed
         if self.merged_from is not None:
             out["merged_from"] = list(self.merged_from)
+        if self.batch_calls:
+            out["batch_calls"] = self.batch_calls
+            out["batch_saved_usd"] = round(self.batch_saved_usd, 8)
         out.update((k, v) for k, v in self.extra.items() if k not in out)
         return out
 

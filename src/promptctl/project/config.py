@@ -36,6 +36,10 @@ _PROVIDER = (
     "headers",
     "replies",
     "ca_bundle",
+    "batch",
+    "batch_max_requests",
+    "rpm",
+    "tpm",
 )
 _DEFAULTS = ("concurrency", "judge_model", "timeout_s", "max_retries", "repeat")
 
@@ -53,6 +57,10 @@ class ProviderConfig:
     replies: str | None = None  # mock only: a YAML file of {match: regex, reply: text} rules
     # A PEM file (relative to the project root) of the CAs to trust for this provider's server
     ca_bundle: str | None = None
+    batch: bool = False  # an OpenAI-compatible server with the Batch API (eval --batch)
+    batch_max_requests: int | None = None  # fewer lines per batch than the provider's limit
+    rpm: int | None = None  # requests per minute, for servers that send no rate-limit headers
+    tpm: int | None = None  # tokens per minute, likewise
     source: Location | None = None
 
 
@@ -320,6 +328,12 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             headers={str(k): str(v) for k, v in headers.items()},
             replies=replies,
             ca_bundle=ca_bundle or None,
+            batch=bool(checker.typed(entry, "batch", bool, what=what)),
+            batch_max_requests=checker.number(
+                entry, "batch_max_requests", what, low=1, integer=True
+            ),
+            rpm=checker.number(entry, "rpm", what, low=1, integer=True),
+            tpm=checker.number(entry, "tpm", what, low=1, integer=True),
             source=where,
         )
 
@@ -330,12 +344,19 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             checker.add("PC004", f"prices: {model!r} must be a mapping", raw_prices.key_loc(model))
             continue
         checker.keys(
-            entry, ("input", "output"), f"prices of {model!r}", required=("input", "output")
+            entry,
+            ("input", "output", "batch_input", "batch_output"),
+            f"prices of {model!r}",
+            required=("input", "output"),
         )
         inp = checker.number(entry, "input", f"prices of {model!r}", low=0)
         out = checker.number(entry, "output", f"prices of {model!r}", low=0)
         if inp is not None and out is not None:
             prices[str(model)] = {"input": float(inp), "output": float(out)}
+            for key in ("batch_input", "batch_output"):  # default: half the live price
+                rate = checker.number(entry, key, f"prices of {model!r}", low=0)
+                if rate is not None:
+                    prices[str(model)][key] = float(rate)
 
     defaults = Defaults()
     raw_defaults = checker.typed(data, "defaults", dict, what="promptctl.yaml")

@@ -40,6 +40,10 @@ class ProviderSettings:
     replies: Path | None = None  # mock: absolute path of a rules file
     root: Path | None = None  # the project root (mock rules are relative to it)
     ca_bundle: Path | None = None  # absolute: a PEM file of CAs to trust instead of the system's
+    batch: bool = False  # `batch: true`: an OpenAI-compatible server with the Batch API
+    batch_max_requests: int | None = None
+    rpm: int | None = None  # pacing for servers that send no rate-limit headers
+    tpm: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
