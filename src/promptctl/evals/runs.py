@@ -258,8 +258,6 @@ class RunHeader:
             invocation=str(raw.get("invocation") or ""),
             started_at=str(raw.get("started_at") or ""),
             merged_from=tuple(str(m) for m in merged) if isinstance(merged, list) else None,
-            batch_calls=_opt_int(raw.get("batch_calls")) or 0,
-            batch_saved_usd=_opt_float(raw.get("batch_saved_usd")) or 0.0,
             extra={k: v for k, v in raw.items() if k not in _HEADER_KEYS},
         )
 
@@ -463,6 +461,8 @@ class Summary:
             replayed=_opt_int(raw.get("replayed")) or 0,
             judge_replayed=_opt_int(raw.get("judge_replayed")) or 0,
             merged_from=tuple(str(m) for m in merged) if isinstance(merged, list) else None,
+            batch_calls=_opt_int(raw.get("batch_calls")) or 0,
+            batch_saved_usd=_opt_float(raw.get("batch_saved_usd")) or 0.0,
             extra={k: v for k, v in raw.items() if k not in _SUMMARY_KEYS},
         )
 
