@@ -293,3 +293,37 @@ def test_no_hostile_reply_leaves_the_key_on_disk(project: Any, llm_server: FakeL
     )
     evaluate(project)
     assert_no_secret_in_dir(Path(project.root / ".promptctl"))
+
+
+@pytest.mark.parametrize("kind", ["lean", "httpx"])
+def test_a_header_http_cannot_carry_is_refused_before_sending_without_quoting_it(
+    llm_server: FakeLLMServer, kind: str
+) -> None:
+    """A plug-in provider (or anything past the key check) handing the client a bad header:
+    h11's and httpx's own errors quote the header, key included; ours name neither."""
+    import asyncio
+
+    from promptctl.engine.transport import InvalidRequest, PooledTransport, tls_context
+
+    async def go() -> None:
+        if kind == "lean":
+            client: Any = PooledTransport()
+        else:
+            from promptctl.engine.httpx_transport import HttpxTransport
+
+            client = HttpxTransport(proxy=None, ssl_context=tls_context())
+        try:
+            await client.post(
+                f"{llm_server.openai_base}/chat/completions",
+                {"authorization": f"Bearer {FAKE_KEY}\n{LEAK}"},
+                b"{}",
+                max_bytes=1 << 20,
+            )
+        finally:
+            await client.aclose()
+
+    with pytest.raises(InvalidRequest) as err:
+        asyncio.run(go())
+    assert FAKE_KEY not in str(err.value) and LEAK not in str(err.value)
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert llm_server.total == 0
