@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from promptctl import escaping
 from promptctl.reporters import github
 from tests.conftest import FAKE_KEY
 
@@ -165,15 +166,30 @@ def test_dataset_text_cannot_pose_as_a_workflow_command(
 
 
 def test_defang_keeps_text_readable_and_respects_line_starts() -> None:
-    assert github.defang("a\n::error::x\n  ::y::z") == "a\n:\u200b:error::x\n  :\u200b:y::z"
-    assert github.defang("::mid", at_line_start=False) == "::mid"
-    assert github.defang("see ##[group]") == "see #\u200b#[group]"
+    defang = escaping.defang_workflow_commands
+    assert defang("a\n::error::x\n  ::y::z") == "a\n:\u200b:error::x\n  :\u200b:y::z"
+    assert defang("::mid", at_line_start=False) == "::mid"
+    assert defang("see ##[group]") == "see #\u200b#[group]"
+    # the runner also splits lines at CR, and trims Unicode spaces before looking for "::"
+    assert defang("ok\r::add-mask::v") == "ok\r:\u200b:add-mask::v"
+    assert (
+        defang("\u2003\u00a0\ufeff::stop-commands::t")
+        == "\u2003\u00a0\ufeff:\u200b:stop-commands::t"
+    )
     out = io.StringIO()
-    stream = github._DefangingStream(out)
+    stream = escaping.DefangingStream(out)
     stream.write("value ")
     stream.write("::not a command\n")
     stream.write("::error::x\n")
-    assert out.getvalue() == "value ::not a command\n:\u200b:error::x\n"
+    # a command split over writes is caught too
+    stream.write("  :")
+    stream.write(":set-output name=x::y\n#")
+    stream.write("#[error]z\n")
+    assert out.getvalue() == (
+        "value ::not a command\n:\u200b:error::x\n"
+        "  :\u200b:set-output name=x::y\n#\u200b#[error]z\n"
+    )
+    assert escaping.undefanged(stream) is out  # where promptctl's own annotations go
 
 
 def test_command_escapes_data_and_properties() -> None:

@@ -233,12 +233,14 @@ CREATE TABLE replies (
 
 
 def old_cache(path: Path) -> None:
+    k1 = Cache(path).row_key("k1")  # rows are filed under this clone's HMAC of the key
     db = sqlite3.connect(path)
     db.execute(PRE_MIGRATIONS_SCHEMA)
     db.execute(
         "INSERT INTO replies (key, provider, model, text, reply_model, input_tokens, "
         "output_tokens, latency_s, cost_usd, finish_reason, created_at, hits) "
-        "VALUES ('k1', 'openai', 'm', 'kept', 'm-2024', 5, 7, 0.25, 0.001, 'stop', 1.0, 2)"
+        "VALUES (?, 'openai', 'm', 'kept', 'm-2024', 5, 7, 0.25, 0.001, 'stop', 1.0, 2)",
+        (k1,),
     )
     db.commit()
     db.close()
@@ -306,7 +308,9 @@ def test_a_later_migration_upgrades_an_old_cache_in_order_and_once(tmp_path: Pat
     try:
         assert cache_mod.migrate(db, later) == ["m002_add_seed", "m003_index_model"]
         assert cache_mod.migrate(db, later) == []
-        assert db.execute("SELECT key, text, seed FROM replies").fetchall() == [("k1", "kept", 0)]
+        assert db.execute("SELECT key, text, seed FROM replies").fetchall() == [
+            (Cache(path).row_key("k1"), "kept", 0)
+        ]
     finally:
         db.close()
     assert calls == ["m002", "m003"]

@@ -246,7 +246,9 @@ class Runner:
             GITHUB_BASE_REF="main",
             GITHUB_STEP_SUMMARY=str(self.tmp / "summary.md"),
             GITHUB_OUTPUT=str(self.tmp / "output.txt"),
+            RUNNER_TEMP=str(self.tmp / "runner-temp"),
         )
+        (self.tmp / "runner-temp").mkdir(exist_ok=True)
         for key, value in {**step.get("env", {}), **extra}.items():
             env[key] = EXPR.sub(lambda m: self.context[m.group(1)], str(value))
         return env
@@ -544,3 +546,93 @@ def test_the_policy_job_stops_a_hand_edit_of_labels_and_passes_a_promotion(
     r = ci.run(step)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "1 label move(s) since origin/main, 0 against the policy" in r.stdout
+
+
+# ----------------------------------------------------------------------------- planted modules
+
+# What a pull request can commit next to the prompts to get its code run where the keys are:
+# modules Python imports from the working directory or at start-up (issue 19, attack 1).
+PLANTED = (
+    "json.py",
+    "yaml.py",
+    "typer.py",
+    "sitecustomize.py",
+    "usercustomize.py",
+    "pip/__init__.py",
+    "pip/__main__.py",
+    "promptctl/__init__.py",
+    "promptctl/__main__.py",
+)
+
+
+def _plant(p: Any, markers: Path) -> None:
+    for rel in PLANTED:
+        p.write(
+            rel,
+            f"import os\nopen(os.path.join({str(markers)!r}, {rel.replace('/', '-')!r}), 'w')"
+            ".close()\n",
+        )
+
+
+class _Context(dict[str, str]):
+    """Every expression a step's env uses; the few that matter are set explicitly."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _script_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # `gh` (opening the refresh pull request) needs GitHub itself; every other script runs.
+    return [s for s in steps if "run" in s and "gh " not in s["run"]]
+
+
+def test_no_step_of_the_action_or_the_workflows_imports_python_from_the_checkout(
+    scratch: Any, llm_server: Any, tmp_path: Path
+) -> None:
+    p = scratch
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    _plant(p, markers)
+    p.write("prompts/capitals.yaml", REWORDED)  # the eval has work to do: calls and replays
+    p.commit("PR: reword, and some helper modules")
+    # The control: the harness does catch a step that imports from the checkout, as the
+    # previous action.yml (`python -`) and workflows (`python -m pip`) did.
+    for old in ("python - <<< 'import json'", "python -m pip --version"):
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        r = subprocess.run(["bash", "-c", old], cwd=p.root, env=env, capture_output=True)
+        assert r.returncode == 0, r.stderr
+    found = sorted(m.name for m in markers.iterdir())
+    assert found == ["json.py", "pip-__init__.py", "pip-__main__.py"]
+    for m in markers.iterdir():
+        m.unlink()
+
+    context = _Context(
+        {
+            "github.base_ref": "main",
+            "github.event.pull_request.head.repo.fork": "false",
+            "matrix.shard": "1",
+        }
+    )
+    action = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+    context.update({f"inputs.{k}": str(v.get("default", "")) for k, v in action["inputs"].items()})
+    jobs: list[tuple[str, list[dict[str, Any]]]] = [("action.yml", action["runs"]["steps"])]
+    for template in ("github-workflow.yml", "github-workflow-sharded.yml", "github-drift.yml"):
+        flow = yaml.safe_load(scaffold.render_template(template))
+        jobs += [(f"{template}:{job}", spec["steps"]) for job, spec in flow["jobs"].items()]
+    ran = []
+    for where, steps in jobs:
+        for step in _script_steps(steps):
+            (p.root / "shards").mkdir(exist_ok=True)  # what download-artifact leaves
+            # Installing from the index is out of reach here: `pip install --help` runs pip's
+            # own code the same way and is where a planted pip/ would be picked up.
+            r = Runner(p.root, context, tmp_path).run(
+                step, SPEC="--help", PROMPTCTL="--help", SHARD="1", SHARDS="2"
+            )
+            ran.append((where, step.get("name") or step.get("id"), r.returncode))
+            assert r.returncode in (0, 1), (where, step, r.stdout + r.stderr)
+            assert FAKE_KEY not in r.stdout + r.stderr
+            assert list(markers.iterdir()) == [], (where, step.get("name"), r.stderr)
+    # every kind of step ran: install, lint, eval (with calls), merge, diff
+    names = {name for _, name, _ in ran}
+    assert {"Install promptctl", "Lint", "Eval", "Merge and gate", "Comment body"} <= names
+    assert llm_server.total > 0

@@ -162,7 +162,7 @@ def test_a_torn_last_line_is_ignored_and_repaired(tmp_path: Path) -> None:
     with open(writer.path / runs.RESULTS, "ab") as fh:
         fh.write(b'{"case_id": "b", "rep')
     assert list(runs.latest_lines(writer.path)) == [("a", 0)]
-    again = runs.RunWriter(writer.path)
+    again = runs.RunWriter(writer.path, root=project.root)
     again.append(runs.ResultLine(suite="s", case_id="c"))
     again.close()
     assert list(runs.latest_lines(writer.path)) == [("a", 0), ("c", 0)]

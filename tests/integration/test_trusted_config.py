@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
-from promptctl.errors import UsageError
+from promptctl.errors import PromptctlWarning, UsageError
 from promptctl.project import config
 from tests.conftest import FAKE_KEY
 from tests.fakes.llm_server import FakeLLMServer
 from tests.secrets_scan import assert_no_secret, assert_no_secret_in_dir
+
+# the CLI prints "ignored under --trusted-config-ref" as a warning line; tests read it there
+pytestmark = pytest.mark.filterwarnings("default::promptctl.errors.PromptctlWarning")
 
 OTHER_KEY = "sk-other-SECRET-0987654321fedcba"  # another secret the CI job happens to hold
 
@@ -68,12 +71,17 @@ def _pr_edits_config(ci: Any, pr_server: FakeLLMServer, key_env: str = "OTHER_AP
     ci.commit("PR: 'tidy' promptctl.yaml")
 
 
-def test_trusted_mode_takes_key_routing_and_prices_from_the_ref_and_paths_from_the_tree(
+def test_trusted_mode_takes_key_routing_prices_and_paths_from_the_ref(
     ci: Any, llm_server: FakeLLMServer, pr_server: FakeLLMServer
 ) -> None:
     _pr_edits_config(ci, pr_server)
     ci.write("promptctl.yaml", ci.read("promptctl.yaml").replace("prompts: prompts", "prompts: p2"))
-    project = config.load_project(root=ci.root, trusted_ref="main")
+    with pytest.warns(PromptctlWarning) as caught:
+        project = config.load_project(root=ci.root, trusted_ref="main")
+    assert str(caught[0].message) == (
+        "ignored under --trusted-config-ref main: defaults.judge_model, paths.prompts, "
+        "prices.fake/m, providers.evil, providers.fake (the values committed at main apply)"
+    )
     assert project.trusted_ref == "main"
     fake = project.config.providers["fake"]
     assert (fake.base_url, fake.api_key_env, dict(fake.headers)) == (
@@ -84,7 +92,7 @@ def test_trusted_mode_takes_key_routing_and_prices_from_the_ref_and_paths_from_t
     assert "evil" not in project.config.providers
     assert project.config.prices == {"fake/m": {"input": 1.0, "output": 2.0}}
     assert project.config.defaults.judge_model == "fake/judge"
-    assert project.prompts_dir == (ci.root / "p2").resolve()  # paths: the working tree's
+    assert project.prompts_dir == ci.root / "prompts"  # paths: the trusted ones too (issue 19)
     untrusted = config.load_project(root=ci.root)
     assert untrusted.config.providers["fake"].base_url == pr_server.openai_base
     assert untrusted.trusted_ref is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,25 @@ def _show_warning(default: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return _main(argv)
+    # Inside GitHub Actions every byte on stdout and stderr is read for workflow commands: file
+    # names, case ids, provider error bodies and replies all pass through one defanging stream
+    # here, whichever command prints them (SPEC §6, issue 19).
+    from promptctl.escaping import DefangingStream
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = DefangingStream(saved[0]), DefangingStream(saved[1])  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+        for stream in saved:
+            with contextlib.suppress(Exception):
+                stream.flush()
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     given = list(argv)  # as typed, for the crash log
     if argv in (["--version"], ["-V"]):  # before Typer: ~15 ms instead of ~110 ms

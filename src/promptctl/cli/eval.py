@@ -275,7 +275,7 @@ def eval_cmd(
 
         plain.write_json(json_out.eval_json(result))
     else:
-        terminal.write_result(result, quiet=quiet, stream=github.log_stream())
+        terminal.write_result(result, quiet=quiet)
     github.report(project, result)  # annotations and step summary inside GitHub Actions only
     for line in result.warnings():
         terminal.warn(line)

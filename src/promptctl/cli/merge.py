@@ -64,7 +64,7 @@ def merge(
     else:
         from promptctl.reporters import terminal
 
-        terminal.write_result(result, quiet=quiet, stream=github.log_stream())
+        terminal.write_result(result, quiet=quiet)
     github.report(project, result)
     raise typer.Exit(result.exit_code)
 

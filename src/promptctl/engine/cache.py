@@ -6,12 +6,19 @@ existing cache instead of finding it "corrupt". Never edit a released migration;
 
 WAL plus a busy timeout make two processes (two shards, two terminals) safe on one file.
 Errors are never stored, nor keys or headers: a row is the reply's text, model, usage,
-latency and cost. Writes wait in memory and go out in one transaction every FLUSH_ROWS
-rows or on close, so a 1000-case run pays a handful of commits instead of a sync per call.
+latency and cost. Rows are filed under an HMAC of the request key with a random secret of this
+clone (cache.key beside the database): a cache.db committed by a pull request, or copied from
+elsewhere, answers nothing here (issue 19). Writes wait in memory and go out in one
+transaction every FLUSH_ROWS rows or on close, so a 1000-case run pays a handful of commits
+instead of a sync per call.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -24,6 +31,7 @@ from promptctl.errors import IncompleteError
 from promptctl.model import Reply
 
 FILE_NAME = "cache.db"
+KEY_FILE = "cache.key"  # this clone's secret; never committed, never copied
 FLUSH_ROWS = 64
 BUSY_TIMEOUT_MS = 10_000
 
@@ -143,6 +151,13 @@ class Cache:
         self._pending: dict[str, tuple[Any, ...]] = {}
         self._hits: dict[str, int] = {}
         self._db: sqlite3.Connection | None = None
+        self._secret: bytes | None = None
+
+    def row_key(self, key: str) -> str:
+        """The key a request's row is filed under: an HMAC with this clone's secret."""
+        if self._secret is None:
+            self._secret = _clone_secret(self.path.with_name(KEY_FILE))
+        return hmac.new(self._secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
     @classmethod
     def for_state_dir(cls, state_dir: Path, **kwargs: Any) -> Cache:
@@ -238,6 +253,7 @@ class Cache:
         return db
 
     def get(self, key: str) -> Reply | None:
+        key = self.row_key(key)
         with self._lock:
             row = self._pending.get(key)
             if row is None:
@@ -262,6 +278,7 @@ class Cache:
         )
 
     def contains(self, key: str) -> bool:
+        key = self.row_key(key)
         with self._lock:
             if key in self._pending:
                 return True
@@ -277,6 +294,7 @@ class Cache:
 
     def put(self, key: str, provider: str, model: str, reply: Reply) -> bool:
         """Queue a row; True when the queue is due for a flush."""
+        key = self.row_key(key)
         row = (
             key,
             provider,
@@ -398,3 +416,46 @@ def _corrupt(e: sqlite3.Error) -> bool:
     (plain DatabaseError; "database is locked" and a read-only file are OperationalErrors)."""
     text = str(e).lower()
     return type(e) is sqlite3.DatabaseError or "malformed" in text or "not a database" in text
+
+
+def _clone_secret(path: Path) -> bytes:
+    """The random secret of this clone's cache, created on first use (0600, never through a
+    symlink). Linked into place whole, so a second process reads the first one's secret."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_RDONLY | nofollow)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise IncompleteError(
+                f"cannot read the cache secret {path}: {e.strerror or e}",
+                hint="delete it (the cache starts afresh), or run with --no-cache",
+            ) from None
+        else:
+            with os.fdopen(fd, "rb") as fh:
+                secret = fh.read(128).strip()
+            if len(secret) == 64:
+                return secret
+            raise IncompleteError(
+                f"the cache secret {path} is damaged",
+                hint="delete it (the cache starts afresh), or run with --no-cache",
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_hex(32).encode("ascii") + b"\n")
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        except OSError as e:
+            raise IncompleteError(
+                f"cannot create the cache secret {path}: {e.strerror or e}",
+                hint="make the state directory writable, or run with --no-cache",
+            ) from None
+    raise IncompleteError(f"cannot create the cache secret {path}")

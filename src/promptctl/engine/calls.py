@@ -22,7 +22,7 @@ from promptctl.engine import prices as prices_mod
 from promptctl.engine import retry
 from promptctl.engine.batch import BatchSession, supports_batch
 from promptctl.engine.budget import Budget, EngineStats
-from promptctl.engine.cache import Cache
+from promptctl.engine.cache import FILE_NAME, Cache
 from promptctl.engine.clients import Clients, Send
 from promptctl.engine.concurrency import DEFAULT_CONCURRENCY, Limiter
 from promptctl.engine.settings import api_key, resolve_provider
@@ -128,6 +128,10 @@ class Engine:
 
     def _open_cache(self) -> Cache:
         if self._cache is None:
+            from promptctl.project import paths
+
+            paths.check_state_untracked(self.project)
+            paths.writable(self.project.root, self.project.state_dir / FILE_NAME)
             self._cache = Cache.for_state_dir(self.project.state_dir)
         return self._cache
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from promptctl.errors import Location, UsageError
 from promptctl.model import Case, ScorerSpec, Suite, content_hash
-from promptctl.project import yamlio
+from promptctl.project import paths, yamlio
 from promptctl.project.checks import did_you_mean
 from promptctl.project.config import Project
 
@@ -241,6 +241,8 @@ def iter_cases(project: Project, suite: Suite) -> Iterator[Case]:
         return
     path = Path(suite.dataset)
     shown = project.rel(path)
+    if path.exists():  # a missing one is reported by the reader, with its own message
+        paths.readable(project.root, path)  # inside, a regular file (not /dev/zero), capped
     try:
         yield from iter_file(path, shown)
     except UnicodeDecodeError as e:

@@ -929,7 +929,7 @@ async def _run_all(
         for (p, opts, _), path in zip(jobs, paths, strict=True):
             if interrupt.requested:
                 break
-            writer = runs.RunWriter(path)
+            writer = runs.RunWriter(path, root=project.root)
             try:
                 result = await _run_suite(project, p, opts, progress, interrupt, writer)
             finally:

@@ -23,7 +23,7 @@ from typing import Any
 
 from promptctl.errors import IncompleteError, Location, UsageError
 from promptctl.model import Gate
-from promptctl.project import files
+from promptctl.project import files, paths
 from promptctl.project.config import Project
 
 RESULTS = "results.jsonl"
@@ -487,12 +487,17 @@ def write_json_atomic(path: Path, value: Any) -> None:
 class RunWriter:
     """Appends result lines to one run directory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, root: Path | None = None) -> None:
         self.path = path
         self.run_id = path.name
+        # never through a symlinked runs/, run directory or results.jsonl (issue 19): checked
+        # before the run's lock file is created in it. Without a project root (a bare run
+        # directory) only results.jsonl itself is opened without following a symlink.
+        root = root if root is not None else Path(os.path.abspath(path)).parent
+        paths.writable(root, path / RESULTS)
         self._lock = _lock_run(path)
         try:
-            self._fd = os.open(path / RESULTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = paths.open_append(root, path / RESULTS)
         except BaseException:
             self._lock.release()
             raise
@@ -501,7 +506,8 @@ class RunWriter:
 
     @classmethod
     def create(cls, project: Project, header: RunHeader) -> RunWriter:
-        path = project.runs_dir / header.run_id
+        paths.check_state_untracked(project)
+        path = paths.writable(project.root, project.runs_dir / header.run_id, directory=True)
         try:
             path.mkdir(parents=True, exist_ok=False)
             _ignore_state_dir(project)
@@ -512,7 +518,7 @@ class RunWriter:
                 "paths.state in promptctl.yaml) and free some space",
             ) from None
         write_json_atomic(path / META, header.to_json())
-        return cls(path)
+        return cls(path, root=project.root)
 
     def _repair_tail(self) -> None:
         # A torn last line (power cut) would glue itself to the next append: end it first.
@@ -590,7 +596,7 @@ def _lock_run(path: Path) -> Any:
 
 
 def _ignore_state_dir(project: Project) -> None:
-    gitignore = project.state_dir / ".gitignore"
+    gitignore = paths.writable(project.root, project.state_dir / ".gitignore")
     if not gitignore.exists():
         gitignore.write_text("# local promptctl state: cache and runs\n*\n", encoding="utf-8")
 
@@ -725,7 +731,8 @@ def find_run(project: Project, ref: str) -> Path:
     """A run by id or path."""
     for candidate in (Path(ref), project.runs_dir / ref):
         if (candidate / META).is_file():
-            return candidate.resolve()
+            # absolute, not resolved: a symlinked run directory is refused by name on writing
+            return Path(os.path.abspath(candidate))
     known = [p.name for p in run_dirs(project)][-5:]
     raise UsageError(
         f"no run {ref!r}", hint="recent runs: " + (", ".join(known) if known else "none")

@@ -8,7 +8,7 @@ from pathlib import Path
 from promptctl.errors import Location, UsageError
 from promptctl.evals.scorer_config import SCORER_KEYS
 from promptctl.model import FAMILIES, GATE_KEYS, METRICS, Case, Gate, ScorerSpec, Suite
-from promptctl.project import yamlio
+from promptctl.project import paths, yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
 
@@ -65,10 +65,7 @@ def confined(project: Project, base: Path, rel: str) -> Path | None:
     if candidate.is_absolute() or "\0" in rel:  # a NUL byte names no file (resolve() raises)
         return None
     resolved = (base / candidate).resolve()
-    root = project.root.resolve()
-    if resolved != root and root not in resolved.parents:
-        return None
-    return resolved
+    return resolved if paths.is_inside(project.root, resolved) else None
 
 
 def parse_suite(
@@ -360,7 +357,7 @@ def check_suite_file(project: Project, path: Path) -> tuple[Suite | None, Checke
     """Parse one suite file, returning what could be built and every finding."""
     shown = project.rel(path)
     checker = Checker(shown)
-    data = yamlio.load_mapping(path, shown, what="suite file")
+    data = yamlio.load_mapping(path, shown, what="suite file", root=project.root)
     return parse_suite(data, path.stem, path, shown, project, checker), checker
 
 

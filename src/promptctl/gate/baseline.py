@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptctl.errors import Location, UsageError
 from promptctl.model import FAMILIES, METRICS, Gate, RecordedOutput, RunData, ScorerOutcome
-from promptctl.project import files
+from promptctl.project import files, paths
 from promptctl.project.config import Project
 
 if TYPE_CHECKING:
@@ -234,9 +234,9 @@ def dumps(baseline: Baseline) -> str:
 
 
 def write(project: Project, baseline: Baseline) -> tuple[Path, bool]:
-    """Write through the one atomic writer. Returns the path and whether the bytes changed; an
-    unchanged baseline is not touched at all."""
-    path = path_for(project, baseline.suite)
+    """Write through the one atomic writer, never through a symlink. Returns the path and
+    whether the bytes changed; an unchanged baseline is not touched at all."""
+    path = paths.writable(project.root, path_for(project, baseline.suite))
     data = dumps(baseline).encode("utf-8")
     try:
         if path.read_bytes() == data:

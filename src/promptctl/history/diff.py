@@ -19,7 +19,7 @@ from promptctl.errors import UsageError
 from promptctl.gate import baseline, floors
 from promptctl.history import gitrepo
 from promptctl.history.snapshot import Snapshot, SuiteAt, snapshot, suites_at
-from promptctl.project import yamlio
+from promptctl.project import config, yamlio
 from promptctl.project.checks import Checker
 from promptctl.project.config import CONFIG_FILE, Config, Project, read_config
 from promptctl.prompts import loader
@@ -398,6 +398,22 @@ def _ids(ids: list[str], limit: int = 8) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
+def verdict_setting_flags(a: Config | None, b: Config | None) -> list[Flag]:
+    """A change to any setting a trusted config ref takes from the base (paths.*, providers,
+    prices, defaults): it could loosen the gate, so the reviewer sees it (issue 19)."""
+    if a is None or b is None:
+        return []
+    flags = []
+    old, new = config.verdict_settings(a), config.verdict_settings(b)
+    for key in config.changed_settings(a, b):
+        if key.startswith("providers."):  # header values may be secrets: security_flags details
+            detail = "added" if key not in old else "removed" if key not in new else "changed"
+        else:
+            detail = f"{old.get(key, '(none)')} -> {new.get(key, '(none)')}"
+        flags.append(Flag(kind="verdict-setting", subject=key, detail=detail))
+    return flags
+
+
 def security_flags(raw_a: Any, raw_b: Any) -> list[Flag]:
     """Provider endpoint and key-variable changes: where an API key is sent (issue 9)."""
 
@@ -547,7 +563,9 @@ def diff(project: Project, rev_a: str | None = "HEAD", rev_b: str | None = None)
         rev_b=sb.shown,
         prompts=tuple(changes),
         suites_changed=suites_changed,
-        loosened=tuple(gate_flags(suites_a, suites_b, baselines)),
+        loosened=tuple(
+            gate_flags(suites_a, suites_b, baselines) + verdict_setting_flags(config_a, config_b)
+        ),
         security=tuple(security_flags(raw_a, raw_b)),
         deltas=tuple(eval_deltas(project, sa, sb, changes, suites_a, suites_b)),
         partials=tuple(partial_changes(project, sa, sb, [prompts_a, prompts_b])),

@@ -239,6 +239,20 @@ def require_identity(root: Path, *, why: str) -> None:
         ) from None
 
 
+def tracked_under(root: Path, path: Path) -> list[str]:
+    """Files git tracks at or below `path` (not resolved: a tracked symlink counts); [] outside
+    a repository."""
+    repo = _repo(str(root))
+    if repo is None:
+        return []
+    top = Path(repo.working_tree_dir).resolve()
+    rel = os.path.relpath(os.path.abspath(path), top)
+    if rel == ".." or rel.startswith(".." + os.sep):
+        return []
+    out = repo.git.ls_files("-z", "--", rel)
+    return [p for p in out.split("\0") if p]
+
+
 def commit_paths(root: Path, paths: list[Path], message: str) -> str:
     """Commit exactly `paths` (whatever else is staged stays staged); the new commit's sha."""
     import git

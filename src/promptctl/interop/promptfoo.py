@@ -34,7 +34,7 @@ from promptctl.interop.plan import (
     unknown_filters,
     yaml_text,
 )
-from promptctl.project import yamlio
+from promptctl.project import paths, yamlio
 
 TOP_KEYS = (
     "description",
@@ -131,14 +131,41 @@ class _Ctx:
     def note(self, where: Location | None, what: str, why: str) -> None:
         self.c.note(where, what, why, self.shown)
 
-    def rel(self, ref: str) -> Path:
-        return (self.base / ref.removeprefix("file://")).resolve()
+    def rel(self, ref: str, loc: Location | None, what: str) -> Path | None:
+        """The file a `file://` reference names, or None (skipped, with the reason) unless it is
+        a regular file inside the config's directory: a config from a pull request must not
+        copy `/proc/self/environ`, `../../.ssh/id_rsa` or `/dev/zero` into a dataset (issue 19)."""
+        rel = ref.removeprefix("file://")
+        if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts or rel.startswith("~"):
+            self.skip(loc, what, _OUTSIDE)
+            return None
+        if not (self.base / rel).exists():
+            self.skip(loc, what, "file not found")
+            return None
+        try:
+            return paths.readable(self.base, self.base / rel)
+        except UsageError as e:
+            reason = _OUTSIDE if "leaves the project" in e.message else e.message
+            self.skip(loc, what, reason)
+            return None
 
-    def glob(self, pattern: str) -> list[Path]:
-        """Files matching `pattern` under the config's directory (a glob never leaves it)."""
-        if pattern.startswith("/") or ".." in Path(pattern).parts:
+    def glob(self, pattern: str, loc: Location | None, what: str) -> list[Path]:
+        """Files matching `pattern` inside the config's directory (at most MAX_GLOB)."""
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts or pattern.startswith("~"):
+            self.skip(loc, what, _OUTSIDE)
             return []
-        return sorted(p for p in self.base.glob(pattern) if p.is_file())
+        found: list[Path] = []
+        for match in self.base.glob(pattern):
+            if len(found) >= MAX_GLOB:
+                self.skip(loc, what, f"matches more than {MAX_GLOB} files")
+                return []
+            if match.is_file() and paths.is_inside(self.base, match):
+                found.append(match)
+        return sorted(found)
+
+
+_OUTSIDE = "only files inside the config's directory (or below it) are read"
+MAX_GLOB = 1000
 
 
 # ----------------------------------------------------------------------------- entry
@@ -337,13 +364,22 @@ def _file_prompts(ref: str, label: str | None, loc: Location, ctx: _Ctx) -> list
     if ":" in Path(rel).name:
         ctx.skip(loc, f"prompt {ref}", "a prompt function (file:function) cannot be imported")
         return []
-    paths = ctx.glob(rel) if any(ch in rel for ch in "*?[") else [ctx.rel(ref)]
-    if not paths:
+    if any(ch in rel for ch in "*?["):
+        files = ctx.glob(rel, loc, f"prompt {ref}")
+    elif Path(rel).suffix.lower() in (".js", ".cjs", ".mjs", ".ts", ".py"):
+        ctx.skip(loc, f"prompt {ref}", "code prompts (JavaScript/Python) cannot be imported")
+        return []
+    else:
+        one = ctx.rel(ref, loc, f"prompt {ref}")
+        if one is None:
+            return []
+        files = [one]
+    if not files:
         ctx.skip(loc, f"prompt {ref}", "no file matches")
         return []
     out: list[PromptSource] = []
-    for path in paths:
-        name = label if label and len(paths) == 1 else path.stem
+    for path in files:
+        name = label if label and len(files) == 1 else path.stem
         suffix = path.suffix.lower()
         if suffix in (".js", ".cjs", ".mjs", ".ts", ".py"):
             ctx.skip(loc, f"prompt {ref}", "code prompts (JavaScript/Python) cannot be imported")
@@ -878,10 +914,12 @@ def _vars(raw: Any, loc: Location | None, ctx: _Ctx) -> dict[str, Any] | None:
 
 
 def _var_file(ref: str, loc: Location, ctx: _Ctx) -> Any:
-    path = ctx.rel(ref)
-    suffix = path.suffix.lower()
+    suffix = Path(ref.removeprefix("file://")).suffix.lower()
     if suffix in (".js", ".cjs", ".mjs", ".ts", ".py"):
         ctx.skip(loc, f"var {ref}", "vars computed by code cannot be imported")
+        return None
+    path = ctx.rel(ref, loc, f"var {ref}")
+    if path is None:
         return None
     try:
         text = path.read_text(encoding="utf-8")
@@ -900,17 +938,27 @@ def _var_file(ref: str, loc: Location, ctx: _Ctx) -> Any:
 
 
 def _test_file(ref: str, loc: Location, ctx: _Ctx) -> list[tuple[Any, Location]]:
-    """Tests from `file://tests.csv`, a bare `tests.csv` (promptfoo reads both), or a glob."""
+    """Tests from `file://tests.csv`, a bare `tests.csv` (promptfoo reads both), or a glob;
+    only files inside the config's directory (issue 19)."""
     rel = ref.removeprefix("file://")
     if rel.startswith(("http://", "https://", "pf://")):
         ctx.skip(loc, f"tests {ref}", "remote tests cannot be read; download them first")
         return []
-    paths = ctx.glob(rel) if any(ch in rel for ch in "*?[") else [ctx.rel(rel)]
-    if not paths:
+    if any(ch in rel for ch in "*?["):
+        found = ctx.glob(rel, loc, f"tests {ref}")
+    elif Path(rel).suffix.lower() in (".js", ".cjs", ".mjs", ".ts", ".py"):
+        ctx.skip(loc, f"tests {ref}", "tests generated by code cannot be imported")
+        return []
+    else:
+        one = ctx.rel(rel, loc, f"tests {ref}")
+        if one is None:
+            return []
+        found = [one]
+    if not found:
         ctx.skip(loc, f"tests {ref}", "no file matches")
         return []
     out: list[tuple[Any, Location]] = []
-    for path in paths:
+    for path in found:
         shown = _rel_shown(path, ctx)
         if path.suffix.lower() in (".js", ".cjs", ".mjs", ".ts", ".py"):
             ctx.skip(loc, f"tests {shown}", "tests generated by code cannot be imported")

@@ -9,8 +9,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 
-from promptctl.errors import Location, UsageError
-from promptctl.project import files, yamlio
+from promptctl.errors import UsageError
+from promptctl.project import files, paths, yamlio
 from promptctl.project.checks import Checker
 from promptctl.project.config import Project
 
@@ -178,13 +178,10 @@ def loads(text: str, shown: str) -> Labels:
 
 def read(project: Project) -> Labels:
     path = project.labels_file
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}
     shown = project.rel(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"cannot read file: {e.strerror}", where=Location(shown)) from None
+    data = paths.read_bytes(project.root, path)
     return loads(yamlio.decode(data, shown), shown)
 
 
@@ -249,7 +246,8 @@ def locked(project: Project) -> Iterator[None]:
     """Hold the labels lock: read-modify-write of labels.yaml happens only inside it."""
     from filelock import FileLock, Timeout
 
-    lock_dir = project.state_dir
+    lock_dir = paths.writable(project.root, project.state_dir, directory=True)
+    paths.writable(project.root, project.labels_file)  # refused before the lock is taken
     lock_dir.mkdir(parents=True, exist_ok=True)
     ignore = lock_dir / ".gitignore"
     if not ignore.exists():  # local state never belongs in a commit, whatever the repo ignores
@@ -286,6 +284,7 @@ def update(
         new = change(copy)
         if new is None:
             return None
+        paths.writable(project.root, project.labels_file)  # never through a symlink
         files.write_atomic(project.labels_file, dumps(new))
         global _writes
         _writes += 1

@@ -7,6 +7,7 @@ maps a kind to it, so later checks plug in without touching the runner.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -39,8 +40,10 @@ def _checker(kind: str) -> Callable[[Project, Path], list[Finding]] | None:
 
 
 def classify(project: Project, path: Path) -> str | None:
-    path = path.resolve()
-    if path == (project.root / CONFIG_FILE).resolve():
+    # Where the file sits, not where a symlink points: a prompt symlinked out of the project is
+    # still a prompt, and its check reports it (PC007) as `render` and `eval` refuse it.
+    path = Path(os.path.abspath(path))
+    if path == project.root / CONFIG_FILE:
         return "config"
     if path == project.labels_file:
         return "labels"
@@ -69,7 +72,8 @@ def project_files(project: Project) -> list[Path]:
             files.append(extra)
     for base in (project.prompts_dir, project.evals_dir):
         if base.is_dir():
-            files.extend(sorted(p for p in base.rglob("*") if p.is_file()))
+            # not only regular files: a FIFO or a symlink to /dev/zero is reported (PC007)
+            files.extend(sorted(p for p in base.rglob("*") if p.is_symlink() or not p.is_dir()))
     return files
 
 
@@ -82,7 +86,7 @@ def expand(project: Project, paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file()))
+            out.extend(sorted(q for q in p.rglob("*") if q.is_symlink() or not q.is_dir()))
         else:
             out.append(p)
     return out

@@ -46,6 +46,12 @@ RULES: dict[str, Rule] = {
         Rule("PC004", "invalid-value", _E, "a value has the wrong type or is out of its range"),
         Rule("PC005", "missing-key", _E, "a required key is missing"),
         Rule("PC006", "unsafe-yaml", _E, "anchors, aliases or excessive nesting"),
+        Rule(
+            "PC007",
+            "unsafe-path",
+            _E,
+            "a file leaves the project (symlink, `..`), is not a regular file, or is too large",
+        ),
         # prompts
         Rule("PC101", "template-syntax", _E, "a Jinja2 template does not parse"),
         Rule("PC102", "undeclared-variable", _E, "a template uses a variable `input` lacks"),

@@ -19,7 +19,9 @@ def finding_for_load_error(e: UsageError) -> Finding:
     from promptctl.lint.findings import RULES
 
     msg = e.message
-    if msg.startswith("duplicate key"):
+    if "leaves the project" in msg or "not a regular file" in msg or "is larger than" in msg:
+        code = "PC007"
+    elif msg.startswith("duplicate key"):
         code = "PC002"
     elif "not allowed" in msg or "nesting" in msg:
         code = "PC006"
@@ -35,7 +37,7 @@ def load_yaml(
 ) -> tuple[yamlio.YamlMap | None, list[Finding]]:
     shown = project.rel(path)
     try:
-        return yamlio.load_mapping(path, shown, what=what), []
+        return yamlio.load_mapping(path, shown, what=what, root=project.root), []
     except UsageError as e:
         return None, [finding_for_load_error(e)]
 

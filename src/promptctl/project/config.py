@@ -105,8 +105,10 @@ class Project:
     trusted_ref: str | None = None
 
     def path(self, kind: str) -> Path:
+        # Not resolved: a symlinked `.promptctl` or `labels.yaml` must stay visible as one, so
+        # that paths.writable can refuse it by name (issue 19).
         rel = self.config.paths.get(kind, _DEFAULT_PATHS[kind])
-        return (self.root / rel).resolve()
+        return Path(os.path.normpath(self.root / rel))
 
     @property
     def prompts_dir(self) -> Path:
@@ -168,12 +170,13 @@ def load_project(
 ) -> Project:
     """The project at (or above) `start`.
 
-    With `trusted_ref` (or $PROMPTCTL_TRUSTED_CONFIG_REF), everything that decides where an
-    API key is sent or what a verdict costs (providers: type, base_url, api_key_env, headers,
-    ...; prices; defaults.judge_model) comes from promptctl.yaml as committed at that revision,
-    e.g. the PR's base branch; paths and the other defaults come from the working tree. A pull
-    request that edits promptctl.yaml can then neither point `base_url` at its own server nor
-    `api_key_env` at another secret of the CI job.
+    With `trusted_ref` (or $PROMPTCTL_TRUSTED_CONFIG_REF), every setting that decides a verdict,
+    where an API key is sent, or where evidence is read from (TRUSTED_KEYS: paths.*, providers,
+    prices, defaults) comes from promptctl.yaml as committed at that revision, e.g. the PR's
+    base branch (SPEC §6, issues 9 and 19). A pull request that edits promptctl.yaml can then
+    neither point `base_url` at its own server, `api_key_env` at another secret of the CI job,
+    nor `paths.baselines` or `paths.state` at files of its choosing; the settings it changed are
+    named in one warning ("ignored under --trusted-config-ref main: paths.baselines").
     """
     root = (root or find_root(start)).resolve()
     checker = Checker(CONFIG_FILE)
@@ -183,11 +186,21 @@ def load_project(
         trusted_ref = os.environ.get(TRUSTED_REF_ENV, "").strip() or None
     if trusted_ref is None:
         return Project(root=root, config=config)
-    return Project(
-        root=root,
-        config=with_trusted(config, read_trusted(root, trusted_ref)),
-        trusted_ref=trusted_ref,
-    )
+    trusted = read_trusted(root, trusted_ref)
+    ignored = changed_settings(trusted, config)
+    if ignored:
+        import warnings
+
+        from promptctl.errors import PromptctlWarning
+
+        warnings.warn(
+            PromptctlWarning(
+                f"ignored under --trusted-config-ref {trusted_ref}: {', '.join(ignored)} "
+                f"(the values committed at {trusted_ref} apply)"
+            ),
+            stacklevel=2,
+        )
+    return Project(root=root, config=with_trusted(config, trusted), trusted_ref=trusted_ref)
 
 
 def read_trusted(root: Path, ref: str) -> Config:
@@ -208,15 +221,57 @@ def read_trusted(root: Path, ref: str) -> Config:
     return config
 
 
+# Every top-level key of promptctl.yaml that decides a verdict, where a key is sent or where
+# evidence is read from. Under a trusted ref all of them come from that revision. A new key of
+# that kind (`policy:`, a `python` scorer's modules) is added here, and its value read from the
+# Config that `with_trusted` returns; a file it names (a scorer's module) is read with
+# `trusted_bytes`, never from the working tree.
+TRUSTED_KEYS = ("paths", "providers", "prices", "defaults", "policy")
+
+
 def with_trusted(working: Config, trusted: Config) -> Config:
-    """`working` with its key-routing and pricing fields replaced by `trusted`'s."""
-    return replace(
-        working,
-        providers=trusted.providers,
-        prices=trusted.prices,
-        defaults=replace(working.defaults, judge_model=trusted.defaults.judge_model),
-        policy=trusted.policy,  # a change cannot loosen the policy it is judged by
-    )
+    """`working` with every TRUSTED_KEYS field replaced by `trusted`'s."""
+    return replace(working, **{key: getattr(trusted, key) for key in TRUSTED_KEYS})
+
+
+def verdict_settings(config: Config) -> dict[str, str]:
+    """Every TRUSTED_KEYS setting, flattened (`paths.baselines`, `providers.fake`,
+    `prices.openai/gpt-4o`, `defaults.judge_model`, `policy.production`) to a comparable text;
+    paths with defaults filled in. One owner for "which settings decide the verdict": trusted
+    mode and `diff`."""
+    out = {f"paths.{k}": config.paths.get(k, v) for k, v in _DEFAULT_PATHS.items()}
+    for name, p in config.providers.items():
+        fields = {f: getattr(p, f) for f in _PROVIDER}
+        fields["headers"] = dict(p.headers)
+        out[f"providers.{name}"] = repr(sorted(fields.items()))
+    for model, price in config.prices.items():
+        out[f"prices.{model}"] = repr(sorted(price.items()))
+    for f in _DEFAULTS:
+        out[f"defaults.{f}"] = repr(getattr(config.defaults, f))
+    for label, rule in config.policy.labels.items():
+        out[f"policy.{label}"] = repr(replace(rule, source=None))
+    return out
+
+
+def changed_settings(a: Config, b: Config) -> list[str]:
+    """The verdict settings that differ between `a` and `b`, sorted."""
+    sa, sb = verdict_settings(a), verdict_settings(b)
+    return sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k))
+
+
+def trusted_bytes(project: Project, rel: str) -> bytes | None:
+    """A project file that decides a verdict (e.g. a `python` scorer's module), as committed at
+    the trusted ref when there is one, else from the working tree (confined); None if absent."""
+    path = project.root / rel
+    if project.trusted_ref is not None:
+        from promptctl.history import gitrepo
+
+        return gitrepo.read_file(project.root, project.trusted_ref, path)
+    if not path.exists():
+        return None
+    from promptctl.project import paths
+
+    return paths.read_bytes(project.root, path)
 
 
 def read_config(root: Path, checker: Checker, text: str | None = None) -> Config:

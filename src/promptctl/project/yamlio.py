@@ -230,8 +230,16 @@ def _reader_error(e: yaml.reader.ReaderError, text: str, path: str) -> UsageErro
     )
 
 
-def load_file(path: Path, display: str | None = None) -> Any:
+def load_file(path: Path, display: str | None = None, *, root: Path | None = None) -> Any:
+    """Load one YAML file; with `root`, only a regular file inside that project root
+    (project.paths decides: symlinks resolved, no device or FIFO, size capped)."""
     shown = display or str(path)
+    if root is not None:
+        from promptctl.project import paths
+
+        if not path.exists() and not path.is_symlink():
+            raise UsageError("file not found", where=Location(shown))
+        return loads(decode(paths.read_bytes(root, path), shown), shown)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -241,10 +249,12 @@ def load_file(path: Path, display: str | None = None) -> Any:
     return loads(decode(data, shown), shown)
 
 
-def load_mapping(path: Path, display: str | None = None, *, what: str = "file") -> YamlMap:
-    """Load a file that must hold one non-empty mapping."""
+def load_mapping(
+    path: Path, display: str | None = None, *, what: str = "file", root: Path | None = None
+) -> YamlMap:
+    """Load a file that must hold one non-empty mapping (confined to `root` when given)."""
     shown = display or str(path)
-    data = load_file(path, shown)
+    data = load_file(path, shown, root=root)
     return expect_mapping(data, shown, what=what)
 
 

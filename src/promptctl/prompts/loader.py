@@ -490,7 +490,7 @@ def load_prompt_text(
 
 def load_prompt_file(project: Project, path: Path) -> Prompt:
     shown = project.rel(path)
-    data = yamlio.load_mapping(path, shown, what="prompt file")
+    data = yamlio.load_mapping(path, shown, what="prompt file", root=project.root)
     checker = Checker(shown)
     prompt = parse_prompt(data, prompt_name_for(project, path), shown, project, checker)
     checker.raise_first()

@@ -49,8 +49,8 @@ def last_user(messages: Sequence[Mapping[str, str]]) -> str:
     return messages[-1].get("content", "") if messages else ""
 
 
-def load_rules(path: Path, shown: str) -> tuple[Rule, ...]:
-    data = yamlio.load_file(path, shown)
+def load_rules(path: Path, shown: str, root: Path | None = None) -> tuple[Rule, ...]:
+    data = yamlio.load_file(path, shown, root=root)
     if not isinstance(data, list):
         raise UsageError(
             "a mock replies file must be a list of {match, reply} rules",
@@ -102,7 +102,7 @@ class Mock(LocalProvider):
                         shown = path.relative_to(self.settings.root).as_posix()
                     except ValueError:
                         shown = str(path)
-                self._rules = load_rules(path, shown)
+                self._rules = load_rules(path, shown, self.settings.root)
         return self._rules
 
     async def complete_local(self, request: Request) -> Completion:

@@ -6,9 +6,10 @@
   streams (actions/runner, `ScriptHandler`: stdout and stderr each feed an `OutputManager` with
   the `ActionCommandManager`), and stdout must stay pure for `--format json | jq`.
 - The step summary is the markdown report, appended to `$GITHUB_STEP_SUMMARY`.
-- `log_stream()` defangs workflow commands in text we print that may hold model output or
-  dataset text (a worst-case reason), so a reply cannot raise annotations or stop command
-  processing in the job log.
+- Everything else promptctl prints, on both streams, is defanged at the CLI edge
+  (`escaping.DefangingStream`, issue 19): a reply, case id, file name or provider error body
+  cannot raise annotations, mask values or stop command processing in the job log. Only the
+  annotations here are written to the stream below it (`escaping.undefanged`).
 - Secrets: promptctl never prints a key (promptctl.redaction), so there is nothing to
   `::add-mask::`; emitting that command would itself write the value to stdout, where a pipe or
   log file could keep it. GitHub masks `${{ secrets.* }}` values itself.
@@ -17,20 +18,19 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from promptctl.errors import PromptctlError
+from promptctl.escaping import undefanged
 from promptctl.evals.runner import EvalResult, SuiteResult
 from promptctl.model import Verdict
 from promptctl.project.config import Project
 from promptctl.redaction import printable, redact
 
 SUMMARY_LIMIT_BYTES = 1_000_000  # GitHub refuses a step summary over 1 MiB
-_LEGACY = re.compile(r"##\[")  # the runner's legacy `##[command]` form matches anywhere
 
 
 def active(env: Mapping[str, str] | None = None) -> bool:
@@ -210,56 +210,11 @@ def report(
     env = env if env is not None else os.environ
     if not active(env):
         return
-    stream = stream or sys.stderr
+    stream = undefanged(stream or sys.stderr)  # our own commands: the one writer past defanging
     for line in annotations(project, result):
-        stream.write(line + "\n")
+        stream.write(line.replace("##[", "#\u200b#[") + "\n")
     stream.flush()
     summary = env.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(step_summary(result) + "\n")
-
-
-# ----------------------------------------------------------------------------- safe log
-
-
-def defang(text: str, *, at_line_start: bool = True) -> str:
-    """`text` with no line the runner would read as a workflow command."""
-    text = _LEGACY.sub("#\u200b#[", text)
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
-        if i == 0 and not at_line_start:
-            continue
-        stripped = line.lstrip()
-        if stripped.startswith("::"):
-            # The runner trims leading whitespace, then looks for "::" (ActionCommand.TryParseV2).
-            lines[i] = line[: len(line) - len(stripped)] + ":\u200b" + stripped[1:]
-    return "\n".join(lines)
-
-
-class _DefangingStream:
-    """A text stream that defangs what passes through it."""
-
-    def __init__(self, inner: TextIO) -> None:
-        self.inner = inner
-        self._at_line_start = True
-
-    def write(self, text: str) -> int:
-        if text:
-            self.inner.write(defang(text, at_line_start=self._at_line_start))
-            self._at_line_start = text.endswith("\n")
-        return len(text)
-
-    def flush(self) -> None:
-        self.inner.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def log_stream(stream: TextIO | None = None) -> TextIO:
-    """stdout (or `stream`), defanged inside GitHub Actions."""
-    stream = stream or sys.stdout
-    if not active():
-        return stream
-    return _DefangingStream(stream)  # type: ignore[return-value]

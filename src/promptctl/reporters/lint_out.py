@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from promptctl.escaping import undefanged
 from promptctl.lint.findings import Finding, Severity
 from promptctl.redaction import printable
 
@@ -52,7 +53,9 @@ def write(findings: Sequence[Finding], fmt: str) -> None:
                     props.append(f"col={f.where.col}")
             props.append(f"title={_gh_escape(f'{f.code} {f.rule.name}', prop=True)}")
             msg = f.message + (f" (hint: {f.hint})" if f.hint else "")
-            out.write(f"::{level} {','.join(props)}::{_gh_escape(printable(msg))}\n")
+            line = f"::{level} {','.join(props)}::{_gh_escape(printable(msg))}"
+            # a real command: past the CLI's defanging, with any legacy `##[` inside made inert
+            undefanged(out).write(line.replace("##[", "#\u200b#[") + "\n")
         else:
             where = f"{f.where}: " if f.where else ""
             out.write(
