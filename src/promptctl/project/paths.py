@@ -83,8 +83,16 @@ def read_bytes(root: Path, path: Path, *, max_bytes: int = MAX_READ_BYTES) -> by
     except OSError as e:
         where = Location(shown(root, path))
         raise UsageError(f"cannot read the file: {e.strerror or e}", where=where) from None
+    chunks, size = [], 0
     with os.fdopen(fd, "rb") as fh:
-        data = fh.read(max_bytes + 1)
+        # in chunks: read(max_bytes + 1) would allocate the whole cap up front
+        while size <= max_bytes:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    data = b"".join(chunks)
     if len(data) > max_bytes:
         where = Location(shown(root, path))
         raise UsageError(f"the file is larger than {max_bytes:,} bytes", where=where)
