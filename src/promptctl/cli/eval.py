@@ -318,7 +318,7 @@ def _eval_models(
     from promptctl.errors import UsageError
     from promptctl.evals import matrix, runner
     from promptctl.project import yamlio
-    from promptctl.reporters import github, terminal
+    from promptctl.reporters import terminal
     from promptctl.reporters.matrix import write_matrix
 
     if resume:
@@ -340,7 +340,7 @@ def _eval_models(
                 f"(was {before.model}; version {before.version} -> {after.version})"
             )
         result = runner.run_eval(project, selected, opts, progress)
-        terminal.write_result(result, stream=github.log_stream())
+        terminal.write_result(result)  # defanged at the CLI edge under GitHub Actions
         results.append((model or "params", result))
     if len(results) > 1:
         write_matrix(matrix.compare_models(results))

@@ -218,3 +218,9 @@ def report(
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(step_summary(result) + "\n")
+
+
+def log_stream(stream: TextIO | None = None) -> TextIO:
+    """stdout (or `stream`): kept for callers written before issue 19; the CLI edge now defangs
+    every stream under GitHub Actions, so there is nothing left to wrap here."""
+    return stream or sys.stdout
