@@ -140,7 +140,7 @@ class _Ctx:
             self.skip(loc, what, _OUTSIDE)
             return None
         if not (self.base / rel).exists():
-            self.skip(loc, what, "file not found")
+            self.skip(loc, what, f"cannot read {Path(rel).name}: file not found")
             return None
         try:
             return paths.readable(self.base, self.base / rel)
