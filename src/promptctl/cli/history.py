@@ -20,82 +20,14 @@ def log(
     Example: promptctl log summarize --format json
     """
     from promptctl.history import revisions as history
-    from promptctl.labels import store as labels
     from promptctl.project import config
     from promptctl.prompts import loader
-    from promptctl.reporters import plain
+    from promptctl.reporters import log_out
 
     check_format(fmt, ("text", "json"))
     project = config.load_project()
-    name = loader.split_ref(name)[0]
-    entries = history.log(project, name, max_count=max_count)
-    pointers = labels.read(project).get(name, {})
-    marks = _label_rows(entries, pointers)
-    rows = []
-    for i, e in enumerate(entries):
-        c = e.commit
-        rows.append(
-            {
-                "commit": c.sha if c else None,
-                "date": c.date if c else None,
-                "author": c.author if c else None,
-                "subject": c.subject if c else "(uncommitted changes)",
-                "version": e.version,
-                "changed": list(e.changed),
-                "labels": marks.get(i, []),
-                "error": e.error,
-            }
-        )
-    if fmt == "json":
-        plain.write_json({"name": name, "versions": rows})
-        return
-    plain.write(
-        plain.table(
-            ["COMMIT", "DATE", "AUTHOR", "VERSION", "CHANGED", "LABELS", "SUBJECT"],
-            [
-                [
-                    (r["commit"] or "working")[:12],
-                    (r["date"] or "-")[:10],
-                    r["author"] or "-",
-                    r["version"] or "-",
-                    ",".join(r["changed"]) or "-",
-                    ",".join(r["labels"]) or "-",
-                    r["subject"],
-                ]
-                for r in rows
-            ],
-        )
-    )
-    elsewhere = sorted(
-        label for label, e in pointers.items() if not any(label in m for m in marks.values())
-    )
-    for label in elsewhere:
-        plain.warn(
-            f"label {label} points at {pointers[label].version}, which is not in this history"
-        )
-
-
-def _label_rows(entries: list, pointers: dict) -> dict[int, list[str]]:
-    """Each label on one row: the commit it records when that row is there, else the newest
-    row with its version."""
-    out: dict[int, list[str]] = {}
-    for label, e in sorted(pointers.items()):
-        row = next(
-            (
-                i
-                for i, x in enumerate(entries)
-                if x.commit
-                and e.commit
-                and x.commit.sha.startswith(e.commit)
-                and x.version == e.version
-            ),
-            None,
-        )
-        if row is None:
-            row = next((i for i, x in enumerate(entries) if x.version == e.version), None)
-        if row is not None:
-            out.setdefault(row, []).append(label)
-    return out
+    found = history.labelled_log(project, loader.split_ref(name)[0], max_count=max_count)
+    log_out.write_log(found, fmt)
 
 
 def diff(

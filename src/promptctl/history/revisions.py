@@ -5,6 +5,7 @@ that recursion must stay inside one module."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from promptctl.errors import UsageError
@@ -109,3 +110,48 @@ def commit_with_version(project: Project, name: str, version: str) -> str | None
         return head
     found = loader.find_version(project, name, version)
     return found.commit if found is not None else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabelledLog:
+    """A prompt's log with labels.yaml joined in: what `promptctl log` shows."""
+
+    name: str
+    entries: tuple[LogEntry, ...]
+    labels: Mapping[int, tuple[str, ...]]  # row index -> the labels shown on that row
+    elsewhere: Mapping[str, str]  # label -> its version, not found in this history
+
+
+def labelled_log(project: Project, name: str, *, max_count: int = 500) -> LabelledLog:
+    """`log` of `name` with each label of labels.yaml on one row: the commit it records when that
+    row is there, else the newest row with its version."""
+    from promptctl.labels import store as labels
+
+    entries = log(project, name, max_count=max_count)
+    pointers = labels.read(project).get(name, {})
+    rows: dict[int, list[str]] = {}
+    elsewhere: dict[str, str] = {}
+    for label, e in sorted(pointers.items()):
+        row = next(
+            (
+                i
+                for i, x in enumerate(entries)
+                if x.commit
+                and e.commit
+                and x.commit.sha.startswith(e.commit)
+                and x.version == e.version
+            ),
+            None,
+        )
+        if row is None:
+            row = next((i for i, x in enumerate(entries) if x.version == e.version), None)
+        if row is None:
+            elsewhere[label] = e.version
+        else:
+            rows.setdefault(row, []).append(label)
+    return LabelledLog(
+        name=name,
+        entries=tuple(entries),
+        labels={i: tuple(v) for i, v in rows.items()},
+        elsewhere=elsewhere,
+    )
