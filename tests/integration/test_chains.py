@@ -309,3 +309,11 @@ def test_export_bundles_a_chain_that_loads_and_renders_without_git(
     assert loaded.version == expected.version
     assert loaded.render(ticket="x") == expected.render(ticket="x")
     assert loaded.render(ticket="x")[0]["content"].endswith("asked: Route: x")
+
+
+def test_run_calls_the_upstream_first_and_shows_the_step(project) -> None:
+    _seed(project)
+    r = project.run("run", "drafter", "--var", "ticket=printer")
+    assert r.code == 0, r.err
+    assert r.out == "Team [Route: printer] for printer; asked: Route: printer\n"
+    assert f"step route (router@{_version('router')}): Route: printer" in r.err

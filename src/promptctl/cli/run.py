@@ -38,7 +38,17 @@ def run(
     check_format(fmt, ("text", "json"))
     project = config.load_project(trusted_ref=trusted_config_ref)
     prompt = loader.resolve(ref, project)
-    messages = rendering.render_prompt(prompt, parse_vars(var, vars_file))
+    variables = parse_vars(var, vars_file)
+    if prompt.uses and "uses" not in variables:  # a chain: its upstream steps first
+        from promptctl.evals import runner
+
+        replies, steps = runner.run_chain(project, prompt, variables, use_cache=not no_cache)
+        for step in steps:
+            plain.warn(
+                f"step {step['step']} ({step['prompt']}@{step['version']}): {step['output']}"
+            )
+        variables = {**variables, "uses": {a: {"output": r} for a, r in replies.items()}}
+    messages = rendering.render_prompt(prompt, variables)
     reply, _ = engine.run_once(project, prompt, messages, model=model, use_cache=not no_cache)
     if fmt == "json":
         plain.write_json(

@@ -790,6 +790,28 @@ async def _chain(
     return replies
 
 
+def run_chain(
+    project: Project, prompt: Prompt, variables: Mapping[str, Any], *, use_cache: bool = True
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The upstream steps of one chain call (`promptctl run`): alias -> reply, and each step.
+
+    Raises:
+        UsageError: an upstream step failed (its message names the step).
+    """
+    from promptctl.engine import Engine
+
+    async def go() -> tuple[dict[str, str], list[dict[str, Any]]]:
+        steps: list[dict[str, Any]] = []
+        async with Engine(project, use_cache=use_cache, concurrency=1) as engine:
+            try:
+                replies = await _chain(engine, prompt, variables, 0, None, steps, ())
+            except _StepFailed as e:
+                raise UsageError(str(e)) from None
+        return replies, steps
+
+    return asyncio.run(go())
+
+
 async def _score_all(
     scorers: list[tuple[str, Any]],
     reply: Reply,

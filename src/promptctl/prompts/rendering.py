@@ -550,7 +550,7 @@ def uses_context(
                 f"uses.{use.alias}.output is the reply of {upstream.name}@{upstream.version}, "
                 "and rendering alone calls no model",
                 where=use.source,
-                hint="an eval of its suite runs the chain (promptctl eval); here, pass the reply: "
+                hint="promptctl run and an eval of its suite run the chain; here, pass the reply: "
                 f'--var \'uses={{"{use.alias}": {{"output": "..."}}}}\'',
             )
         out[use.alias] = entry
