@@ -85,6 +85,25 @@ def _entry(project: Project, name: str, label: str) -> labels.LabelEntry:
     return held
 
 
+def _current(
+    project: Project, name: str, label: str, action: str, percent: float
+) -> tuple[labels.LabelEntry, labels.Rollout, RolloutChange]:
+    """The label's entry, its rollout in progress, and the change `action` would make."""
+    held = _in_progress(project, name, label)
+    r = held.rollout
+    assert r is not None
+    change = RolloutChange(
+        name=name,
+        label=label,
+        action=action,
+        stable=held.version,
+        candidate=r.candidate,
+        percent=percent,
+        old_percent=r.percent,
+    )
+    return held, r, change
+
+
 def _in_progress(project: Project, name: str, label: str) -> labels.LabelEntry:
     held = _entry(project, name, label)
     if held.rollout is None:
@@ -218,18 +237,7 @@ def step(
 ) -> RolloutChange:
     """Widen the slice to `percent` %; the candidate must still have passing evidence."""
     check_percent(percent)
-    held = _in_progress(project, name, label)
-    r = held.rollout
-    assert r is not None
-    base = RolloutChange(
-        name=name,
-        label=label,
-        action="step",
-        stable=held.version,
-        candidate=r.candidate,
-        percent=float(percent),
-        old_percent=r.percent,
-    )
+    held, r, base = _current(project, name, label, "step", float(percent))
     if percent < r.percent:
         raise UsageError(
             f"--percent {percent:g} is lower than the current step ({r.percent:g}%): a rollout "
@@ -266,18 +274,7 @@ def finish(
     eval_now: promotion.EvalNow | None = None,
 ) -> RolloutChange:
     """Move the label to the candidate (everyone gets it) and end the rollout."""
-    held = _in_progress(project, name, label)
-    r = held.rollout
-    assert r is not None
-    base = RolloutChange(
-        name=name,
-        label=label,
-        action="finish",
-        stable=held.version,
-        candidate=r.candidate,
-        percent=100.0,
-        old_percent=r.percent,
-    )
+    held, r, base = _current(project, name, label, "finish", 100.0)
     evidence = _candidate_evidence(project, name, r, eval_now)
     if not evidence.passed:
         return replace(base, refused=True, changed=False, evidence=evidence)
@@ -298,18 +295,7 @@ def finish(
 
 def abort(project: Project, name: str, label: str, *, commit: bool = False) -> RolloutChange:
     """End the rollout: every key gets the stable version again."""
-    held = _in_progress(project, name, label)
-    r = held.rollout
-    assert r is not None
-    change = RolloutChange(
-        name=name,
-        label=label,
-        action="abort",
-        stable=held.version,
-        candidate=r.candidate,
-        percent=0.0,
-        old_percent=r.percent,
-    )
+    held, _r, change = _current(project, name, label, "abort", 0.0)
     return _write(project, change, held, replace(held, rollout=None), commit=commit)
 
 

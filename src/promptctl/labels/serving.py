@@ -89,6 +89,18 @@ def _arm(served: _Served, b: int | None) -> Prompt:
     return replace(served.stable, label=served.label, variant=STABLE, bucket=b)
 
 
+def _start(path: str, writes: int, stamp: Stamp, name: str, label: str, stable: Prompt) -> _Served:
+    return _Served(
+        path=path,
+        stamp=stamp,
+        writes=writes,
+        checked_at=time.monotonic(),
+        name=name,
+        label=label,
+        stable=stable,
+    )
+
+
 def _resolve(root: str | Path | None, name: str, label: str) -> _Served:
     from promptctl.project import config
     from promptctl.prompts import loader
@@ -98,16 +110,7 @@ def _resolve(root: str | Path | None, name: str, label: str) -> _Served:
     # Stamps before reading: a change while we read is seen on the next check.
     writes, stamp = store.writes(), _stamp(path)
     entry = store.read(project).get(name, {}).get(label)
-    stable = loader.resolve(f"{name}@{label}", project)
-    served = _Served(
-        path=path,
-        stamp=stamp,
-        writes=writes,
-        checked_at=time.monotonic(),
-        name=name,
-        label=label,
-        stable=stable,
-    )
+    served = _start(path, writes, stamp, name, label, loader.resolve(f"{name}@{label}", project))
     if entry is not None and entry.rollout is not None:
         r = entry.rollout
         served.candidate = loader.load_labelled(project, name, label, r.candidate, r.commit)
@@ -121,15 +124,7 @@ def _resolve_bundle(bundle: str, name: str, label: str) -> _Served:
     writes, stamp = store.writes(), _stamp(bundle)
     data = export._read(Path(bundle))
     stable = export.prompt_from_bundle(data, name, Path(bundle), label=label)
-    served = _Served(
-        path=bundle,
-        stamp=stamp,
-        writes=writes,
-        checked_at=time.monotonic(),
-        name=name,
-        label=label,
-        stable=stable,
-    )
+    served = _start(bundle, writes, stamp, name, label, stable)
     found = export.rollout_from_bundle(data, name, Path(bundle))
     if found is not None:
         r, served.candidate = found
