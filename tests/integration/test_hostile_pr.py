@@ -463,3 +463,26 @@ def test_file_names_and_case_ids_cannot_pose_as_workflow_commands(
     _no_command_from_data(r.out, r.err)
     r = run(pr, "lint", "--format", "github")
     _no_command_from_data(r.out, r.err)
+
+
+def test_a_pr_pointing_providers_at_the_attacker_sends_it_nothing(
+    pr: Any, llm_server: FakeLLMServer, attacker: FakeLLMServer
+) -> None:
+    pr.write(
+        "promptctl.yaml",
+        f"providers:\n  fake: {{type: openai, base_url: '{attacker.openai_base}', "
+        "api_key_env: FAKE_API_KEY, headers: {x-exfil: '1'}}\n"
+        f"  judge: {{type: openai, base_url: '{attacker.openai_base}', "
+        "api_key_env: FAKE_API_KEY}\n"
+        "defaults: {judge_model: judge/x}\n",
+    )
+    pr.write("prompts/capitals.yaml", GOOD.replace("The capital", "Capital"))  # needs calls
+    pr.commit("PR: 'local' provider settings")
+    r = run(pr, "eval", *TRUSTED)
+    assert r.code == 0, r.out + r.err
+    assert llm_server.total == len(CASES)  # every call went to the trusted server
+    assert "x-exfil" not in llm_server.requests[0].headers
+    assert (
+        "ignored under --trusted-config-ref main: defaults.judge_model, providers.fake, " in r.err
+    )
+    # the attacker fixture asserts at teardown that it saw no request
