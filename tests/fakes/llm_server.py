@@ -29,6 +29,12 @@ Knobs (set per test; `reset()` restores the defaults):
   prompt_tokens=, completion_tokens=, finish_reason=, model=)` (fields as raw JSON text),
   `.redirect(status, location)`, `.text(reply, input_tokens=,
   output_tokens=)` (a well-formed reply with that text), or `Scripted(status, body, headers)`.
+- `rate_limit(rpm=, tpm=, headers=True)`: enforce a limit the way the APIs do, as a one-second
+  bucket (600 rpm = 10 requests, refilled continuously; tokens = characters // 4 + max_tokens):
+  past it, 429 with Retry-After and retry-after-ms. `headers`: every chat reply carries
+  `x-ratelimit-limit/remaining/reset-requests|tokens` (and `anthropic-ratelimit-*` with RFC
+  3339 resets on /v1/messages); False = a server that enforces silently. `throttled` counts
+  the 429s sent.
 - Observations: `requests` (list of `Logged(method, path, headers, body, started, ended)`,
   headers lower-cased, body parsed JSON or None, times from `time.monotonic()`), `total`,
   `in_flight`, `peak_in_flight`, `connections` (TCP connections accepted),
@@ -297,6 +303,69 @@ def echo_reply(path: str, body: Any, text: str | None = None, usage: Any = None)
     }
 
 
+class RateLimiter:
+    """A provider's rate limit: one-second buckets of requests and tokens, refilled
+    continuously (600 rpm = 10 requests a second, burst 10)."""
+
+    def __init__(self, *, rpm: int | None, tpm: int | None, headers: bool) -> None:
+        self.rpm, self.tpm, self.headers = rpm, tpm, headers
+        self.requests = rpm / 60 if rpm else 0.0
+        self.tokens = tpm / 60 if tpm else 0.0
+        self.at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self, path: str, body: Any) -> tuple[int, dict[str, str]]:
+        """(200 or 429, headers to send) for one request."""
+        cost = _chars(body) // 4 + 1
+        if isinstance(body, dict) and isinstance(body.get("max_tokens"), int):
+            cost += body["max_tokens"]
+        with self.lock:
+            now = time.monotonic()
+            elapsed, self.at = now - self.at, now
+            wait = 0.0
+            if self.rpm:
+                rate = self.rpm / 60
+                self.requests = min(rate, self.requests + elapsed * rate)
+                if self.requests < 1:
+                    wait = (1 - self.requests) / rate
+            if self.tpm:
+                rate = self.tpm / 60
+                self.tokens = min(rate, self.tokens + elapsed * rate)
+                if self.tokens < cost:
+                    wait = max(wait, (cost - self.tokens) / rate)
+            if not wait:
+                self.requests -= 1 if self.rpm else 0
+                self.tokens -= cost if self.tpm else 0
+            headers = self._headers(path) if self.headers else {}
+        if wait:
+            headers["Retry-After"] = str(max(1, round(wait)))
+            headers["retry-after-ms"] = str(max(1, round(wait * 1000)))
+            return 429, headers
+        return 200, headers
+
+    def _headers(self, path: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for kind, limit, left in (
+            ("requests", self.rpm, self.requests),
+            ("tokens", self.tpm, self.tokens),
+        ):
+            if not limit:
+                continue
+            full_in = (limit / 60 - left) / (limit / 60)  # seconds until the bucket is full
+            if path == "/v1/messages":
+                from datetime import datetime, timedelta, timezone
+
+                when = datetime.now(timezone.utc) + timedelta(seconds=full_in)
+                out[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
+                out[f"anthropic-ratelimit-{kind}-remaining"] = str(max(0, int(left)))
+                out[f"anthropic-ratelimit-{kind}-reset"] = when.isoformat().replace("+00:00", "Z")
+            else:
+                out[f"x-ratelimit-limit-{kind}"] = str(limit)
+                out[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(left)))
+                out[f"x-ratelimit-reset-{kind}"] = f"{max(0, round(full_in * 1000))}ms"
+        return out
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # The listen backlog is fixed when the socket is bound; the default 5 drops SYNs when 32+
@@ -334,6 +403,8 @@ class FakeLLMServer:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.connections = 0  # TCP connections accepted (keep-alive reuse shows here)
+        self.limiter: RateLimiter | None = None
+        self.throttled = 0  # 429s sent by the limiter
         self._queue: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -395,7 +466,15 @@ class FakeLLMServer:
             self.default = None
             self.require_key = None
             self.latency_s = 0.0
+            self.limiter = None
+            self.throttled = 0
         self.batches.reset()
+
+    def rate_limit(
+        self, *, rpm: int | None = None, tpm: int | None = None, headers: bool = True
+    ) -> None:
+        """Enforce `rpm` requests / `tpm` tokens a minute (see the module docstring)."""
+        self.limiter = RateLimiter(rpm=rpm, tpm=tpm, headers=headers)
 
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:
         """Block until `n` requests have arrived (an event, not a sleep)."""
@@ -448,7 +527,10 @@ class FakeLLMServer:
                 status, data, extra = server.batches.serve(method, self.path, headers, raw)
                 self._reply(status, data, extra)
 
+            extra_headers: dict[str, str] = {}  # noqa: RUF012 - per request, reassigned
+
             def do_POST(self) -> None:
+                self.extra_headers = {}
                 started = time.monotonic()
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -484,6 +566,16 @@ class FakeLLMServer:
                 if path not in ("/v1/chat/completions", "/v1/messages", "/v1/embeddings"):
                     self._reply(404, b'{"error": {"message": "unknown path"}}', {})
                     return
+                limiter = server.limiter
+                if limiter is not None:
+                    status, extra = limiter.take(path, body)
+                    self.extra_headers = extra
+                    if status == 429:
+                        with server._lock:
+                            server.throttled += 1
+                        err = b'{"error": {"message": "rate limit reached", "type": "requests"}}'
+                        self._reply(429, err, {})
+                        return
                 script = server._next()
                 latency = server.latency_s
                 if script is not None and script.latency_s is not None:
@@ -566,7 +658,7 @@ class FakeLLMServer:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
-                    for k, v in headers.items():
+                    for k, v in {**self.extra_headers, **headers}.items():
                         self.send_header(k, v)
                     self.end_headers()
                     self.wfile.write(data)
@@ -647,6 +739,9 @@ def _main() -> None:
     parser = argparse.ArgumentParser(description="fake OpenAI/Anthropic server for benchmarks")
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--lean", action="store_true", help="echo only, on asyncio (benchmarks)")
+    parser.add_argument("--rpm", type=int, help="enforce this many requests a minute")
+    parser.add_argument("--tpm", type=int, help="enforce this many tokens a minute")
+    parser.add_argument("--no-limit-headers", action="store_true", help="enforce silently")
     args = parser.parse_args()
     if args.lean:
         import asyncio
@@ -654,12 +749,18 @@ def _main() -> None:
         asyncio.run(_serve_lean(args.latency))
         return
     server = FakeLLMServer(latency_s=args.latency).start()
+    if args.rpm or args.tpm:
+        server.rate_limit(rpm=args.rpm, tpm=args.tpm, headers=not args.no_limit_headers)
     sys.stdout.write(server.url + "\n")
     sys.stdout.flush()
     try:
         sys.stdin.read()  # until the parent closes our stdin
     finally:
         server.stop()
+        # what the benchmark reads back: chat requests answered, and how many were 429s
+        chat = sum(1 for r in server.requests if r.method == "POST")
+        sys.stdout.write(json.dumps({"requests": chat, "throttled": server.throttled}) + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

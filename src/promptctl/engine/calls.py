@@ -25,6 +25,7 @@ from promptctl.engine.budget import Budget, EngineStats
 from promptctl.engine.cache import FILE_NAME, Cache
 from promptctl.engine.clients import Clients, Send
 from promptctl.engine.concurrency import DEFAULT_CONCURRENCY, Limiter
+from promptctl.engine.pacing import Pacer, estimate_tokens
 from promptctl.engine.settings import api_key, resolve_provider
 from promptctl.engine.transport import ReplyTooLarge
 from promptctl.errors import (
@@ -42,6 +43,7 @@ from promptctl.providers.base import (
     Completion,
     HTTPCall,
     Provider,
+    ProviderHTTPError,
     ProviderSettings,
     validated,
 )
@@ -58,6 +60,7 @@ class _Slot:
     network: bool
     limiter: Limiter | None = None
     breaker: retry.Breaker | None = None
+    pacer: Pacer | None = None
     senders: dict[str, Send] = field(default_factory=dict)  # URL -> the client that posts it
 
 
@@ -158,6 +161,7 @@ class Engine:
             limit = min(self.concurrency, settings.concurrency or self.concurrency)
             slot.limiter = Limiter(limit)
             slot.breaker = retry.Breaker(name)
+            slot.pacer = Pacer(rpm=settings.rpm, tpm=settings.tpm)
         self._slots[name] = slot
         return slot
 
@@ -303,13 +307,17 @@ class Engine:
         assert breaker is not None
         assert limiter is not None
         http = slot.provider.build(request, key)
+        body = json.dumps(http.body, ensure_ascii=False).encode("utf-8")
+        tokens = estimate_tokens(body, request.params)
         try:
             result = await retry.call_with_retries(
-                lambda: self._attempt(slot, http),
+                lambda: self._attempt(slot, http, body, tokens),
                 settings=slot.settings,
                 url=http.url,
                 policy=self.policy,
                 limiter=limiter,
+                pacer=slot.pacer,
+                tokens=tokens,
                 stop=self.stop,
                 stop_reason=lambda: self.stop_reason,
                 on_retry=self._count_retry,
@@ -331,8 +339,7 @@ class Engine:
     def _count_retry(self) -> None:
         self.stats.retries += 1
 
-    async def _attempt(self, slot: _Slot, http: HTTPCall) -> Completion:
-        body = json.dumps(http.body, ensure_ascii=False).encode("utf-8")
+    async def _attempt(self, slot: _Slot, http: HTTPCall, body: bytes, tokens: int) -> Completion:
         send = slot.senders.get(http.url)
         if send is None:  # the client is chosen once per run and URL
             send = slot.senders[http.url] = self._clients.route(slot.settings, http.url)
@@ -346,7 +353,17 @@ class Engine:
                 f"{self.max_response_bytes // (1024 * 1024)} MiB",
                 hint="lower max_tokens; a chat reply this size is a misconfigured server",
             ) from None
-        return validated(slot.settings.name, slot.provider.parse(status, headers, reply))
+        pacer = slot.pacer
+        limited = pacer.observe(headers) if pacer is not None else False
+        try:
+            completion = validated(slot.settings.name, slot.provider.parse(status, headers, reply))
+        except ProviderHTTPError as e:
+            # A 429 that states the limit is the server pacing us, not an outage.
+            e.backpressure = limited and e.status == 429 and not e.quota
+            raise
+        if pacer is not None and completion.input_tokens is not None:
+            pacer.used(tokens, completion.input_tokens + (completion.output_tokens or 0))
+        return completion
 
 
 def _flush_quietly(flush: Callable[[], None]) -> None:

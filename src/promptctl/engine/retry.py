@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from promptctl.engine.concurrency import Limiter
+from promptctl.engine.pacing import Pacer
 from promptctl.engine.transport import (
     InvalidRequest,
     InvalidURL,
@@ -49,6 +50,10 @@ RETRY_AFTER_CAP_S = 60.0  # a server asking for longer is treated as down for th
 # retries, with no success between, means the provider is down for this run. Stop scheduling
 # and keep what finished, rather than spend hours retrying every remaining case.
 OUTAGE_AFTER_CALLS = 3
+# A 429 with rate-limit headers is back-pressure: the call waits and retries without spending
+# its retries, up to this many times (then it fails alone; the breaker never counts it).
+MAX_BACKPRESSURE_WAITS = 20
+BACKPRESSURE_WAIT_S = 1.0  # when such a 429 names no Retry-After
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +135,8 @@ async def call_with_retries(
     stop: Callable[[str], None],
     stop_reason: Callable[[], str | None],
     on_retry: Callable[[], None],
+    pacer: Pacer | None = None,
+    tokens: int = 0,
 ) -> tuple[Completion, float, int]:
     """`attempt()` until it succeeds or a failure is final: (completion, latency_s, retries).
 
@@ -147,12 +154,17 @@ async def call_with_retries(
     )
     name = settings.name
     tries = 0
+    waits = 0  # back-pressure waits (429 with rate-limit headers)
     while True:
         retry_after: float | None = None
         throttled = False
+        pushed_back = False
         await limiter.acquire()
         started = time.perf_counter()
         try:
+            if pacer is not None:
+                await pacer.admit(tokens)
+                started = time.perf_counter()
             completion = await _deadline(attempt(), timeout_s)
             return completion, time.perf_counter() - started, tries
         except ProviderHTTPError as e:
@@ -170,34 +182,47 @@ async def call_with_retries(
                     f"{name}: HTTP 429: quota or credit exhausted: {e.snippet}",
                     hint="add credit or raise the account's limit; retrying will not help",
                 ) from None
-            throttled = e.status == 429
-            if 300 <= e.status < 400:
-                raise ProviderError(
-                    f"{name}: HTTP {e.status}: the server redirects this request; promptctl "
-                    "does not follow redirects (a POST with a key must not be re-sent elsewhere)",
-                    hint="point base_url (or the provider's BASE_URL variable) at the address "
-                    "the server redirects to",
-                ) from None
-            if not e.retriable:
-                raise ProviderError(
-                    _after(f"{e.message} (not retried)", tries), hint=_hint(e.status)
-                ) from None
-            if tries >= max_retries:
-                raise RetriesExhaustedError(
-                    _after(e.message, tries), hint=_hint(e.status)
-                ) from None
-            retry_after = e.retry_after
-            if retry_after is not None and retry_after > policy.retry_after_cap_s:
-                # Waiting the cap on every retry of every call took minutes per call: a server
-                # asking for longer than the cap is down for this run (the breaker's answer).
-                stop("outage")
-                raise ProviderUnavailableError(
-                    f"{name}: HTTP {e.status} asks to wait {retry_after:,.0f} s (Retry-After), "
-                    f"more than the {policy.retry_after_cap_s:g} s cap: treated as down for "
-                    "this run",
-                    hint="finished results are kept; when the provider is back: "
-                    "promptctl eval --resume",
-                ) from None
+            if e.backpressure:
+                waits += 1
+                if waits > MAX_BACKPRESSURE_WAITS:
+                    raise ProviderError(
+                        f"{name}: HTTP 429: still rate limited after {MAX_BACKPRESSURE_WAITS} "
+                        "waits",
+                        hint="another client shares this key's limit; lower --concurrency "
+                        "or set rpm: for this provider",
+                    ) from None
+                pushed_back = True
+                retry_after = e.retry_after
+            else:
+                throttled = e.status == 429
+                if 300 <= e.status < 400:
+                    raise ProviderError(
+                        f"{name}: HTTP {e.status}: the server redirects this request; "
+                        "promptctl does not follow redirects (a POST with a key must not be "
+                        "re-sent elsewhere)",
+                        hint="point base_url (or the provider's BASE_URL variable) at the address "
+                        "the server redirects to",
+                    ) from None
+                if not e.retriable:
+                    raise ProviderError(
+                        _after(f"{e.message} (not retried)", tries), hint=_hint(e.status)
+                    ) from None
+                if tries >= max_retries:
+                    raise RetriesExhaustedError(
+                        _after(e.message, tries), hint=_hint(e.status)
+                    ) from None
+                retry_after = e.retry_after
+                if retry_after is not None and retry_after > policy.retry_after_cap_s:
+                    # Waiting the cap on every retry of every call took minutes per call: a server
+                    # asking for longer than the cap is down for this run (the breaker's answer).
+                    stop("outage")
+                    raise ProviderUnavailableError(
+                        f"{name}: HTTP {e.status} asks to wait {retry_after:,.0f} s (Retry-After), "
+                        f"more than the {policy.retry_after_cap_s:g} s cap: treated as down for "
+                        "this run",
+                        hint="finished results are kept; when the provider is back: "
+                        "promptctl eval --resume",
+                    ) from None
         except asyncio.TimeoutError:
             if tries >= max_retries:
                 raise RetriesExhaustedError(
@@ -237,13 +262,26 @@ async def call_with_retries(
                     ),
                 ) from None
         finally:
+            if pacer is not None:
+                pacer.finished()
             await limiter.release(throttled=throttled)
         if stop_reason() == "outage":
             # the breaker tripped while this call was retrying: it would fail too
             raise ProviderError(_after(f"{name}: not retried: provider unavailable", tries))
+        on_retry()
+        if pushed_back:
+            # the pacer holds every call of this provider, not only this one
+            wait = min(
+                BACKPRESSURE_WAIT_S if retry_after is None else retry_after,
+                policy.retry_after_cap_s,
+            )
+            if pacer is not None:
+                pacer.hold(wait)
+            else:
+                await asyncio.sleep(wait)
+            continue
         delay = policy.backoff(tries, retry_after)
         tries += 1
-        on_retry()
         await asyncio.sleep(delay)
 
 

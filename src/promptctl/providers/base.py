@@ -133,6 +133,9 @@ class ProviderHTTPError(ProviderError):
         self.should_retry = should_retry
         self.quota = quota
         self.overloaded = overloaded
+        # set by the engine: a 429 that came with rate-limit headers (wait and retry; never
+        # an outage)
+        self.backpressure = False
 
     @property
     def retriable(self) -> bool:
