@@ -8,6 +8,8 @@ the run approaches the limit without hitting it:
   `x-ratelimit-remaining-*` and `x-ratelimit-reset-*` ("1s", "6m0s", "20ms"), Anthropic's
   `anthropic-ratelimit-requests-*` / `anthropic-ratelimit-tokens-*` (RFC 3339 reset times);
   headers win over `rpm:`/`tpm:` from promptctl.yaml, which pace servers that send none;
+- what a reply says remains (less the calls out since) goes at once: a run starts with the
+  server's burst instead of leaving it unused; past it,
 - requests leave evenly spaced at PACE_SHARE of the per-minute limit (a leaky bucket: each
   call reserves the next free slot, so no lock is needed on one event loop); tokens likewise,
   an estimate (prompt bytes / 4 + max_tokens) reserved before the call, corrected by the
@@ -28,7 +30,9 @@ from datetime import datetime, timezone
 
 # Pace at this share of the limit: the server's bucket absorbs arrival jitter, and the last
 # percent or two of throughput is not worth the 429s it costs.
-PACE_SHARE = 0.97
+PACE_SHARE = 0.98
+# Calls kept in hand when spending the requests a reply says remain (their replies may be late).
+MARGIN = 1
 # A reset further out than this is taken as not meant for pacing (a daily quota window).
 MAX_HOLD_S = 60.0
 
@@ -132,6 +136,10 @@ class Pacer:
         # Gentle start: None = nothing learnt yet; a future while the probe call is out.
         self._learnt = rpm is not None or tpm is not None
         self._probe: asyncio.Future[None] | None = None
+        self._out = 0  # calls admitted whose attempt has not finished
+        # requests that may go at once: the last reply's remaining less those out since; a
+        # configured rpm starts with one second of it
+        self._credit = rpm / 60 - MARGIN if rpm else 0.0
 
     @property
     def paced(self) -> bool:
@@ -144,14 +152,27 @@ class Pacer:
                 self._probe = asyncio.get_running_loop().create_future()
                 break  # this call is the probe
             await asyncio.shield(self._probe)
+        self._out += 1
         now = time.monotonic()
+        if self._credit >= 1 and now >= self._hold_until and now >= self._next_tokens:
+            self._credit -= 1
+            if self.rpm:  # the paced calls after a burst start one interval after it
+                self._next_request = max(self._next_request, now + self._interval())
+            self._reserve_tokens(now, tokens)
+            return
         at = max(now, self._hold_until, self._next_request, self._next_tokens)
         if self.rpm:
-            self._next_request = max(at, self._next_request) + 60.0 / (self.rpm * PACE_SHARE)
-        if self.tpm and tokens > 0:
-            self._next_tokens = max(at, self._next_tokens) + 60.0 * tokens / (self.tpm * PACE_SHARE)
+            self._next_request = max(at, self._next_request) + self._interval()
+        self._reserve_tokens(at, tokens)
         if at > now:
             await asyncio.sleep(at - now)
+
+    def _interval(self) -> float:
+        return 60.0 / ((self.rpm or 1) * PACE_SHARE)
+
+    def _reserve_tokens(self, at: float, tokens: int) -> None:
+        if self.tpm and tokens > 0:
+            self._next_tokens = max(at, self._next_tokens) + 60.0 * tokens / (self.tpm * PACE_SHARE)
 
     def observe(self, headers: Mapping[str, str]) -> bool:
         """Learn from one reply's headers; True when they carried rate limits."""
@@ -164,6 +185,9 @@ class Pacer:
             self.rpm = limits.limit_requests
         if limits.limit_tokens:
             self.tpm = limits.limit_tokens
+        if limits.remaining_requests is not None:
+            # the calls out besides the one this reply answers will spend from it too
+            self._credit = limits.remaining_requests - (self._out - 1) - MARGIN
         for remaining, reset in (
             (limits.remaining_requests, limits.reset_requests),
             (limits.remaining_tokens, limits.reset_tokens),
@@ -184,8 +208,9 @@ class Pacer:
             self._hold_until = max(self._hold_until, time.monotonic() + seconds)
 
     def finished(self) -> None:
-        """A call ended without a reply to learn from (connection error, timeout): the
-        gentle start must not wait on it forever."""
+        """An attempt ended (after `observe` when a reply came; a connection error or timeout
+        leaves the gentle start waiting on nothing)."""
+        self._out = max(0, self._out - 1)
         self._learn()
 
     def _learn(self) -> None:
