@@ -342,3 +342,35 @@ def test_deterministic_flips_never_get_repeat_advice(story, repeat) -> None:  # 
     else:
         assert f"pass->fail: c-00 (1/1->0/{repeat}), c-01 (1/1->0/{repeat})" in r.out
         assert f"more repeats would not: every flip was the same in all {repeat} repeats" in r.out
+
+
+def test_settle_makes_fresh_calls_of_both_prompts_within_its_budget(story) -> None:  # type: ignore[no-untyped-def]
+    # Issue 17 §4: the inconclusive scorer's cases are re-sampled from the baseline's prompt
+    # (resolved by its version from git) and the current one; deterministic replies keep the
+    # same two flips, so it stays inconclusive, and the report counts the extra calls.
+    p, server = story
+    _baseline(p, server)
+    p.write("prompts/capitals.yaml", TWO_WRONG)
+    before = server.total
+    r = p.run("eval", "capitals", "--settle", "--settle-budget", "12")
+    assert r.code == 0, r.out + r.err
+    assert server.total - before == 2 + 12  # the run's 2 changed requests (rest replayed) + 12
+    assert "settle: 12 extra call(s) for this eval" in r.out
+    assert "sequential over 2 look(s)" in r.out
+    assert "gate: INCONCLUSIVE" in r.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--settle-budget", "0"], "--settle-budget must be a positive number of calls, not 0"),
+        (["--settle-budget", "-5"], "--settle-budget must be a positive number of calls, not -5"),
+        (["--settle", "--offline"], "--settle makes fresh calls to the model"),
+    ],
+)
+def test_bad_settle_options_are_exit_2_before_any_call(story, args, message) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    r = p.run("eval", "capitals", *args)
+    assert r.code == 2, r.out + r.err
+    assert message in r.err and "Traceback" not in r.err
+    assert server.total == 0

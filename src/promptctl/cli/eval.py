@@ -123,6 +123,22 @@ def eval_cmd(
             "--changed-since", metavar="REF", help="Only suites whose inputs changed since REF."
         ),
     ] = None,
+    settle: Annotated[
+        bool,
+        typer.Option(
+            "--settle",
+            help="Re-sample the cases of inconclusive scorers with fresh calls until decided "
+            "(sequential test; the eval-wide false-alarm rate stays at alpha).",
+        ),
+    ] = False,
+    settle_budget: Annotated[
+        int | None,
+        typer.Option(
+            "--settle-budget",
+            metavar="CALLS",
+            help="Most fresh calls --settle may make (default: as many as the eval made).",
+        ),
+    ] = None,
     trusted_config_ref: TrustedRef = None,
     models: Annotated[
         list[str] | None,
@@ -189,6 +205,8 @@ def eval_cmd(
         max_cost_usd=max_cost,
         baseline_ref=baseline_ref,
         max_retries=max_retries,
+        settle=settle or settle_budget is not None,  # a budget asks for settling
+        settle_budget=settle_budget,
     )
     if update_baseline and (filter_expr or shard):
         raise UsageError(

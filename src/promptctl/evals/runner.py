@@ -83,6 +83,8 @@ class EvalOptions:
     batch: bool = False
     batch_retry: str = "live"  # live | batch: where a line that errored or expired goes
     no_wait: bool = False  # submit the batches, record them and stop (--resume collects)
+    settle: bool = False  # `--settle`: re-sample inconclusive scorers' cases (issue 17 §4)
+    settle_budget: int | None = None  # fresh calls --settle may make (default: the eval's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -853,6 +855,16 @@ def run_eval(
         RunInterruptedError: Ctrl-C; partial results and summary are on disk.
         IncompleteError: budget, auth or --offline stopped the run (partial results kept).
     """
+    if options.settle and options.offline:
+        raise UsageError(
+            "--settle makes fresh calls to the model; it cannot be combined with --offline",
+            hint="drop --offline, or drop --settle and read the inconclusive verdict's advice",
+        )
+    if options.settle_budget is not None and options.settle_budget <= 0:
+        raise UsageError(
+            f"--settle-budget must be a positive number of calls, not {options.settle_budget}",
+            hint="e.g. --settle-budget 200 (default: as many calls as the eval itself made)",
+        )
     invocation = (
         dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{secrets.token_hex(2)}"
     )
@@ -884,7 +896,14 @@ def run_eval(
             jobs.append((p, opts, path))
     else:
         jobs = [(plan(project, s, options), options, None) for s in suites]
-    return decide(asyncio.run(_run_all(project, jobs, progress, invocation)))
+    result = decide(asyncio.run(_run_all(project, jobs, progress, invocation)))
+    if options.settle:
+        from promptctl.evals import settling
+
+        result = settling.settle_eval(
+            project, result, [p for p, _, _ in jobs], options.settle_budget, _one
+        )
+    return result
 
 
 def decide(result: EvalResult) -> EvalResult:

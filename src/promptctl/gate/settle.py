@@ -171,7 +171,7 @@ def _look(
         else:
             comp = stats.compare(base, cur, alpha=r.gate.alpha, seed=seed)
         scorers.append(replace(s, comparison=comp, looks=(*s.looks, comp.p_value)))
-    return replace(r, scorers=tuple(replace(s, settle_calls=calls) for s in scorers))
+    return replace(r, scorers=tuple(scorers), settle_calls=calls)
 
 
 def _tallies(

@@ -69,7 +69,6 @@ class ScorerGate:
     # eval --settle: the p-value at each look (the run, then each round of fresh samples); the
     # scorer's p is then the sequential one, stats.sequential_p (gate/settle.py).
     looks: tuple[float, ...] = ()
-    settle_calls: int = 0  # fresh samples drawn for this scorer's suite by --settle
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +93,7 @@ class GateResult:
     family: str = "eval"  # eval | suite: which tests the p-values were corrected over
     family_tests: int = 0  # compared scorers in that family (the Holm correction's m)
     family_suites: int = 0  # suites they come from
+    settle_calls: int = 0  # eval --settle: fresh calls the whole eval made to settle
 
 
 def stricter(current: Gate, committed: Gate) -> Gate:
@@ -485,7 +485,6 @@ def as_dict(result: GateResult) -> dict[str, Any]:
                 "p_adjusted": r6(s.p_adjusted),
                 "p_looks": [r6(x) for x in s.looks],
                 "p_sequential": r6(stats.sequential_p(s.looks)) if s.looks else None,
-                "settle_calls": s.settle_calls,
                 "metric": s.metric,
                 "score_distribution": [
                     {"score": v, "base": b, "current": n} for v, b, n in s.distribution
@@ -543,6 +542,7 @@ def as_dict(result: GateResult) -> dict[str, Any]:
             "suites": result.family_suites,
             "correction": "holm",
         },
+        "settle_calls": result.settle_calls,
         "cost_usd": r6(result.cost_usd),
         "failures": list(result.failures),
         "notes": list(result.notes),

@@ -142,6 +142,11 @@ def text(g: GateResult) -> str:
         )
     lines.append(table(HEADERS, rows(g)))
     lines.append(f"  {family_line(g)}\n")
+    if g.settle_calls:
+        lines.append(
+            f"  settle: {g.settle_calls} extra call(s) for this eval (fresh samples of the "
+            "baseline's prompt and this one); p is sequential over the looks\n"
+        )
     for s in g.scorers:
         lines.append(f"  {s.scorer_id}: {describe(s, g.gate)}\n")
         if s.distribution:
