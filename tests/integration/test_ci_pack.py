@@ -469,6 +469,8 @@ def test_sharded_workflow_shards_then_merges(scratch: Any, tmp_path: Path) -> No
     assert r.returncode == 1, r.stdout + r.stderr
     assert "capitals: REGRESSED" in r.stdout
     assert "| `names-capital` | REGRESSED | 100.0% | 43.8% |" in (p.root / "report.md").read_text()
+    html = (p.root / "report.html").read_text(encoding="utf-8")  # uploaded, linked from the comment
+    assert "Content-Security-Policy" in html and "names-capital" in html
 
 
 def test_changed_since_in_a_shallow_clone_says_set_fetch_depth(

@@ -39,6 +39,14 @@ def merge(
         Path | None,
         typer.Option("--markdown", help="Write a markdown report (PR-comment ready) to FILE."),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help="Write a self-contained HTML report (verdicts, cases, replies side by side).",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One line per suite.")] = False,
 ) -> None:
@@ -57,6 +65,8 @@ def merge(
     project = config.load_project()
     result = merging.merge(project, merging.expand(project, run_refs), baseline_ref=baseline_ref)
     report_files.write_reports(result, output=output, junit=junit, markdown=markdown)
+    if html is not None:
+        report_files.write_html(project, result, html, baseline_ref)
     if fmt == "json":
         from promptctl.reporters import json_out, plain
 
