@@ -184,6 +184,7 @@ def eval_cmd(
     from promptctl.errors import UsageError
     from promptctl.evals import datasets, runner
     from promptctl.evals import suites as suite_files
+    from promptctl.history import gitrepo
     from promptctl.project import config
     from promptctl.reporters import github, report_files, terminal
 
@@ -294,7 +295,8 @@ def eval_cmd(
         plain.write_json(json_out.eval_json(result))
     else:
         terminal.write_result(result, quiet=quiet)
-    github.report(project, result)  # annotations and step summary inside GitHub Actions only
+    if github.active():  # annotations and step summary inside GitHub Actions only
+        github.report(project, result, repo_root=gitrepo.toplevel_if_repo(project.root))
     for line in result.warnings():
         terminal.warn(line)
     raise typer.Exit(result.exit_code)

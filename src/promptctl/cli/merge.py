@@ -58,6 +58,7 @@ def merge(
     Example: promptctl merge .promptctl/runs --markdown report.md
     """
     from promptctl.evals import merge as merging
+    from promptctl.history import gitrepo
     from promptctl.project import config
     from promptctl.reporters import github, report_files
 
@@ -75,7 +76,8 @@ def merge(
         from promptctl.reporters import terminal
 
         terminal.write_result(result, quiet=quiet)
-    github.report(project, result)
+    if github.active():
+        github.report(project, result, repo_root=gitrepo.toplevel_if_repo(project.root))
     raise typer.Exit(result.exit_code)
 
 

@@ -238,7 +238,7 @@ def merge(project: Project, paths: Sequence[Path], *, baseline_ref: str | None =
 
 
 def _merge_one(project: Project, p: MergePlan, invocation: str, baseline_ref: str | None) -> Any:
-    from promptctl.evals.runner import SuiteResult
+    from promptctl.evals.runner import SuiteResult, prompt_location
     from promptctl.gate import verdict as gate_mod
 
     first = p.shards[0].header
@@ -324,6 +324,7 @@ def _merge_one(project: Project, p: MergePlan, invocation: str, baseline_ref: st
         floor_failures=floors,
         gate=gated,
         replayed=summary.replayed,
+        prompt_at=prompt_location(project, first.prompt),
     )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from promptctl.errors import (
     BatchPendingError,
     IncompleteError,
+    Location,
     MissingKeyError,
     PromptctlError,
     ProviderError,
@@ -106,6 +107,8 @@ class SuiteResult:
     gate: GateResult | None = None  # once the run completes (floors included)
     replayed: int = 0  # outputs reused from the baseline instead of calling the model
     fatal: BaseException | None = None  # the error that stopped the run, if one did
+    # Where the prompt's messages start (absolute path, line): what annotations point at.
+    prompt_at: Location | None = None
 
     @property
     def exit_code(self) -> int:
@@ -116,6 +119,31 @@ class SuiteResult:
         if self.gate is not None:
             return int(self.gate.exit_code)
         return 1 if self.floor_failures else 0
+
+
+def prompt_anchor(project: Project, prompt: Prompt) -> Location | None:
+    """prompt_location without reading the file again when `prompt` was loaded from it."""
+    path = loader.prompt_files(project).get(prompt.name)
+    first = prompt.messages[0].source if prompt.messages else None
+    if path is not None and first is not None and first.path == project.rel(path):
+        return Location(str(path), first.line or 1)
+    return prompt_location(project, prompt.name)
+
+
+def prompt_location(project: Project, name: str) -> Location | None:
+    """The prompt file of `name` in this checkout and the line its messages start on (line 1
+    when it no longer loads: the file is still the place to look); None without a file."""
+    path = loader.prompt_files(project).get(name)
+    if path is None:
+        return None
+    line = None
+    try:
+        prompt = loader.load_prompt_file(project, path)
+        first = prompt.messages[0].source if prompt.messages else None
+        line = first.line if first is not None else None
+    except PromptctlError:
+        pass
+    return Location(str(path), line or 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -614,6 +642,7 @@ async def _run_suite(
         gate=gated,
         replayed=replayed[0],
         fatal=fatal[0] if fatal else None,
+        prompt_at=prompt_anchor(project, prompt),
     )
 
 

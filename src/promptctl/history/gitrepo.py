@@ -67,6 +67,11 @@ def toplevel(root: Path) -> Path:
     return Path(open_repo(root).working_tree_dir).resolve()
 
 
+def toplevel_if_repo(root: Path) -> Path | None:
+    """The work tree's top level, or None outside a git work tree."""
+    return toplevel(root) if is_repo(root) else None
+
+
 def relpath(root: Path, path: Path) -> str:
     """`path` relative to the repository's top level, as git names it."""
     return path.resolve().relative_to(toplevel(root)).as_posix()

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from promptctl.errors import PromptctlError
 from promptctl.escaping import undefanged
 from promptctl.evals.runner import EvalResult, SuiteResult
 from promptctl.model import Verdict
@@ -70,17 +69,15 @@ def command(
 # ----------------------------------------------------------------------------- annotations
 
 
-def _shown_path(project: Project, path: Path) -> str:
+def _shown_path(project: Project, path: Path, repo_root: Path | None) -> str:
     """`path` as GitHub names files in annotations: relative to the repository root."""
     path = path.resolve()
     bases: list[Path] = []
     workspace = os.environ.get("GITHUB_WORKSPACE")
     if workspace:
         bases.append(Path(workspace).resolve())
-    from promptctl.history import gitrepo
-
-    if gitrepo.is_repo(project.root):
-        bases.append(gitrepo.toplevel(project.root))
+    if repo_root is not None:
+        bases.append(repo_root)
     for base in bases:
         try:
             return path.relative_to(base).as_posix()
@@ -89,29 +86,23 @@ def _shown_path(project: Project, path: Path) -> str:
     return project.rel(path)
 
 
-def _prompt_location(project: Project, name: str) -> tuple[str | None, int | None]:
-    from promptctl.prompts import loader
-
-    path = loader.prompt_files(project).get(name)
-    if path is None:
+def _prompt_location(
+    project: Project, s: SuiteResult, repo_root: Path | None
+) -> tuple[str | None, int | None]:
+    at = s.prompt_at
+    if at is None:
         return None, None
-    line = None
-    try:
-        prompt = loader.load_prompt_file(project, path)
-        first = prompt.messages[0].source if prompt.messages else None
-        line = first.line if first is not None else None
-    except PromptctlError:
-        pass  # a prompt that no longer loads still gets its file annotated
-    return _shown_path(project, path), line or 1
+    return _shown_path(project, Path(at.path), repo_root), at.line or 1
 
 
-def _suite_file(project: Project, s: SuiteResult) -> str | None:
+def _suite_file(project: Project, s: SuiteResult, repo_root: Path | None) -> str | None:
     path = Path(s.suite.path)
-    return _shown_path(project, path) if path.is_file() else None
+    return _shown_path(project, path, repo_root) if path.is_file() else None
 
 
-def annotations(project: Project, result: EvalResult) -> list[str]:
-    """Workflow commands for every suite that did not pass cleanly."""
+def annotations(project: Project, result: EvalResult, repo_root: Path | None = None) -> list[str]:
+    """Workflow commands for every suite that did not pass cleanly. Files are named relative to
+    GITHUB_WORKSPACE or `repo_root` (the git top level, which the caller looks up)."""
     from promptctl.gate.verdict import describe
     from promptctl.reporters.gate_report import MAX_FLIPS
 
@@ -124,7 +115,7 @@ def annotations(project: Project, result: EvalResult) -> list[str]:
                     "error",
                     f"{name}: {s.status}: {s.error or 'not finished'}; "
                     f"resume with `promptctl eval --resume {s.run_id}`",
-                    file=_suite_file(project, s),
+                    file=_suite_file(project, s, repo_root),
                     line=1,
                     title=f"promptctl: {name} {s.status}",
                 )
@@ -133,7 +124,7 @@ def annotations(project: Project, result: EvalResult) -> list[str]:
         g = s.gate
         if g is None:
             for f in s.floor_failures:
-                file, line = _prompt_location(project, s.prompt)
+                file, line = _prompt_location(project, s, repo_root)
                 out.append(
                     command(
                         "error",
@@ -157,7 +148,7 @@ def annotations(project: Project, result: EvalResult) -> list[str]:
                 flips = ", ".join(f.case_id for f in sg.worse[:MAX_FLIPS])
                 more = len(sg.worse) - MAX_FLIPS
                 message += f"; pass->fail: {flips}" + (f", +{more} more" if more > 0 else "")
-            file, line = _prompt_location(project, s.prompt)
+            file, line = _prompt_location(project, s, repo_root)
             out.append(
                 command(
                     level,
@@ -172,7 +163,7 @@ def annotations(project: Project, result: EvalResult) -> list[str]:
                 command(
                     "error",
                     f"{name}: {failure}",
-                    file=_suite_file(project, s),
+                    file=_suite_file(project, s, repo_root),
                     line=1,
                     title=f"promptctl: {name} failed",
                 )
@@ -205,13 +196,14 @@ def report(
     *,
     env: Mapping[str, str] | None = None,
     stream: TextIO | None = None,
+    repo_root: Path | None = None,
 ) -> None:
     """Inside GitHub Actions: annotations on stderr, the report in the step summary."""
     env = env if env is not None else os.environ
     if not active(env):
         return
     stream = undefanged(stream or sys.stderr)  # our own commands: the one writer past defanging
-    for line in annotations(project, result):
+    for line in annotations(project, result, repo_root):
         stream.write(line.replace("##[", "#\u200b#[") + "\n")
     stream.flush()
     summary = env.get("GITHUB_STEP_SUMMARY")
