@@ -359,6 +359,14 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
             checker.add(
                 "PC301", f"{what}: replies is only for type: mock", entry.key_loc("replies")
             )
+        if replies is not None and (Path(replies).is_absolute() or ".." in Path(replies).parts):
+            # what the mock would refuse at run time (project.paths): lint says so first
+            checker.add(
+                "PC301",
+                f"{what}: replies must be a file inside the project",
+                entry.value_loc("replies"),
+                "name it relative to the project root, without `..`",
+            )
         ca_bundle = checker.typed(entry, "ca_bundle", str, what=what)
         if ca_bundle is not None and (
             not ca_bundle or Path(ca_bundle).is_absolute() or ".." in Path(ca_bundle).parts
