@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "sk-bench-0000000000000000"
@@ -70,7 +71,11 @@ def make_project(root: Path, url: str, cases: int) -> None:
     )
 
 
-def run_eval(root: Path, concurrency: int) -> dict[str, float]:
+def _latest(root: Path, name: str) -> Path:
+    return max((root / ".promptctl" / "runs").glob(f"*/{name}"), key=lambda p: p.stat().st_mtime)
+
+
+def run_eval(root: Path, concurrency: int, *args: str) -> dict[str, float]:
     env = {**os.environ, "FAKE_API_KEY": KEY, "PYTHONPATH": str(REPO / "src")}
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -79,7 +84,7 @@ def run_eval(root: Path, concurrency: int) -> dict[str, float]:
             "-m",
             "promptctl",
             "eval",
-            "--fresh",
+            *args,
             "--quiet",
             "--concurrency",
             str(concurrency),
@@ -94,13 +99,11 @@ def run_eval(root: Path, concurrency: int) -> dict[str, float]:
     out = proc.stdout.read().decode() if proc.stdout else ""
     err = proc.stderr.read().decode() if proc.stderr else ""
     proc.returncode = 0  # reaped by wait4
-    summary = json.loads(next((root / ".promptctl" / "runs").glob("*/summary.json")).read_text())
+    summary = json.loads(_latest(root, "summary.json").read_text())
     if summary["status"] != "complete":
         errors = [
             json.loads(line).get("error")
-            for line in next((root / ".promptctl" / "runs").glob("*/results.jsonl"))
-            .read_text()
-            .splitlines()
+            for line in _latest(root, "results.jsonl").read_text().splitlines()
         ]
         raise SystemExit(f"eval did not complete:\n{out}\n{err}\n{[e for e in errors if e][:3]}")
     rss_mb = rusage.ru_maxrss / 1024 if sys.platform != "darwin" else rusage.ru_maxrss / 2**20
@@ -112,13 +115,22 @@ def run_eval(root: Path, concurrency: int) -> dict[str, float]:
     }
 
 
-def scenario(cases: int, latency_s: float, concurrency: int) -> dict[str, float]:
+def scenario(
+    cases: int, latency_s: float, concurrency: int, *, baseline: bool = False
+) -> dict[str, Any]:
     server, url = start_server(latency_s)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "proj"
             make_project(root, url, cases)
-            return run_eval(root, concurrency)
+            out: dict[str, Any] = run_eval(root, concurrency, "--fresh")
+            if baseline:
+                # a baseline of that size written, then a run gated against it
+                out["update"] = run_eval(root, concurrency, "--fresh", "--update-baseline")
+                size = sum(f.stat().st_size for f in (root / "evals" / "baselines").glob("*.json"))
+                out["update"]["baseline_mb"] = size / 2**20
+                out["gate"] = run_eval(root, concurrency)
+            return out
     finally:
         assert server.stdin is not None
         server.stdin.close()
@@ -129,11 +141,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 and 2000 cases")
     parser.add_argument("--cases", type=int, help="cases of the big scenario (default 20000)")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="big scenario also writes its baseline (--update-baseline) and gates a run on it",
+    )
     args = parser.parse_args()
     small, big = (200, 2000) if args.quick else (1000, 20_000)
     big = args.cases or big
     a = scenario(small, 0.05, 32)
-    b = scenario(big, 0.0, 64)
+    b = scenario(big, 0.0, 64, baseline=args.baseline)
     floor = small / 32 * 0.05
     per_case_ms = (b["cpu_s"] - a["cpu_s"]) / (big - small) * 1000
     rows = [
@@ -150,6 +167,15 @@ def main() -> None:
             f"{name:28} {int(r['results']):>7} {r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} "
             f"{r['rss_mb']:>7.1f}  {target}"
         )
+    for step in ("update", "gate"):
+        if step in b:
+            r = b[step]
+            name = f"{big} cases, {'--update-baseline' if step == 'update' else 'gated on it'}"
+            extra = f"  baseline {r['baseline_mb']:.0f} MB on disk" if "baseline_mb" in r else ""
+            print(
+                f"{name:28} {int(r['results']):>7} {r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} "
+                f"{r['rss_mb']:>7.1f}{extra}"
+            )
     print(
         f"per-case CPU overhead: {per_case_ms:.3f} ms (marginal, between the two runs); "
         f"{a['cpu_s'] / small * 1000:.2f} ms average at {small} cases incl. start-up"
