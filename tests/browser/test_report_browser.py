@@ -59,9 +59,11 @@ def shoot(page: Page, artifacts: Path, name: str, selector: str | None = None) -
     """A screenshot (of the first screen, or of one element) kept as a test artifact; with
     PROMPTCTL_DOCS_SCREENSHOTS=1 also written where docs/getting-started.md shows it."""
     target = page.locator(selector) if selector else page
-    target.screenshot(path=str(artifacts / name))
+    # A loaded 2-core machine can take seconds to settle fonts before the capture (seen once).
+    options = {"timeout": 60_000, "animations": "disabled", "caret": "hide"}
+    target.screenshot(path=str(artifacts / name), **options)
     if DOCS_SHOTS:
-        target.screenshot(path=str(REPO / "docs" / "images" / name))
+        target.screenshot(path=str(REPO / "docs" / "images" / name), **options)
 
 
 def no_handler_attributes(page: Page) -> bool:
