@@ -279,3 +279,50 @@ def test_judge_outputs_keep_their_mark_through_the_file() -> None:
     assert '"judge":true,"key":"k2"' in text and '"key":"k1","output"' in text
     parsed = bl.parse(text.encode(), "s.json", "s")
     assert {(o.request_key, o.judge) for o in parsed.outputs} == {("k1", False), ("k2", True)}
+
+
+def test_a_written_baseline_is_read_line_by_line_to_the_same_result() -> None:
+    """The streaming reader (header alone, one case line at a time) and the whole-file JSON
+    parse agree, and a file in another layout (reformatted by hand) still reads."""
+    import json as json_mod
+
+    from promptctl.gate import baseline as bl
+
+    cases = [
+        json_mod.dumps(
+            {
+                "hash": f"h{i}",
+                "id": f"c{i}",
+                "outputs": [{"key": f"k{i}", "output": f"out\n{i}", "repeat": 0}],
+                "scores": {"s": {"errors": 0, "mean": 1.0, "pass": 1.0, "repeats": 1}},
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        for i in range(3)
+    ]
+    header = {
+        "cost_usd": 0.0,
+        "format": 1,
+        "gate": {},
+        "gate_hash": "g",
+        "model": "mock/echo",
+        "params": {},
+        "prompt": "p",
+        "prompt_version": "0123456789ab",
+        "scorers": {"s": "x"},
+        "suite": "demo",
+    }
+    text = (
+        '{\n"cases": [\n'
+        + ",\n".join(cases)
+        + "\n],\n"
+        + ",\n".join(f"{json_mod.dumps(k)}: {json_mod.dumps(v)}" for k, v in sorted(header.items()))
+        + "\n}\n"
+    )
+    assert bl._split_cases(text.encode()) is not None
+    streamed = bl.parse(text.encode(), "b.json", "demo")
+    whole = bl.parse(json_mod.dumps(json_mod.loads(text), indent=2).encode(), "b.json", "demo")
+    assert bl._split_cases(json_mod.dumps(json_mod.loads(text), indent=2).encode()) is None
+    assert streamed == whole
+    assert [o.output for o in streamed.outputs] == ["out\n0", "out\n1", "out\n2"]

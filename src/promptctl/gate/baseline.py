@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -288,6 +288,23 @@ class _Bad(Exception):
 
 def parse(raw: bytes, shown: str, suite: str) -> Baseline:
     """Bytes -> Baseline, or a UsageError at `shown:line` saying how to regenerate the file."""
+    split = _split_cases(raw)
+    if split is not None:
+        # The layout this module writes: the header is parsed alone and the cases one line at
+        # a time, straight from the bytes, so a 100k-case baseline is never one JSON tree (or
+        # a second copy as text) in memory (issue 18).
+        header, first_line, span = split
+        try:
+            data = json.loads(header)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            try:
+                return _build(data, _LazyText(raw), _case_rows(raw, first_line, span))
+            except _Bad as e:
+                raise _error(shown, suite, e.message, e.line) from None
+            except _Unstreamable:
+                pass  # the whole-file parse below names the exact line and column
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -315,7 +332,7 @@ def _error(shown: str, suite: str, message: str, line: int | None) -> UsageError
     )
 
 
-def _line_of_key(text: str, key: str) -> int | None:
+def _line_of_key(text: str | _LazyText, key: str) -> int | None:
     needle = json.dumps(key) + ":"
     for i, line in enumerate(text.splitlines(), 1):
         if line.startswith(needle):
@@ -323,7 +340,49 @@ def _line_of_key(text: str, key: str) -> int | None:
     return None
 
 
-def _build(data: Any, text: str) -> Baseline:
+_CASES_OPEN = b'{\n"cases": [\n'
+
+
+class _LazyText:
+    """The file as text for error line numbers (`_line_of_key`), decoded only if one is needed."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def splitlines(self) -> list[str]:
+        return self.raw.decode("utf-8", errors="replace").splitlines()
+
+
+def _split_cases(raw: bytes) -> tuple[bytes, int, tuple[int, int]] | None:
+    """(the header as JSON with `"cases": []`, the line number of the first case, the span of
+    the case lines) when `raw` has the layout `dumps` writes; None for anything else."""
+    if not raw.startswith(_CASES_OPEN):
+        return None
+    start = len(_CASES_OPEN)
+    close = raw.find(b"\n],\n", start - 1)
+    if close < 0:
+        return None
+    return b'{"cases": [],\n' + raw[close + 4 :], 3, (start, close + 1)
+
+
+def _case_rows(raw: bytes, first_line: int, span: tuple[int, int]) -> Iterator[tuple[int, Any]]:
+    """Each case line of `raw[span]`, parsed one at a time, with its line number."""
+    pos, end, line = span[0], span[1], first_line
+    while pos < end:
+        nl = raw.find(b"\n", pos, end)
+        nl = end if nl < 0 else nl
+        try:
+            yield line, json.loads(raw[pos:nl].rstrip(b","))
+        except ValueError:  # UnicodeDecodeError too
+            raise _Unstreamable from None
+        pos, line = nl + 1, line + 1
+
+
+class _Unstreamable(Exception):
+    """A case line that does not parse alone: read the file whole for the exact error."""
+
+
+def _build(data: Any, text: str, rows: Iterator[tuple[int, Any]] | None = None) -> Baseline:
     if not isinstance(data, dict):
         raise _Bad("the top level must be an object", 1)
     fmt = data.get("format")
@@ -367,12 +426,13 @@ def _build(data: Any, text: str) -> Baseline:
         raise _Bad("`scorers` must map scorer ids to hashes", _line_of_key(text, "scorers"))
     gate = _gate(gate_raw, _line_of_key(text, "gate"))
 
-    first_case_line = (_line_of_key(text, "cases") or 1) + 1
+    if rows is None:
+        first_case_line = (_line_of_key(text, "cases") or 1) + 1
+        rows = ((first_case_line + i, case) for i, case in enumerate(cases))
     outcomes: list[ScorerOutcome] = []
     outputs: list[RecordedOutput] = []
     case_hashes: dict[str, str] = {}
-    for i, case in enumerate(cases):
-        line = first_case_line + i
+    for line, case in rows:
         outs_c, recs = _case(case, scorers, line)
         cid = case["id"]
         if cid in case_hashes:
