@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -283,6 +283,11 @@ class RecordedOutput:
     judge: bool = False  # a judge's reply, not the candidate's (reports show the candidate's)
 
 
+# Recorded outputs are a Collection, not a tuple: a baseline's or a run's are read from their
+# file when iterated, so 100k of them never sit in memory at once (issue 18).
+RecordedOutputs = Collection[RecordedOutput]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunData:
     """What a finished (or interrupted) run of one suite holds, as read back from disk."""
@@ -297,7 +302,7 @@ class RunData:
     gate: Gate
     scorer_hashes: Mapping[str, str]  # scorer id -> ScorerSpec.hash
     outcomes: tuple[ScorerOutcome, ...]
-    outputs: tuple[RecordedOutput, ...] = ()
+    outputs: RecordedOutputs = ()
     cost_usd: float | None = None
     complete: bool = True
     shard: str | None = None  # "I/N" when the run is one shard

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptctl.evals import runs
 from promptctl.evals.runs import ResultLine, ScorerStats, Summary, WorstCase
-from promptctl.model import PER_CASE_HASH, RecordedOutput, RunData, ScorerOutcome
+from promptctl.model import PER_CASE_HASH, RecordedOutput, RecordedOutputs, RunData, ScorerOutcome
 
 MAX_REASONS = 3  # why a case failed: the first few reasons are enough for a report
 
@@ -259,43 +259,20 @@ def build_summary(
 
 
 def load_run(path: str | Path) -> RunData:
-    """A run as read back from disk (complete or not)."""
+    """A run as read back from disk (complete or not). Its outputs are read from results.jsonl
+    when iterated, so writing a 100k-case baseline never holds them all (issue 18)."""
     path = Path(path).resolve()
     header = runs.read_header(path)
-    lines = runs.latest_lines(path)
+    lines = runs.LatestLines(path)
     summary = runs.read_summary(path)
-    ok = [line for line in lines.values() if line.error is None]
-    outputs = tuple(
-        RecordedOutput(
-            case_id=line.case_id,
-            repeat=line.repeat,
-            request_key=line.request_key or "",
-            output=line.output,
-            input_tokens=line.input_tokens,
-            output_tokens=line.output_tokens,
-            cost_usd=line.cost_usd,
-        )
-        for line in ok
-        if line.output is not None
-    ) + tuple(
-        # Judge replies of the case (issue 6): recorded so that a replayed run calls no judge.
-        RecordedOutput(
-            case_id=line.case_id,
-            repeat=line.repeat,
-            request_key=str(j.get("key") or ""),
-            output=str(j.get("output")),
-            input_tokens=j.get("input_tokens"),
-            output_tokens=j.get("output_tokens"),
-            cost_usd=j.get("cost_usd"),
-            judge=True,
-        )
-        for line in ok
-        # a chain's upstream replies (issue 14) are recorded the same way: replayed by key
-        for j in (*line.judge_outputs, *line.steps)
-    )
+    tally = Tally(header.scorer_hashes)
+    line_costs = 0.0
+    for line in lines:
+        tally.add(line)
+        line_costs += line.cost_usd or 0.0
     cost = summary.cost_usd if summary else None
     if cost is None:
-        cost = sum(line.cost_usd or 0.0 for line in lines.values())
+        cost = line_costs
     return RunData(
         run_id=path.name,
         path=str(path),
@@ -306,12 +283,60 @@ def load_run(path: str | Path) -> RunData:
         params=dict(header.params),
         gate=header.gate,
         scorer_hashes=dict(header.scorer_hashes),
-        outcomes=tuple(
-            tally_of((v for _, v in sorted(lines.items())), header.scorer_hashes).outcomes()
-        ),
-        outputs=outputs,
+        outcomes=tuple(tally.outcomes()),
+        outputs=RunOutputs(lines),
         cost_usd=cost,
         complete=summary is not None and summary.complete,
         shard=header.shard,
         uses=dict(header.uses),
     )
+
+
+class RunOutputs(RecordedOutputs):
+    """A run's recorded outputs, in (case, repeat) order: each line's reply, then its judges'
+    and its chain steps' replies (replayed by key like the candidate's)."""
+
+    sorted_by_case = True
+
+    def __init__(self, lines: runs.LatestLines) -> None:
+        self._lines = lines
+        self._len: int | None = None
+
+    def __iter__(self) -> Iterator[RecordedOutput]:
+        n = 0
+        for line in self._lines:
+            if line.error is not None:
+                continue
+            if line.output is not None:
+                n += 1
+                yield RecordedOutput(
+                    case_id=line.case_id,
+                    repeat=line.repeat,
+                    request_key=line.request_key or "",
+                    output=line.output,
+                    input_tokens=line.input_tokens,
+                    output_tokens=line.output_tokens,
+                    cost_usd=line.cost_usd,
+                )
+            for j in (*line.judge_outputs, *line.steps):
+                n += 1
+                yield RecordedOutput(
+                    case_id=line.case_id,
+                    repeat=line.repeat,
+                    request_key=str(j.get("key") or ""),
+                    output=str(j.get("output")),
+                    input_tokens=j.get("input_tokens"),
+                    output_tokens=j.get("output_tokens"),
+                    cost_usd=j.get("cost_usd"),
+                    judge=True,
+                )
+        self._len = n
+
+    def __len__(self) -> int:
+        if self._len is None:
+            for _ in self:
+                pass
+        return self._len or 0
+
+    def __contains__(self, item: object) -> bool:
+        return any(o == item for o in self)

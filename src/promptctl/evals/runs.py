@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import time
+from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -604,12 +605,20 @@ def _ignore_state_dir(project: Project) -> None:
 def read_lines(path: Path, problems: list[str] | None = None) -> Iterator[ResultLine]:
     """Whole, well-typed lines of results.jsonl; a torn, corrupt or wrong-typed line is skipped
     (so `--resume` asks that pair again) and, when `problems` is given, described there."""
+    for _, record in _records(path, problems):
+        yield ResultLine.from_json(record)
+
+
+def _records(path: Path, problems: list[str] | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(byte offset, parsed record) of each whole, well-typed line."""
     try:
         fh = open(path / RESULTS, "rb")  # noqa: SIM115 - closed below, generator
     except FileNotFoundError:
         return
     with fh:
+        offset = 0
         for number, raw in enumerate(fh, start=1):
+            start, offset = offset, offset + len(raw)
             if not raw.endswith(b"\n"):
                 break  # torn last line
             try:
@@ -623,7 +632,29 @@ def read_lines(path: Path, problems: list[str] | None = None) -> Iterator[Result
                 if problems is not None:
                     problems.append(f"{path.name}/{RESULTS}:{number}: {problem}")
                 continue
-            yield ResultLine.from_json(record)
+            yield start, record
+
+
+class LatestLines:
+    """The last line of each (case, repeat) of a run, in (case, repeat) order, parsed again
+    from results.jsonl each time they are iterated: a 100k-case run costs an array of offsets,
+    not 100k parsed lines (issue 18). The file is append-only, so an offset stays valid."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        last: dict[tuple[str, int], int] = {}
+        for start, record in _records(path, None):
+            last[(str(record["case_id"]), int(record.get("repeat") or 0))] = start
+        self._offsets = array("q", (last[key] for key in sorted(last)))
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __iter__(self) -> Iterator[ResultLine]:
+        with open(self.path / RESULTS, "rb") as fh:
+            for offset in self._offsets:
+                fh.seek(offset)
+                yield ResultLine.from_json(json.loads(fh.readline()))
 
 
 def _number(value: Any) -> bool:

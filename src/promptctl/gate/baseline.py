@@ -18,13 +18,25 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import weakref
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import FAMILIES, METRICS, Gate, RecordedOutput, RunData, ScorerOutcome
+from promptctl.model import (
+    FAMILIES,
+    METRICS,
+    Gate,
+    RecordedOutput,
+    RecordedOutputs,
+    RunData,
+    ScorerOutcome,
+)
 from promptctl.project import files, paths
 from promptctl.project.config import Project
 
@@ -48,7 +60,8 @@ class Baseline:
     gate_hash: str
     scorer_hashes: Mapping[str, str]
     outcomes: tuple[ScorerOutcome, ...]
-    outputs: tuple[RecordedOutput, ...] = ()
+    # read from the file when iterated (a 100k-case baseline keeps 24 bytes an output in memory)
+    outputs: RecordedOutputs = ()
     cost_usd: float | None = None  # of the recorded outputs when they were made
     run_id: str | None = None  # the run it was made from (not written: it would churn the file)
     path: str = ""  # as users see it (project-relative)
@@ -112,9 +125,7 @@ def from_run(
         gate_hash=run.gate.hash,
         scorer_hashes=dict(run.scorer_hashes),
         outcomes=tuple(sorted(run.outcomes, key=lambda o: (o.case_id, o.scorer_id))),
-        outputs=tuple(sorted(run.outputs, key=lambda o: (o.case_id, o.repeat)))
-        if record_outputs
-        else (),
+        outputs=_by_case(run.outputs) if record_outputs else (),
         # What the recorded outputs cost when first made: a replayed re-run spends nothing, and
         # neither the run id nor its spend may change the bytes of an unchanged baseline.
         cost_usd=_recorded_cost(run.outputs),
@@ -123,17 +134,43 @@ def from_run(
     )
 
 
-def _recorded_cost(outputs: tuple[RecordedOutput, ...]) -> float | None:
-    costs = [o.cost_usd for o in outputs]
-    if not costs or any(c is None for c in costs):
+def _by_case(outputs: RecordedOutputs) -> RecordedOutputs:
+    """`outputs` in (case, repeat) order: as they are when their reader says so (a run's or a
+    baseline's, read from the file), else sorted (a list of references, not copies)."""
+    if getattr(outputs, "sorted_by_case", False):
+        return outputs
+    return tuple(sorted(outputs, key=lambda o: (o.case_id, o.repeat)))
+
+
+class _NoPrice(Exception):
+    """An output whose cost is unknown: the recorded outputs have no total."""
+
+
+def _recorded_cost(outputs: RecordedOutputs) -> float | None:
+    seen = False
+
+    def costs() -> Iterator[float]:
+        nonlocal seen
+        for o in outputs:
+            if o.cost_usd is None:
+                raise _NoPrice
+            seen = True
+            yield o.cost_usd
+
+    try:
+        total = math.fsum(costs())  # exact: the same total in whatever order outputs come
+    except _NoPrice:
         return None
-    return float(sum(c for c in costs if c is not None))
+    return total if seen else None
 
 
-def replay_index(baseline: Baseline | None) -> dict[str, RecordedOutput]:
-    """Recorded outputs by request key (the key covers the repeat index)."""
+def replay_index(baseline: Baseline | None) -> Mapping[str, RecordedOutput]:
+    """Recorded outputs by request key (the key covers the repeat index); the last one
+    recorded wins when two cases made the same request."""
     if baseline is None:
         return {}
+    if isinstance(baseline.outputs, _Recorded):
+        return baseline.outputs.by_key()
     return {o.request_key: o for o in baseline.outputs if o.request_key}
 
 
@@ -168,37 +205,51 @@ def _compact(value: Any) -> str:
     return text
 
 
-def _case_lines(baseline: Baseline) -> list[str]:
-    cases: dict[str, dict[str, Any]] = {}
-    for o in baseline.outcomes:
-        case = cases.setdefault(o.case_id, {"id": o.case_id, "hash": o.case_hash, "scores": {}})
-        case["scores"][o.scorer_id] = {
-            "errors": o.errors,
-            "mean": float(o.mean_score),
-            "pass": float(o.pass_fraction),
-            "repeats": o.repeats,
-        }
-        if o.critical:
-            case["critical"] = True
-    for out in baseline.outputs:
-        case = cases.get(out.case_id)
-        if case is None:
-            continue  # an output of a case no scorer saw cannot be gated; it is not kept
-        rec = {"key": out.request_key, "output": out.output, "repeat": out.repeat}
-        for name in ("input_tokens", "output_tokens", "cost_usd"):
-            if getattr(out, name) is not None:
-                rec[name] = getattr(out, name)
-        if out.judge:  # lets a report tell the candidate's reply from its judges'
-            rec["judge"] = True
-        case.setdefault("outputs", []).append(rec)
-    for case in cases.values():
-        if "outputs" in case:
-            case["outputs"].sort(key=lambda r: (r["repeat"], r["key"]))
-    return [_compact(cases[cid]) for cid in sorted(cases)]
+def _case_lines(baseline: Baseline) -> Iterator[str]:
+    """Each case's line, in case-id order: the outcomes (sorted) and the outputs (in case order)
+    are walked side by side, so no case but the current one is ever built in memory."""
+    outcomes = sorted(baseline.outcomes, key=lambda o: (o.case_id, o.scorer_id))
+    outputs = iter(_by_case(baseline.outputs))
+    pending = next(outputs, None)
+    i, n = 0, len(outcomes)
+    while i < n:
+        first = outcomes[i]
+        cid = first.case_id
+        case: dict[str, Any] = {"id": cid, "hash": first.case_hash, "scores": {}}
+        while i < n and outcomes[i].case_id == cid:
+            o = outcomes[i]
+            case["scores"][o.scorer_id] = {
+                "errors": o.errors,
+                "mean": float(o.mean_score),
+                "pass": float(o.pass_fraction),
+                "repeats": o.repeats,
+            }
+            if o.critical:
+                case["critical"] = True
+            i += 1
+        recs = []
+        # an output of a case no scorer saw cannot be gated; it is not kept
+        while pending is not None and pending.case_id <= cid:
+            if pending.case_id == cid:
+                recs.append(_output_record(pending))
+            pending = next(outputs, None)
+        if recs:
+            case["outputs"] = sorted(recs, key=lambda r: (r["repeat"], r["key"]))
+        yield _compact(case)
 
 
-def dumps(baseline: Baseline) -> str:
-    """The file's exact text."""
+def _output_record(out: RecordedOutput) -> dict[str, Any]:
+    rec: dict[str, Any] = {"key": out.request_key, "output": out.output, "repeat": out.repeat}
+    for name in ("input_tokens", "output_tokens", "cost_usd"):
+        if getattr(out, name) is not None:
+            rec[name] = getattr(out, name)
+    if out.judge:  # lets a report tell the candidate's reply from its judges'
+        rec["judge"] = True
+    return rec
+
+
+def _chunks(baseline: Baseline) -> Iterator[str]:
+    """The file's text, a line at a time."""
     header: dict[str, Any] = {
         "format": FORMAT,
         "suite": baseline.suite,
@@ -219,32 +270,34 @@ def dumps(baseline: Baseline) -> str:
             evidence["accepted_failing"] = baseline.accepted_failing
             evidence["failures"] = list(baseline.failures)
         header["evidence"] = evidence
-    lines = ["{"]
-    cases = _case_lines(baseline)
-    lines.append('"cases": [')
-    lines.extend(line + ("," if i < len(cases) - 1 else "") for i, line in enumerate(cases))
-    lines.append("],")
+    yield '{\n"cases": [\n'
+    previous: str | None = None
+    for line in _case_lines(baseline):
+        if previous is not None:
+            yield previous + ",\n"
+        previous = line
+    if previous is not None:
+        yield previous + "\n"
+    yield "],\n"
     keys = sorted(header)
     for i, key in enumerate(keys):
-        lines.append(
-            f"{json.dumps(key)}: {_compact(header[key])}" + ("," if i < len(keys) - 1 else "")
-        )
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        yield f"{json.dumps(key)}: {_compact(header[key])}" + (",\n" if i < len(keys) - 1 else "\n")
+    yield "}\n"
+
+
+def dumps(baseline: Baseline) -> str:
+    """The file's exact text."""
+    return "".join(_chunks(baseline))
 
 
 def write(project: Project, baseline: Baseline) -> tuple[Path, bool]:
-    """Write through the one atomic writer, never through a symlink. Returns the path and
-    whether the bytes changed; an unchanged baseline is not touched at all."""
+    """Write through the one atomic writer, never through a symlink, a line at a time. Returns
+    the path and whether the bytes changed; an unchanged baseline is not touched at all."""
     path = paths.writable(project.root, path_for(project, baseline.suite))
-    data = dumps(baseline).encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return path, False
-    except FileNotFoundError:
-        pass
-    files.write_atomic(path, data)
-    return path, True
+    changed = files.write_atomic(
+        path, (chunk.encode("utf-8") for chunk in _chunks(baseline)), unless_same=True
+    )
+    return path, changed
 
 
 # ----------------------------------------------------------------------------- reading
@@ -256,11 +309,13 @@ def read(project: Project, suite: str, *, ref: str | None = None) -> Baseline | 
     path = path_for(project, suite)
     shown = project.rel(path)
     commit = None
+    lines: _Lines | None = None
     if ref is None:
         try:
-            raw = path.read_bytes()
+            lines = _FileLines(path)
         except FileNotFoundError:
             return None
+        raw = lines.read_all()
     else:
         from promptctl.history import gitrepo
 
@@ -270,7 +325,7 @@ def read(project: Project, suite: str, *, ref: str | None = None) -> Baseline | 
             return None
         raw = blob
         shown = f"{shown}@{commit[:12]}"
-    parsed = parse(raw, shown, suite)
+    parsed = parse(raw, shown, suite, lines=lines)
     return _replace(parsed, path=project.rel(path), commit=commit)
 
 
@@ -286,8 +341,11 @@ class _Bad(Exception):
         self.message, self.line = message, line
 
 
-def parse(raw: bytes, shown: str, suite: str) -> Baseline:
-    """Bytes -> Baseline, or a UsageError at `shown:line` saying how to regenerate the file."""
+def parse(raw: bytes, shown: str, suite: str, *, lines: _Lines | None = None) -> Baseline:
+    """Bytes -> Baseline, or a UsageError at `shown:line` saying how to regenerate the file.
+
+    The recorded outputs are read again from `lines` (the file `raw` was read from) when they
+    are asked for; without it, from `raw`, which the Baseline then keeps."""
     split = _split_cases(raw)
     if split is not None:
         # The layout this module writes: the header is parsed alone and the cases one line at
@@ -300,7 +358,12 @@ def parse(raw: bytes, shown: str, suite: str) -> Baseline:
             data = None
         if isinstance(data, dict):
             try:
-                return _build(data, _LazyText(raw), _case_rows(raw, first_line, span))
+                return _build(
+                    data,
+                    _LazyText(raw),
+                    _case_rows(raw, first_line, span),
+                    lines or _BytesLines(raw),
+                )
             except _Bad as e:
                 raise _error(shown, suite, e.message, e.line) from None
             except _Unstreamable:
@@ -365,14 +428,17 @@ def _split_cases(raw: bytes) -> tuple[bytes, int, tuple[int, int]] | None:
     return b'{"cases": [],\n' + raw[close + 4 :], 3, (start, close + 1)
 
 
-def _case_rows(raw: bytes, first_line: int, span: tuple[int, int]) -> Iterator[tuple[int, Any]]:
-    """Each case line of `raw[span]`, parsed one at a time, with its line number."""
+_Row = tuple[int, int, int, Any]  # line number, start and end offsets, the parsed case
+
+
+def _case_rows(raw: bytes, first_line: int, span: tuple[int, int]) -> Iterator[_Row]:
+    """Each case line of `raw[span]`, parsed one at a time, with its line number and span."""
     pos, end, line = span[0], span[1], first_line
     while pos < end:
         nl = raw.find(b"\n", pos, end)
         nl = end if nl < 0 else nl
         try:
-            yield line, json.loads(raw[pos:nl].rstrip(b","))
+            yield line, pos, nl, json.loads(raw[pos:nl].rstrip(b","))
         except ValueError:  # UnicodeDecodeError too
             raise _Unstreamable from None
         pos, line = nl + 1, line + 1
@@ -382,7 +448,12 @@ class _Unstreamable(Exception):
     """A case line that does not parse alone: read the file whole for the exact error."""
 
 
-def _build(data: Any, text: str, rows: Iterator[tuple[int, Any]] | None = None) -> Baseline:
+def _build(
+    data: Any,
+    text: str | _LazyText,
+    rows: Iterator[_Row] | None = None,
+    lines: _Lines | None = None,
+) -> Baseline:
     if not isinstance(data, dict):
         raise _Bad("the top level must be an object", 1)
     fmt = data.get("format")
@@ -428,18 +499,22 @@ def _build(data: Any, text: str, rows: Iterator[tuple[int, Any]] | None = None) 
 
     if rows is None:
         first_case_line = (_line_of_key(text, "cases") or 1) + 1
-        rows = ((first_case_line + i, case) for i, case in enumerate(cases))
+        rows = ((first_case_line + i, -1, -1, case) for i, case in enumerate(cases))
     outcomes: list[ScorerOutcome] = []
     outputs: list[RecordedOutput] = []
     case_hashes: dict[str, str] = {}
-    for line, case in rows:
+    index = _Index() if lines is not None else None
+    for line, start, end, case in rows:
         outs_c, recs = _case(case, scorers, line)
         cid = case["id"]
         if cid in case_hashes:
             raise _Bad(f"case {cid!r} appears twice", line)
         case_hashes[cid] = case["hash"]
         outcomes.extend(outs_c)
-        outputs.extend(recs)
+        if index is None:
+            outputs.extend(recs)
+        elif recs:
+            index.add(cid, start, end, recs)
     return Baseline(
         suite=suite,
         prompt=prompt,
@@ -450,7 +525,7 @@ def _build(data: Any, text: str, rows: Iterator[tuple[int, Any]] | None = None) 
         gate_hash=gate_hash,
         scorer_hashes=dict(scorers),
         outcomes=tuple(outcomes),
-        outputs=tuple(outputs),
+        outputs=_Recorded(lines, index) if lines is not None and index else tuple(outputs),
         cost_usd=float(cost) if cost is not None else None,
         case_hashes=case_hashes,
         uses={str(k): v for k, v in uses.items()},
@@ -517,7 +592,7 @@ def _case(
         if not isinstance(s, dict):
             raise _Bad(f"case {cid!r}, scorer {sid!r}: scores must be objects", line)
         try:
-            mean, frac = float(s["mean"]), float(s["pass"])
+            mean, frac = _float(s["mean"]), _float(s["pass"])
             repeats, errors = s["repeats"], s.get("errors", 0)
         except (KeyError, TypeError, ValueError):
             raise _Bad(f"case {cid!r}, scorer {sid!r}: needs mean, pass, repeats", line) from None
@@ -542,6 +617,10 @@ def _case(
                 critical=critical,
             )
         )
+    return outcomes, _case_outputs(case, cid, line)
+
+
+def _case_outputs(case: dict[str, Any], cid: str, line: int) -> list[RecordedOutput]:
     recorded = []
     outs = case.get("outputs", [])
     if not isinstance(outs, list):
@@ -566,7 +645,170 @@ def _case(
                 judge=rec.get("judge") is True,
             )
         )
-    return outcomes, recorded
+    return recorded
+
+
+def _float(value: Any) -> float:
+    """float(value), the common 0.0 and 1.0 shared: 100k cases hold 200k scores."""
+    f = float(value)
+    return _ONE if f == 1.0 else _ZERO if f == 0.0 else f
+
+
+_ONE, _ZERO = 1.0, 0.0
+
+
+# ----------------------------------------------------------------------------- lazy outputs
+
+
+class _Lines:
+    """Where a baseline's case lines are read again from, by byte span."""
+
+    def read(self, start: int, end: int) -> bytes:
+        raise NotImplementedError
+
+
+class _BytesLines(_Lines):
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def read(self, start: int, end: int) -> bytes:
+        return self.raw[start:end]
+
+
+class _FileLines(_Lines):
+    """The file kept open: an atomic rewrite of the baseline (a rename) leaves this reader on
+    the bytes it parsed, and it holds no copy of them."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        weakref.finalize(self, os.close, self.fd)
+        self.raw: bytes | None = None
+
+    def read_all(self) -> bytes:
+        with os.fdopen(os.dup(self.fd), "rb") as fh:
+            raw = fh.read()
+        if not hasattr(os, "pread"):
+            self.raw = raw  # no positional reads on this platform: keep the bytes
+        return raw
+
+    def read(self, start: int, end: int) -> bytes:
+        if self.raw is not None:
+            return self.raw[start:end]
+        return os.pread(self.fd, end - start, start)
+
+
+class _Index:
+    """The span of each case line that recorded outputs, and each output's key hash."""
+
+    def __init__(self) -> None:
+        self.starts, self.ends = array("q"), array("q")
+        self.count = 0
+        self.sorted_by_case = True
+        self._last: str | None = None
+        self._keys: list[tuple[int, int]] = []  # (hash of the key, line index)
+
+    def add(self, case_id: str, start: int, end: int, recs: list[RecordedOutput]) -> None:
+        i = len(self.starts)
+        self.starts.append(start)
+        self.ends.append(end)
+        self.count += len(recs)
+        if self._last is not None and case_id < self._last:
+            self.sorted_by_case = False
+        self._last = case_id
+        self._keys.extend((hash(r.request_key), i) for r in recs if r.request_key)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def keys(self) -> tuple[array[int], array[int]]:
+        """(key hashes, sorted; the line index of each): built once, then the list is gone."""
+        pairs, self._keys = sorted(self._keys), []
+        return array("q", (h for h, _ in pairs)), array("q", (i for _, i in pairs))
+
+
+class _Recorded(RecordedOutputs):
+    """A baseline's recorded outputs, parsed again from their case lines when asked for.
+
+    Parsing validated every line already; one that no longer reads the same (the file edited
+    in place during the run) yields nothing, so its requests are asked of the model again."""
+
+    def __init__(self, lines: _Lines, index: _Index) -> None:
+        self._lines = lines
+        self._starts, self._ends = index.starts, index.ends
+        self._count = index.count
+        self.sorted_by_case = index.sorted_by_case
+        self._hashes, self._key_lines = index.keys()
+        self._cached: tuple[int, tuple[RecordedOutput, ...]] = (-1, ())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[RecordedOutput]:
+        for i in range(len(self._starts)):
+            yield from self._line(i)
+
+    def __contains__(self, item: object) -> bool:
+        return any(o == item for o in self)
+
+    def __eq__(self, other: object) -> bool:  # as the tuple it stands for
+        if not isinstance(other, _Recorded | tuple | list):
+            return NotImplemented
+        return tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _line(self, i: int) -> tuple[RecordedOutput, ...]:
+        if self._cached[0] == i:  # a case's repeats and judges ask for the same line in turn
+            return self._cached[1]
+        try:
+            case = json.loads(self._lines.read(self._starts[i], self._ends[i]).rstrip(b","))
+            outs = tuple(_case_outputs(case, case["id"], 0))
+        except (ValueError, KeyError, TypeError, OSError, _Bad):
+            outs = ()
+        self._cached = (i, outs)
+        return outs
+
+    def get_by_key(self, key: str) -> RecordedOutput | None:
+        h = hash(key)
+        i = bisect_right(self._hashes, h) - 1
+        while i >= 0 and self._hashes[i] == h:  # the last recorded wins, as in a dict
+            for o in reversed(self._line(self._key_lines[i])):
+                if o.request_key == key:
+                    return o
+            i -= 1
+        return None
+
+    def by_key(self) -> Mapping[str, RecordedOutput]:
+        return _ByKey(self)
+
+
+class _ByKey(Mapping[str, RecordedOutput]):
+    """Recorded outputs by request key, looked up in the sorted key hashes."""
+
+    def __init__(self, recorded: _Recorded) -> None:
+        self._recorded = recorded
+        self._len: int | None = None
+
+    def __getitem__(self, key: str) -> RecordedOutput:
+        found = self._recorded.get_by_key(key) if isinstance(key, str) else None
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def get(self, key: str, default: Any = None) -> Any:
+        found = self._recorded.get_by_key(key) if isinstance(key, str) else None
+        return default if found is None else found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(o.request_key for o in self._recorded if o.request_key))
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = sum(1 for _ in self)
+        return self._len
+
+    def __bool__(self) -> bool:
+        return len(self._recorded._hashes) > 0
 
 
 # ----------------------------------------------------------------------------- update

@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from promptctl.errors import IncompleteError, Location
@@ -14,43 +16,62 @@ from promptctl.errors import IncompleteError, Location
 NEW_FILE_MODE = 0o644  # mkstemp creates 0600; a committed file must stay readable by the team
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
+def write_atomic(
+    path: Path, data: bytes | str | Iterable[bytes], *, unless_same: bool = False
+) -> bool:
     """Write `data` to `path` so readers see the old file or the new one, never half of one.
 
     Temp file in the same directory (so the rename cannot cross a file system), fsync, then
     `os.replace`, then fsync of the directory so the rename itself survives a power cut. An
     existing file keeps its permission bits; a new one gets 0644. Text is written as UTF-8 with
-    the newlines given (no platform translation).
+    the newlines given (no platform translation). `data` may be chunks of bytes, written as they
+    come, so a 100k-case baseline is never one string in memory (issue 18).
+
+    With `unless_same`, a file that already holds exactly these bytes is not touched at all
+    (its mtime neither: an unchanged baseline stays out of `git status`). Returns whether the
+    file was written.
 
     Raises:
         IncompleteError: the directory or file cannot be written (full disk, read-only, ...);
             names the path. No temp file is left behind and the old file is untouched.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    chunks = (
+        [data.encode("utf-8") if isinstance(data, str) else data]
+        if isinstance(data, str | bytes)
+        else data
+    )
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for directory in dict.fromkeys((temp_dir_for(path), path.parent)):
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(raw)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=temp_dir_for(path))
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if unless_same and _same_bytes(tmp, path):
+            return False
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = NEW_FILE_MODE
+        os.chmod(tmp, mode)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise
+            # the state directory is on another file system: copy the temp file beside
+            first, tmp = tmp, None
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh, open(first, "rb") as src:
+                shutil.copyfileobj(src, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            try:
-                mode = path.stat().st_mode & 0o777
-            except FileNotFoundError:
-                mode = NEW_FILE_MODE
+            os.unlink(first)
             os.chmod(tmp, mode)
-            try:
-                os.replace(tmp, path)
-            except OSError as e:
-                if e.errno != errno.EXDEV:
-                    raise
-                os.unlink(tmp)  # the state directory is on another file system: write beside
-                tmp = None
-                continue
-            tmp = None
-            break
+            os.replace(tmp, path)
+        tmp = None
     except OSError as e:
         raise IncompleteError(
             f"cannot write the file: {e.strerror or e}",
@@ -62,6 +83,23 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     _fsync_dir(path.parent)
+    return True
+
+
+def _same_bytes(a: str | Path, b: Path) -> bool:
+    """Whether two files hold the same bytes (b missing: no), compared a block at a time."""
+    try:
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            if os.fstat(fa.fileno()).st_size != os.fstat(fb.fileno()).st_size:
+                return False
+            while True:
+                x, y = fa.read(1 << 20), fb.read(1 << 20)
+                if x != y:
+                    return False
+                if not x:
+                    return True
+    except (FileNotFoundError, IsADirectoryError):
+        return False
 
 
 STATE_DIR = ".promptctl"  # the default state directory, git-ignored by the `*` inside it
