@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +103,47 @@ def test_every_owner_reports_a_failed_write_the_same_way_at_the_cli(
     r = project.run("eval")
     assert r.code == 3
     assert "/run.json: error: cannot write the file: No space left on device" in r.err
+
+
+def test_chunks_are_written_as_they_come_and_the_same_bytes_leave_the_file_alone(
+    tmp_path: Path,
+) -> None:
+    """Issue 18: a 100k-case baseline is written a line at a time; `unless_same` keeps an
+    unchanged file untouched (mtime too) and says so."""
+    target = tmp_path / "b.json"
+    produced: list[int] = []
+
+    def lines() -> Iterator[bytes]:
+        for i in range(3):
+            produced.append(i)
+            yield f"line {i}\n".encode()
+
+    assert files.write_atomic(target, lines(), unless_same=True) is True
+    assert target.read_bytes() == b"line 0\nline 1\nline 2\n" and produced == [0, 1, 2]
+    before = target.stat().st_mtime_ns
+    assert files.write_atomic(target, lines(), unless_same=True) is False
+    assert target.stat().st_mtime_ns == before
+    assert files.write_atomic(target, [b"line 0\n", b"other\n"], unless_same=True) is True
+    assert target.read_bytes() == b"line 0\nother\n"
+    assert sorted(os.listdir(tmp_path)) == ["b.json"]  # no temp file left either way
+
+
+def test_a_state_directory_on_another_file_system_still_gets_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temp file goes to .promptctl/tmp/; when the rename crosses file systems (EXDEV), the
+    written temp file is copied beside the target and renamed there: chunks are not asked twice."""
+    (tmp_path / ".promptctl").mkdir()
+    target = tmp_path / "evals" / "x.json"
+    real_replace = os.replace
+
+    def replace(src: str, dst: Any) -> None:
+        if os.sep + ".promptctl" + os.sep in str(src):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert files.write_atomic(target, iter([b"a\n", b"b\n"])) is True
+    assert target.read_bytes() == b"a\nb\n"
+    assert sorted(os.listdir(target.parent)) == ["x.json"]
+    assert os.listdir(tmp_path / ".promptctl" / "tmp") == []

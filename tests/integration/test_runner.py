@@ -274,3 +274,29 @@ def test_interrupting_the_first_suite_leaves_every_suite_to_resume(project: Any)
     assert r.code == 0, r.err
     assert len(runs.latest_lines(first)) == 12 and len(runs.latest_lines(second)) == 12
     assert runs.is_complete(first) and runs.is_complete(second)
+
+
+def test_a_resumed_runs_outputs_are_its_latest_lines_in_case_order(
+    project: Any, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_run reads outputs from results.jsonl when iterated (issue 18): a pair asked again on
+    resume supersedes its earlier line, and outputs come in (case, repeat) order."""
+    monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
+    setup_project(project, llm_server)
+    proc = start(project)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    path = run_dir(project)
+    results = path / "results.jsonl"
+    lines = results.read_text().splitlines()
+    # a stale duplicate of t-003 after the real one, then the real one again: the last wins
+    (real,) = [line for line in lines if json.loads(line)["case_id"] == "t-003"]
+    stale = json.loads(real)
+    stale_copy = {**stale, "output": "stale"}
+    results.write_text("\n".join([*lines[::-1], json.dumps(stale_copy), real]) + "\n")
+    run = load_run(path)
+    outs = list(run.outputs)
+    assert [o.case_id for o in outs] == [f"t-{i:03d}" for i in range(N)]
+    assert len(run.outputs) == N
+    assert "stale" not in {o.output for o in outs}
+    assert outs[3].output == stale["output"]

@@ -326,3 +326,99 @@ def test_a_written_baseline_is_read_line_by_line_to_the_same_result() -> None:
     assert bl._split_cases(json_mod.dumps(json_mod.loads(text), indent=2).encode()) is None
     assert streamed == whole
     assert [o.output for o in streamed.outputs] == ["out\n0", "out\n1", "out\n2"]
+
+
+def _big_run(cases: int, output_size: int, *, same_key: bool = False) -> RunData:
+    """`cases` cases with one output of `output_size` characters each."""
+    outcomes = tuple(
+        ScorerOutcome(
+            case_id=f"c{i:05d}",
+            case_hash=f"h{i}",
+            scorer_id="s",
+            scorer_hash="sh",
+            mean_score=1.0,
+            pass_fraction=1.0,
+            repeats=1,
+        )
+        for i in range(cases)
+    )
+    outputs = tuple(
+        RecordedOutput(
+            case_id=f"c{i:05d}",
+            repeat=0,
+            request_key="same" if same_key else f"k{i}",
+            output=f"{i:05d}" + "x" * (output_size - 5),
+        )
+        for i in range(cases)
+    )
+    return RunData(
+        run_id="r",
+        path="/x",
+        suite="big",
+        prompt="p",
+        prompt_version="0123456789ab",
+        model="mock/echo",
+        params={},
+        gate=Gate(),
+        scorer_hashes={"s": "sh"},
+        outcomes=outcomes,
+        outputs=outputs,
+    )
+
+
+def test_recorded_outputs_stay_on_disk_until_asked_for(proj: Project) -> None:
+    """Issue 18: a read baseline keeps each output's key hash and line span, not the output;
+    replay and iteration parse the line again and give what was written."""
+    import gc
+    import tracemalloc
+
+    cases, size = 3000, 2000  # 6 MB of outputs
+    bl.write(proj, bl.from_run(_big_run(cases, size)))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        b = bl.read(proj, "big")
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert b is not None and len(b.outputs) == cases
+    assert held < cases * size / 4, f"{held} bytes held for {cases * size} bytes of outputs"
+    index = bl.replay_index(b)
+    assert index["k2999"].output.startswith("02999x") and len(index["k2999"].output) == size
+    assert index.get("k-none") is None and "k-none" not in index and "k17" in index
+    with pytest.raises(KeyError):
+        index["k-none"]
+    assert [o.output[:5] for o in b.outputs][:3] == ["00000", "00001", "00002"]
+    assert len(list(b.outputs)) == cases
+
+
+def test_replay_reads_the_bytes_it_parsed_after_the_file_is_rewritten(proj: Project) -> None:
+    """The reader keeps the file open: `--update-baseline` (an atomic rename) during or after a
+    gated run cannot change what that run replays."""
+    bl.write(proj, bl.from_run(_big_run(3, 10)))
+    before = bl.read(proj, "big")
+    assert before is not None
+    run = _big_run(3, 10)
+    changed = tuple(
+        RecordedOutput(case_id=o.case_id, repeat=0, request_key=o.request_key, output="new")
+        for o in run.outputs
+    )
+    import dataclasses
+
+    _, wrote = bl.write(proj, bl.from_run(dataclasses.replace(run, outputs=changed)))
+    assert wrote
+    assert bl.replay_index(before)["k1"].output == "00001xxxxx"
+    after = bl.read(proj, "big")
+    assert after is not None and bl.replay_index(after)["k1"].output == "new"
+
+
+def test_the_last_recorded_output_of_a_request_wins_as_in_a_dict(proj: Project) -> None:
+    """Two cases that made the same request (same key): replay answers with the last recorded,
+    as the whole-file reader's dict did."""
+    bl.write(proj, bl.from_run(_big_run(4, 8, same_key=True)))
+    b = bl.read(proj, "big")
+    assert b is not None
+    assert bl.replay_index(b)["same"].output == "00003xxx"
+    assert {o.request_key: o for o in b.outputs}["same"] == bl.replay_index(b)["same"]
+    assert list(bl.replay_index(b)) == ["same"] and len(bl.replay_index(b)) == 1

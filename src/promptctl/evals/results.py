@@ -62,7 +62,8 @@ class Tally:
     def __init__(self, scorer_hashes: Mapping[str, str]) -> None:
         self.scorer_hashes = dict(scorer_hashes)
         self.per_scorer = {s: _ScorerCount() for s in scorer_hashes}
-        self.slots: dict[tuple[str, str], _Slot] = {}
+        # scorer id -> case id -> its slot: no (case, scorer) tuple per slot (100k cases)
+        self.slots: dict[str, dict[str, _Slot]] = {s: {} for s in scorer_hashes}
         self.cases: dict[str, _CaseCount] = {}
         self.pairs = 0
         self.call_errors = 0
@@ -105,9 +106,10 @@ class Tally:
             count.passed += passed
             count.errors += 1 if s.error else 0
             count.score_sum += s.score
-            slot = self.slots.get((line.case_id, sid))
+            by_case = self.slots[sid]
+            slot = by_case.get(line.case_id)
             if slot is None:
-                slot = self.slots[(line.case_id, sid)] = _Slot(
+                slot = by_case[line.case_id] = _Slot(
                     case_hash=line.case_hash, critical=line.critical
                 )
             slot.score_sum += s.score
@@ -123,6 +125,8 @@ class Tally:
                     case.reasons.append(f"{sid}: {str(why)[:300]}")
 
     def outcomes(self) -> list[ScorerOutcome]:
+        """One outcome per (case, scorer), in (case, scorer) order."""
+        sids = sorted(self.slots)
         return [
             ScorerOutcome(
                 case_id=case_id,
@@ -135,7 +139,9 @@ class Tally:
                 errors=v.errors,
                 critical=v.critical,
             )
-            for (case_id, sid), v in sorted(self.slots.items())
+            for case_id in sorted(self.cases)
+            for sid in sids
+            if (v := self.slots[sid].get(case_id)) is not None
         ]
 
     def scorer_stats(self) -> dict[str, ScorerStats]:
@@ -144,9 +150,10 @@ class Tally:
         # The interval counts cases, as the gate does: repeats of one case are not independent
         # samples (issue 13: 10 cases x 3 repeats gave 24.6-57.7% here, 16.8-68.7% in the gate).
         case_passes: dict[str, list[float]] = {sid: [0.0, 0.0] for sid in self.per_scorer}
-        for (_, sid), slot in self.slots.items():
-            case_passes[sid][0] += slot.passed / slot.repeats
-            case_passes[sid][1] += 1
+        for sid, by_case in self.slots.items():
+            for slot in by_case.values():
+                case_passes[sid][0] += slot.passed / slot.repeats
+                case_passes[sid][1] += 1
         out = {}
         for sid, c in self.per_scorer.items():
             lo, hi = wilson_interval(case_passes[sid][0], int(case_passes[sid][1]))

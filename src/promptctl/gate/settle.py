@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from promptctl.gate import stats
-from promptctl.gate.verdict import GateResult, decide
+from promptctl.gate.verdict import GateResult, decide, outcomes_by_scorer
 from promptctl.model import RunData, Verdict
 
 if TYPE_CHECKING:
@@ -182,10 +182,10 @@ def _tallies(
     if baseline is None:
         return out
     compared = {s.scorer_id: s.metric for s in result.scorers if s.comparison is not None}
-    base_by = {(o.case_id, o.scorer_id): o for o in baseline.outcomes}
+    base_by = outcomes_by_scorer(baseline.outcomes)
     for o in run.outcomes:
         metric = compared.get(o.scorer_id)
-        b = base_by.get((o.case_id, o.scorer_id))
+        b = base_by.get(o.scorer_id, {}).get(o.case_id)
         if metric is None or b is None or b.case_hash != o.case_hash:
             continue
         if metric == "mean_score":

@@ -9,7 +9,7 @@ case, critical cases, max_cost_usd) fail whatever the statistics say. See docs/g
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +139,16 @@ def exit_code_for(verdict: Verdict, gate: Gate) -> int:
     return 0
 
 
+def outcomes_by_scorer(
+    outcomes: Iterable[ScorerOutcome],
+) -> dict[str, dict[str, ScorerOutcome]]:
+    """scorer id -> case id -> outcome: the pairing table, without a tuple per case."""
+    out: dict[str, dict[str, ScorerOutcome]] = {}
+    for o in outcomes:
+        out.setdefault(o.scorer_id, {})[o.case_id] = o
+    return out
+
+
 def evaluate(
     run: RunData, baseline: Baseline | None, *, gate: Gate | None = None, seed: int = 0
 ) -> GateResult:
@@ -160,11 +170,11 @@ def evaluate(
     for sid in run.scorer_hashes:
         by_scorer.setdefault(sid, [])
 
-    base_by: dict[tuple[str, str], ScorerOutcome] = {}
+    base_by: dict[str, dict[str, ScorerOutcome]] = {}  # scorer -> case -> baseline outcome
     new_scorers: list[str] = []
     changed_scorers: list[str] = []
     if baseline is not None:
-        base_by = {(o.case_id, o.scorer_id): o for o in baseline.outcomes}
+        base_by = outcomes_by_scorer(baseline.outcomes)
         for sid in sorted(by_scorer):
             if sid not in baseline.scorer_hashes:
                 new_scorers.append(sid)
@@ -361,7 +371,7 @@ def _scorer_gate(
     sid: str,
     outcomes: list[ScorerOutcome],
     baseline: Baseline | None,
-    base_by: dict[tuple[str, str], ScorerOutcome],
+    base_by: Mapping[str, Mapping[str, ScorerOutcome]],
     gate: Gate,
     seed: int,
     incomparable: str | None,
@@ -389,8 +399,9 @@ def _scorer_gate(
         )
     pairs: list[tuple[ScorerOutcome, ScorerOutcome]] = []
     new = changed = 0
+    base_of = base_by.get(sid, {})
     for o in outcomes:
-        b = base_by.get((o.case_id, sid))
+        b = base_of.get(o.case_id)
         if b is None:
             if o.case_id in baseline.case_hashes and baseline.case_hashes[o.case_id] != o.case_hash:
                 changed += 1
