@@ -111,3 +111,21 @@ def test_a_labelled_version_without_its_baseline_is_unmeasured(labelled):
     assert code == 3
     assert out["suites"][0]["status"] == "unmeasured"
     assert "no committed baseline of version" in out["suites"][0]["detail"]
+
+
+def test_drift_batch_asks_the_model_again_through_one_batch(labelled, llm_server, monkeypatch):
+    """Issue 18: `drift --batch` sends the fresh calls as a provider batch, never live, and
+    reaches the same verdict."""
+    monkeypatch.setenv("PROMPTCTL_BATCH_POLL_S", "0.01")
+    monkeypatch.setenv("PROMPTCTL_BATCH_LINGER_S", "0.02")
+    write_config(labelled.root, llm_server, max_retries=0, batch=True)
+    llm_server.reset()
+    code, out = _drift(labelled, "--batch")
+    assert code == 0, out
+    [s] = out["suites"]
+    assert s["status"] == "stable" and s["compared_outputs"] == 2
+    assert llm_server.batches.submitted == 1 and llm_server.batches.lines_submitted == 2
+    assert not [x for x in llm_server.requests if x.path.endswith("/chat/completions")]
+    llm_server.default = Scripted.text("I cannot help with that.")
+    code, out = _drift(labelled, "--batch", "--batch-retry", "sometimes")
+    assert code == 2 and "batch-retry" in out["err"]

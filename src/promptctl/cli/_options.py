@@ -29,6 +29,17 @@ TrustedRef = Annotated[
     ),
 ]
 
+Batch = Annotated[
+    bool,
+    typer.Option(
+        "--batch", help="Send the calls through the providers' batch APIs (half price, <24 h)."
+    ),
+]
+BatchRetry = Annotated[
+    str,
+    typer.Option("--batch-retry", help="Where errored or expired batch lines go: live or batch."),
+]
+
 
 def parse_vars(items: list[str] | None, vars_file: str | None = None) -> dict[str, Any]:
     """--vars-file first, then each --var on top of it."""

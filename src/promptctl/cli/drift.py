@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from promptctl.cli._options import Format, TrustedRef, check_format
+from promptctl.cli._options import Batch, BatchRetry, Format, TrustedRef, check_format
 
 
 def drift(
@@ -31,14 +31,20 @@ def drift(
     fmt: Format = "text",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
     trusted_config_ref: TrustedRef = None,
+    batch: Batch = False,
+    batch_retry: BatchRetry = "live",
 ) -> None:
     """Re-run, fresh (no replay, no cache), the suites of the versions LABEL serves and compare
     them with their committed baselines: stable | regressed | improved | changed (outputs moved,
     rates did not) | inconclusive | unmeasured. Exit 1 on a regression, 3 when a provider
     outage left a suite unmeasured.
 
-    Example: promptctl drift --label production --sample 50 --max-cost 2
+    With --batch the fresh calls go through the providers' batch APIs at half the price, and
+    drift waits for the batches to end (a nightly job with a long timeout).
+
+    Example: promptctl drift --label production --sample 50 --max-cost 2 --batch
     """
+    from promptctl.engine.batch import check_retry
     from promptctl.evals import drift as drift_mod
     from promptctl.project import config
     from promptctl.reporters import plain, terminal
@@ -53,6 +59,8 @@ def drift(
         max_cost_usd=max_cost,
         concurrency=concurrency,
         progress=progress,
+        batch=batch,
+        batch_retry=check_retry(batch_retry),
     )
     if fmt == "json":
         plain.write_json(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from promptctl.cli._options import TrustedRef, check_format
+from promptctl.cli._options import Batch, BatchRetry, TrustedRef, check_format
 
 if TYPE_CHECKING:
     from promptctl.evals import runner
@@ -153,18 +153,8 @@ def eval_cmd(
         list[str] | None,
         typer.Option("--param", metavar="K=V", help="Override a model parameter, e.g. top_p=0.9."),
     ] = None,
-    batch: Annotated[
-        bool,
-        typer.Option(
-            "--batch", help="Send the calls through the providers' batch APIs (half price, <24 h)."
-        ),
-    ] = False,
-    batch_retry: Annotated[
-        str,
-        typer.Option(
-            "--batch-retry", help="Where errored or expired batch lines go: live or batch."
-        ),
-    ] = "live",
+    batch: Batch = False,
+    batch_retry: BatchRetry = "live",
     no_wait: Annotated[
         bool,
         typer.Option(

@@ -101,8 +101,11 @@ def check(
     concurrency: int | None = None,
     progress: runner.Progress = runner.SILENT,
     today: dt.date | None = None,
+    batch: bool = False,
+    batch_retry: str = "live",
 ) -> DriftResult:
-    """Re-run the suites of every prompt holding `label`, fresh, against their baselines."""
+    """Re-run the suites of every prompt holding `label`, fresh, against their baselines;
+    with `batch`, through the providers' batch APIs (issue 18), waiting for them."""
     if sample is not None and sample < 1:
         raise UsageError("--sample must be at least 1")
     today = today or dt.datetime.now(dt.timezone.utc).date()
@@ -138,6 +141,8 @@ def check(
                 concurrency=concurrency,
                 baseline_ref=ref,
                 case_ids=ids,
+                batch=batch,
+                batch_retry=batch_retry,
             )
             try:
                 results += runner.run_eval(project, [suite], options, progress).suites
