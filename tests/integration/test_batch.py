@@ -82,6 +82,15 @@ def test_batch_gives_the_live_results_at_half_the_price(batchy, llm_server):
     assert summary["batch_calls"] == 6 and summary["batch_saved_usd"] == pytest.approx(
         live_cost / 2
     )
+    # the reports say what the discount saved
+    saved = f"${live_cost / 2:.4f}"
+    r = p.run("report", batched["suites"][0]["run_id"], "-o", "r.html")
+    assert r.code == 0, r.err
+    assert f"batch 6 calls, saved {saved}" in (p.root / "r.html").read_text()
+    llm_server.reset()
+    r = p.run("eval", "--fresh", "--batch")
+    assert r.code == 0, r.err
+    assert f"(batch 6 calls, saved {saved})" in r.out
     # the replies went into the cache like live ones: a plain eval now calls nothing
     llm_server.reset()
     assert p.run("eval").code == 0

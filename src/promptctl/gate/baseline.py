@@ -60,7 +60,7 @@ class Baseline:
     gate_hash: str
     scorer_hashes: Mapping[str, str]
     outcomes: tuple[ScorerOutcome, ...]
-    # read from the file when iterated (a 100k-case baseline keeps 24 bytes an output in memory)
+    # read from the file when iterated (a 100k-case baseline keeps ~32 bytes an output in memory)
     outputs: RecordedOutputs = ()
     cost_usd: float | None = None  # of the recorded outputs when they were made
     run_id: str | None = None  # the run it was made from (not written: it would churn the file)

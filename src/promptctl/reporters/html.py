@@ -138,6 +138,8 @@ def _totals(summaries: Sequence[Summary | None]) -> dict[str, Any]:
         "input_tokens": sum(s.input_tokens + s.judge_input_tokens for s in have),
         "output_tokens": sum(s.output_tokens + s.judge_output_tokens for s in have),
         "cost": _money(None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)),
+        "batch_calls": sum(s.batch_calls for s in have),
+        "batch_saved": _money(sum(s.batch_saved_usd for s in have)),
     }
 
 

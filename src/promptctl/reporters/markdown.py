@@ -49,7 +49,12 @@ def suite_markdown(s: SuiteResult) -> list[str]:
         "",
         f"Tokens {sm.input_tokens:,} in / {sm.output_tokens:,} out; "
         f"cost {'unknown' if cost is None else f'${cost:.4f}'}; "
-        f"{sm.calls} calls, {sm.cache_hits} cached.",
+        f"{sm.calls} calls, {sm.cache_hits} cached"
+        + (
+            f"; {sm.batch_calls} through a provider batch, ${sm.batch_saved_usd:.4f} saved."
+            if sm.batch_calls
+            else "."
+        ),
     ]
     if s.floor_failures:
         lines += ["", "**Floors missed:**", ""]

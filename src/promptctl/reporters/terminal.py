@@ -189,10 +189,14 @@ def _counts(summaries: Sequence[Summary]) -> str:
     replayed = sum(sm.replayed for sm in summaries) + judge_replayed
     costs = [sm.cost_usd for sm in summaries]
     cost = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+    batch_calls = sum(sm.batch_calls for sm in summaries)
+    saved = sum(sm.batch_saved_usd for sm in summaries)
+    # what --batch saved, so the discount is seen where the cost is
+    batch = f" (batch {batch_calls} calls, saved {_money(saved)})" if batch_calls else ""
     return (
         f"calls {sum(sm.calls for sm in summaries)}  "
         f"cached {sum(sm.cache_hits for sm in summaries)}  replayed {replayed}{judge}"
-        f"  tokens {tokens_in} in / {tokens_out} out  cost {_money(cost)}"
+        f"  tokens {tokens_in} in / {tokens_out} out  cost {_money(cost)}{batch}"
     )
 
 
