@@ -165,7 +165,10 @@ def test_no_config_at_the_trusted_ref_means_builtin_providers_only(
     git_project.write("prompts/p.yaml", PROMPT)
     git_project.commit("base without promptctl.yaml")
     git_project.write("promptctl.yaml", BASE_CONFIG.format(url=llm_server.openai_base))
-    project = config.load_project(root=git_project.root, trusted_ref="HEAD")
+    with pytest.warns(PromptctlWarning) as warned:
+        project = config.load_project(root=git_project.root, trusted_ref="HEAD")
+    # the working tree's settings are named as ignored, not silently dropped
+    assert "providers.fake" in str(warned[0].message)
     assert dict(project.config.providers) == {}
     assert dict(project.config.prices) == {}
     monkeypatch.setenv(config.TRUSTED_REF_ENV, "HEAD")
