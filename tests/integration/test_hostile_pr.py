@@ -407,6 +407,29 @@ def test_every_verdict_setting_the_pr_changes_is_ignored_and_flagged(pr: Any, se
     assert key in [f["subject"] for f in flags]  # (a moved evals/ also drops its suites)
 
 
+def test_a_pr_cannot_silence_the_lint_codes_it_trips(
+    pr: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lint.ignore` decides the lint gate's verdict: under a trusted ref (the workflow's lint
+    step sets PROMPTCTL_TRUSTED_CONFIG_REF) it is the base branch's, and `diff` flags it."""
+    pr.write(
+        "evals/extra.yaml",
+        "prompt: capitals\ncases:\n"
+        "  - {id: x1, vars: {country: A, capital: B, extra: 1}}\n"
+        "scorers:\n  - {id: has, type: contains, value: B}\n",
+    )
+    pr.write("promptctl.yaml", pr.read("promptctl.yaml") + "lint: {ignore: [PC211]}\n")
+    pr.commit("PR: a case with an extra var, and PC211 silenced")
+    assert run(pr, "lint", "--strict").code == 0  # the PR's own config silences it
+    monkeypatch.setenv("PROMPTCTL_TRUSTED_CONFIG_REF", "main")
+    r = run(pr, "lint", "--strict")
+    assert r.code == 1 and "PC211" in r.out, r.out + r.err
+    assert "ignored under --trusted-config-ref main: lint.ignore" in r.err
+    monkeypatch.delenv("PROMPTCTL_TRUSTED_CONFIG_REF")
+    flags = json.loads(run(pr, "diff", "main", "--format", "json").out)["loosened"]
+    assert "lint.ignore" in [f["subject"] for f in flags]
+
+
 # ----------------------------------------------------------------------------- 6. workflow commands
 
 PAYLOAD = "\n::add-mask::pwn\n\u2003::stop-commands::pwn\r::set-output name=x::pwn\n##[error]pwn"

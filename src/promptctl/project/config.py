@@ -226,7 +226,8 @@ def read_trusted(root: Path, ref: str) -> Config:
 # that kind (`policy:`, a `python` scorer's modules) is added here, and its value read from the
 # Config that `with_trusted` returns; a file it names (a scorer's module) is read with
 # `trusted_bytes`, never from the working tree.
-TRUSTED_KEYS = ("paths", "providers", "prices", "defaults", "policy")
+# `lint_ignore` too: a change that silenced the lint codes it trips would pass the lint gate.
+TRUSTED_KEYS = ("paths", "providers", "prices", "defaults", "policy", "lint_ignore")
 
 
 def with_trusted(working: Config, trusted: Config) -> Config:
@@ -250,6 +251,8 @@ def verdict_settings(config: Config) -> dict[str, str]:
         out[f"defaults.{f}"] = repr(getattr(config.defaults, f))
     for label, rule in config.policy.labels.items():
         out[f"policy.{label}"] = repr(replace(rule, source=None))
+    if config.lint_ignore:
+        out["lint.ignore"] = repr(sorted(config.lint_ignore))
     return out
 
 
