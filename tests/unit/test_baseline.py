@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -372,7 +373,7 @@ def test_recorded_outputs_stay_on_disk_until_asked_for(proj: Project) -> None:
     import gc
     import tracemalloc
 
-    cases, size = 3000, 2000  # 6 MB of outputs
+    cases, size = 3000, 2000  # 6 MB of outputs: over bl.KEEP_OPEN_BYTES
     bl.write(proj, bl.from_run(_big_run(cases, size)))
     gc.collect()
     tracemalloc.start()
@@ -393,13 +394,16 @@ def test_recorded_outputs_stay_on_disk_until_asked_for(proj: Project) -> None:
     assert len(list(b.outputs)) == cases
 
 
-def test_replay_reads_the_bytes_it_parsed_after_the_file_is_rewritten(proj: Project) -> None:
-    """The reader keeps the file open: `--update-baseline` (an atomic rename) during or after a
-    gated run cannot change what that run replays."""
-    bl.write(proj, bl.from_run(_big_run(3, 10)))
+@pytest.mark.parametrize("size", [10, 1 << 20])  # bytes kept, then the file kept open
+def test_replay_reads_the_bytes_it_parsed_after_the_file_is_rewritten(
+    proj: Project, size: int
+) -> None:
+    """The reader keeps the bytes of a small file, a large one open: `--update-baseline` (an
+    atomic rename) during or after a gated run cannot change what that run replays."""
+    bl.write(proj, bl.from_run(_big_run(3, size)))
     before = bl.read(proj, "big")
     assert before is not None
-    run = _big_run(3, 10)
+    run = _big_run(3, size)
     changed = tuple(
         RecordedOutput(case_id=o.case_id, repeat=0, request_key=o.request_key, output="new")
         for o in run.outputs
@@ -408,7 +412,7 @@ def test_replay_reads_the_bytes_it_parsed_after_the_file_is_rewritten(proj: Proj
 
     _, wrote = bl.write(proj, bl.from_run(dataclasses.replace(run, outputs=changed)))
     assert wrote
-    assert bl.replay_index(before)["k1"].output == "00001xxxxx"
+    assert bl.replay_index(before)["k1"].output == "00001" + "x" * (size - 5)
     after = bl.read(proj, "big")
     assert after is not None and bl.replay_index(after)["k1"].output == "new"
 
@@ -422,3 +426,22 @@ def test_the_last_recorded_output_of_a_request_wins_as_in_a_dict(proj: Project) 
     assert bl.replay_index(b)["same"].output == "00003xxx"
     assert {o.request_key: o for o in b.outputs}["same"] == bl.replay_index(b)["same"]
     assert list(bl.replay_index(b)) == ["same"] and len(bl.replay_index(b)) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+def test_small_baselines_hold_no_file_open(proj: Project) -> None:
+    """Only a baseline over KEEP_OPEN_BYTES keeps its file open: an eval of 200 suites must not
+    hold 200 descriptors."""
+    import dataclasses
+
+    for i in range(200):
+        bl.write(proj, bl.from_run(dataclasses.replace(_big_run(2, 10), suite=f"s{i}")))
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    held = [bl.read(proj, f"s{i}") for i in range(200)]
+    assert len(list(Path("/proc/self/fd").iterdir())) - before < 5
+    assert all(b is not None and bl.replay_index(b)["k1"].output for b in held)
+    big = bl.write(proj, bl.from_run(_big_run(2, bl.KEEP_OPEN_BYTES)))[0]
+    kept = bl.read(proj, "big")
+    assert kept is not None
+    fds = [Path("/proc/self/fd", n) for n in os.listdir("/proc/self/fd")]
+    assert any(os.path.realpath(f) == str(big.resolve()) for f in fds)

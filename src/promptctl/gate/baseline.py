@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 _DIGITS = 6
+KEEP_OPEN_BYTES = 1 << 20  # a larger baseline's outputs are read again from the file
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -312,10 +313,15 @@ def read(project: Project, suite: str, *, ref: str | None = None) -> Baseline | 
     lines: _Lines | None = None
     if ref is None:
         try:
-            lines = _FileLines(path)
+            opened = _FileLines(path)
         except FileNotFoundError:
             return None
-        raw = lines.read_all()
+        raw = opened.read_all()
+        # A small file's bytes cost less than an open descriptor per suite: only a large one
+        # stays open to be read again (100 suites must not hold 100 descriptors).
+        lines = opened if len(raw) > KEEP_OPEN_BYTES else None
+        if lines is None:
+            opened.close()
     else:
         from promptctl.history import gitrepo
 
@@ -681,8 +687,11 @@ class _FileLines(_Lines):
 
     def __init__(self, path: Path) -> None:
         self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        weakref.finalize(self, os.close, self.fd)
+        self._closer = weakref.finalize(self, os.close, self.fd)
         self.raw: bytes | None = None
+
+    def close(self) -> None:
+        self._closer()
 
     def read_all(self) -> bytes:
         with os.fdopen(os.dup(self.fd), "rb") as fh:
