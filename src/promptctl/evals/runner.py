@@ -336,7 +336,11 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
                 # A template typo must stop here (exit 2, no run directory), not fail every
                 # case of a run that --resume could never finish. Upstream replies are not
                 # known yet: they read as "" for this check.
-                rendering.render_messages(prompt, variables, replies=_stub_replies(prompt))
+                # The check above has just validated these values; a chain's prompt checks
+                # again, as render_messages checks its values without their `uses` key.
+                rendering.render_messages(
+                    prompt, variables, replies=_stub_replies(prompt), check=bool(prompt.uses)
+                )
         except UsageError as e:
             raise UsageError(
                 f"case {case.id}: {e.message}", where=e.where or case.source, hint=e.hint

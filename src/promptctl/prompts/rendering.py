@@ -577,15 +577,24 @@ def given_replies(variables: Mapping[str, Any]) -> dict[str, str] | None:
 
 
 def render_messages(
-    prompt: Prompt, variables: Mapping[str, Any], *, replies: Mapping[str, str] | None = None
+    prompt: Prompt,
+    variables: Mapping[str, Any],
+    *,
+    replies: Mapping[str, str] | None = None,
+    check: bool = True,
 ) -> list[dict[str, str]]:
     """Render the prompt's messages. `replies` (alias -> upstream reply) fill
-    `uses.<alias>.output`: a chain run passes them; without, `uses=` among the variables may."""
+    `uses.<alias>.output`: a chain run passes them; without, `uses=` among the variables may.
+
+    `check=False` is for a caller that has just run check_variables (or an equivalent) on these
+    same values: a second pass would load jsonschema for nothing (~30 ms at an eval's start).
+    """
     if prompt.uses and replies is None:
         replies = given_replies(variables)
     own = {k: v for k, v in variables.items() if k != "uses"}
     values = apply_defaults(prompt, own)
-    check_variables(prompt, values)
+    if check:
+        check_variables(prompt, values)
     if prompt.uses:  # upstreams get the caller's variables, with their own defaults
         values["uses"] = uses_context(prompt, own, replies)
     return [
