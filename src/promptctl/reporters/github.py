@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from promptctl.escaping import undefanged
 from promptctl.evals.runner import EvalResult, SuiteResult
 from promptctl.model import Verdict
 from promptctl.project.config import Project
@@ -202,6 +201,10 @@ def report(
     env = env if env is not None else os.environ
     if not active(env):
         return
+    # imported here: every eval imports this module to ask active(), and escaping compiles
+    # its patterns on import
+    from promptctl.escaping import undefanged
+
     stream = undefanged(stream or sys.stderr)  # our own commands: the one writer past defanging
     for line in annotations(project, result, repo_root):
         stream.write(line.replace("##[", "#\u200b#[") + "\n")
