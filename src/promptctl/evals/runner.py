@@ -723,8 +723,9 @@ async def _one(
         for m in prompt.messages
     ]
     request = engine.build_request(prompt, messages, repeat=repeat)
-    line = replace(line, request_key=request.key)
-    recorded = replay.get(request.key) if replay else None
+    # set on the line with the outcome: each replace() of a line costs ~6 us a case
+    key = request.key
+    recorded = replay.get(key) if replay else None
     try:
         if recorded is not None:
             # Same key = same provider, model, params, messages, format and repeat index.
@@ -738,7 +739,7 @@ async def _one(
         if _fatal(e):
             raise
         # One case's call failed after retries: recorded, the run goes on, --resume retries it.
-        return replace(line, error=e.message)
+        return replace(line, request_key=key, error=e.message)
     scores: dict[str, runs.ScoreLine] = {}
     from promptctl.evals.replay import capturing
 
@@ -746,6 +747,7 @@ async def _one(
         await _score_all(scorers, reply, case, repeat, scores)
     return replace(
         line,
+        request_key=key,
         judge_outputs=tuple(judged),
         output=reply.text,
         scores=scores,
