@@ -179,13 +179,15 @@ def eval_cmd(
     from promptctl.reporters import github, report_files, terminal
 
     check_format(fmt, ("table", "json"))
-    from promptctl.engine.batch import check_retry
+    if batch_retry != "live":  # the default needs no check (nor batch.py, ~3 ms to import)
+        from promptctl.engine.batch import check_retry
 
+        batch_retry = check_retry(batch_retry)
     if no_wait and not batch:
         raise UsageError("--no-wait goes with --batch")
     options = runner.EvalOptions(
         batch=batch,
-        batch_retry=check_retry(batch_retry),
+        batch_retry=batch_retry,
         no_wait=no_wait,
         filter=filter_expr,
         shard=datasets.parse_shard(shard),

@@ -16,11 +16,10 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptctl.engine import prices as prices_mod
 from promptctl.engine import retry
-from promptctl.engine.batch import BatchSession, supports_batch
 from promptctl.engine.budget import Budget, EngineStats
 from promptctl.engine.cache import FILE_NAME, Cache
 from promptctl.engine.clients import Clients, Send
@@ -47,6 +46,10 @@ from promptctl.providers.base import (
     ProviderSettings,
     validated,
 )
+
+if TYPE_CHECKING:
+    # imported where a run uses batches: a live run does not load batch.py (~3 ms)
+    from promptctl.engine.batch import BatchSession
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
@@ -220,7 +223,11 @@ class Engine:
         slot = self._slot(request.provider)
         if not slot.network:
             return 0.0
-        return self.budget.estimate(request, batch=batch and supports_batch(slot.settings))
+        if batch:
+            from promptctl.engine.batch import supports_batch
+
+            batch = supports_batch(slot.settings)
+        return self.budget.estimate(request, batch=batch)
 
     # ------------------------------------------------------------------ calls
 
@@ -247,8 +254,11 @@ class Engine:
             )
         key = api_key(slot.settings)
         reply = None
-        if self.batch is not None and supports_batch(slot.settings):
-            reply = await self._batched(slot, request, key)
+        if self.batch is not None:
+            from promptctl.engine.batch import supports_batch
+
+            if supports_batch(slot.settings):
+                reply = await self._batched(slot, request, key)
         if reply is None:
             held = self.budget.reserve(request, on_refusal=self._stop_for_budget)
             try:

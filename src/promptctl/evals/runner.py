@@ -452,6 +452,13 @@ class _Interrupt:
                 self.task.cancel()
 
 
+def _batch_session(path: Path, options: EvalOptions) -> Any:
+    # imported for `--batch` only: a live run does not load batch.py (~3 ms)
+    from promptctl.engine.batch import BatchSession
+
+    return BatchSession(path, retry=options.batch_retry, no_wait=options.no_wait)
+
+
 def _fatal(e: BaseException) -> bool:
     """Errors that end the run (auth, budget, offline, missing key), unlike one case's failure."""
     return isinstance(e, PromptctlError) and e.ends_run
@@ -467,7 +474,6 @@ async def _run_suite(
 ) -> SuiteResult:
     from promptctl import scorers as registry
     from promptctl.engine import Engine, bounded
-    from promptctl.engine.batch import BatchSession
 
     suite, prompt = plan.suite, plan.prompt
     header = runs.read_header(writer.path)
@@ -504,9 +510,7 @@ async def _run_suite(
         offline=options.offline,
         max_cost_usd=budget,
         max_retries=options.max_retries,
-        batch=BatchSession(writer.path, retry=options.batch_retry, no_wait=options.no_wait)
-        if options.batch
-        else None,
+        batch=_batch_session(writer.path, options) if options.batch else None,
     ) as engine:
         interrupt.engine = engine
         # Replay (issue 6): a request identical to one the baseline recorded reuses its output;
