@@ -144,7 +144,12 @@ def test_no_wait_submits_then_resume_collects_without_submitting_again(batchy, l
     r = p.run("eval", "--resume", run.name)
     assert r.code == 0, r.err
     assert llm_server.batches.submitted == 1  # re-attached, never submitted twice
+    # collected from the batch at its price: nothing was asked again live
+    assert not [x for x in llm_server.requests if x.path.endswith("/chat/completions")]
     assert len(_results(p, str(run))) == 6
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["batch_calls"] == 6 and summary["batch_saved_usd"] > 0  # the batch price
+    assert "(batch 6 calls, saved $" in r.out
 
 
 def test_ctrl_c_after_submission_then_resume_collects_the_same_batch(batchy, llm_server):
@@ -170,6 +175,8 @@ def test_ctrl_c_after_submission_then_resume_collects_the_same_batch(batchy, llm
     r = p.run("eval", "--resume")
     assert r.code == 0, r.err
     assert llm_server.batches.submitted == 1
+    # collected from the batch: nothing was asked again live
+    assert not [x for x in llm_server.requests if x.path.endswith("/chat/completions")]
 
 
 @pytest.mark.parametrize(
@@ -187,6 +194,8 @@ def test_broken_batch_apis_are_exit_3_with_the_batch_kept(batchy, llm_server, kn
     assert r.code == 3, r.out + r.err
     assert message in r.err and FAKE_KEY not in r.out + r.err
     assert "Traceback" not in r.err
+    # the batch failed as a whole: not blamed on a case (six pairs got the same error)
+    assert "(repeat 0)" not in r.err, r.err
 
 
 def test_missing_lines_go_live_and_strange_lines_are_ignored(batchy, llm_server):

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from promptctl.errors import (
+    AuthError,
+    BatchError,
     BatchPendingError,
     IncompleteError,
     Location,
@@ -452,6 +454,12 @@ class _Interrupt:
                 self.task.cancel()
 
 
+def _submitted_batches(path: Path) -> bool:
+    from promptctl.engine.batch import BATCHES_FILE
+
+    return (path / BATCHES_FILE).is_file()
+
+
 def _batch_session(path: Path, options: EvalOptions) -> Any:
     # imported for `--batch` only: a live run does not load batch.py (~3 ms)
     from promptctl.engine.batch import BatchSession
@@ -544,6 +552,8 @@ async def _run_suite(
                 out.append((spec.id, built[key]))
             return out
 
+        noted: set[BaseException] = set()
+
         async def work(item: tuple[Case, int]) -> runs.ResultLine | None:
             case, repeat = item
             try:
@@ -551,7 +561,11 @@ async def _run_suite(
                     engine, prompt, case_scorers(case), suite.name, case, repeat, replay, planted
                 )
             except PromptctlError as e:
-                if not isinstance(e, MissingKeyError):  # about the project, not this case
+                # A missing or refused key, or a batch failing as a whole, is about the project
+                # or the provider, not this case; and every pair waiting on one batch receives
+                # the same exception, which must be named after a case once at most.
+                if not isinstance(e, MissingKeyError | AuthError | BatchError) and e not in noted:
+                    noted.add(e)
                     if e.where is None:
                         e.where = case.source
                     e.message = f"case {case.id} (repeat {repeat}): {e.message}"
@@ -924,6 +938,11 @@ def run_eval(
                 baseline_ref=options.baseline_ref,
                 gate=options.gate,
                 max_retries=options.max_retries,
+                # A run that submitted batches goes on in batch mode: its calls are collected
+                # from those batches (at their price), never asked again live.
+                batch=options.batch or _submitted_batches(path),
+                batch_retry=options.batch_retry,
+                no_wait=options.no_wait,
             )
             p = plan(project, suite, opts)
             if p.prompt.version != header.prompt_version:
