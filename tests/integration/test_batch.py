@@ -239,3 +239,18 @@ def test_judge_calls_go_in_a_second_batch_after_the_first_returns(batchy, llm_se
     assert llm_server.batches.lines_submitted == 12  # 6 candidates, then 6 judge calls
     results = _results(p, json.loads(r.out)["suites"][0]["run_dir"])
     assert all(scores["good"]["passed"] for _out, scores in results.values())
+
+
+def test_a_provider_without_a_batch_api_is_named_and_called_live(batchy, llm_server, project):
+    """--batch asks for half the price: a provider it cannot apply to is said once, not
+    silently called at the full price."""
+    write_config(project.root, llm_server, extra=PRICES, max_retries=0)  # no `batch: true`
+    r = project.run("eval", "--batch", "--fresh")
+    assert r.code == 0, r.err
+    assert r.err.count("--batch: provider 'fake' has no batch API") == 1, r.err
+    assert "`batch: true` in promptctl.yaml" in r.err
+    assert llm_server.batches.submitted == 0
+    assert len([x for x in llm_server.requests if x.path.endswith("/chat/completions")]) == 6
+    project.write("prompts/summarize.yaml", PROMPT.format(model="mock/echo"), dedent=False)
+    r = project.run("eval", "--batch", "--fresh")
+    assert "--batch: provider 'mock' answers in this process" in r.err, r.err

@@ -109,6 +109,7 @@ class Engine:
         self._cache: Cache | None = None
         self._flushing: asyncio.Task[None] | None = None
         self.batch = batch  # eval --batch: network calls go through provider batches
+        self._said_no_batch: set[str] = set()  # providers --batch cannot apply to, said once
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -235,6 +236,10 @@ class Engine:
         """The reply to `request`: from the cache, else from the provider (with retries)."""
         slot = self._slot(request.provider)
         if not slot.network:
+            if self.batch is not None:
+                self._no_batch_api(
+                    slot.settings.name, "answers in this process: --batch does not apply to it"
+                )
             return await self._local(slot, request)
         cache = self._open_cache()
         if self.use_cache:
@@ -259,6 +264,12 @@ class Engine:
 
             if supports_batch(slot.settings):
                 reply = await self._batched(slot, request, key)
+            else:
+                self._no_batch_api(
+                    slot.settings.name,
+                    "has no batch API: its calls are made live, at the live price (an "
+                    "OpenAI-compatible server that has one: `batch: true` in promptctl.yaml)",
+                )
         if reply is None:
             held = self.budget.reserve(request, on_refusal=self._stop_for_budget)
             try:
@@ -269,6 +280,21 @@ class Engine:
         if cache.put(request.key, request.provider, request.model, reply):
             self._schedule_flush(cache)
         return reply
+
+    def _no_batch_api(self, provider: str, why: str) -> None:
+        """Say once per provider that --batch cannot apply to it: its calls go live, at the live
+        price, and the user asked for half of it."""
+        if provider in self._said_no_batch:
+            return
+        self._said_no_batch.add(provider)
+        import warnings
+
+        from promptctl.errors import PromptctlWarning
+
+        warnings.warn(
+            PromptctlWarning(f"--batch: provider {provider!r} {why}"),
+            stacklevel=3,
+        )
 
     async def _batched(self, slot: _Slot, request: Request, key: str | None) -> Reply | None:
         """The reply from a provider batch, at the batch price; None when its line errored,
