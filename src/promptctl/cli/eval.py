@@ -234,7 +234,9 @@ def eval_cmd(
     if dry_run:
         if paths:
             raise UsageError("--dry-run cannot be combined with --resume")
-        plans = runner.dry_run(project, selected, options)
+        from promptctl.evals.dryrun import dry_run
+
+        plans = dry_run(project, selected, options)
         if fmt == "json":
             from dataclasses import asdict
 

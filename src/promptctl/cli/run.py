@@ -40,9 +40,9 @@ def run(
     prompt = loader.resolve(ref, project)
     variables = parse_vars(var, vars_file)
     if prompt.uses and "uses" not in variables:  # a chain: its upstream steps first
-        from promptctl.evals import runner
+        from promptctl.evals import cases
 
-        replies, steps = runner.run_chain(project, prompt, variables, use_cache=not no_cache)
+        replies, steps = cases.run_chain(project, prompt, variables, use_cache=not no_cache)
         for step in steps:
             plain.warn(
                 f"step {step['step']} ({step['prompt']}@{step['version']}): {step['output']}"

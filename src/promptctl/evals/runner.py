@@ -25,13 +25,12 @@ from promptctl.errors import (
     Location,
     MissingKeyError,
     PromptctlError,
-    ProviderError,
     RunInterruptedError,
     UsageError,
 )
-from promptctl.evals import datasets, results, runs
+from promptctl.evals import cases, datasets, results, runs
 from promptctl.gate.floors import FloorFailure, check_floors
-from promptctl.model import PER_CASE_HASH, Case, Reply, Score, ScorerOutcome, Suite
+from promptctl.model import PER_CASE_HASH, Case, ScorerOutcome, Suite
 from promptctl.project.config import Project
 from promptctl.prompts import loader, rendering
 from promptctl.prompts.prompt import Prompt
@@ -177,17 +176,6 @@ class EvalResult:
                     f"  hint: promptctl eval --resume {s.run_id}"
                 )
         return out
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DryRun:
-    suite: str
-    pairs: int
-    calls: int  # candidate calls the cache cannot answer
-    cached: int
-    judge_calls: int  # judge calls on top (one per judge and uncached call; a retry adds one)
-    estimated_cost_usd: float | None  # None: a model without a known price
-    judge_estimated_cost_usd: float | None = 0.0  # the judges' calls, same estimate
 
 
 # ----------------------------------------------------------------------------- preparation
@@ -341,7 +329,7 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
                 # The check above has just validated these values; a chain's prompt checks
                 # again, as render_messages checks its values without their `uses` key.
                 rendering.render_messages(
-                    prompt, variables, replies=_stub_replies(prompt), check=bool(prompt.uses)
+                    prompt, variables, replies=cases.stub_replies(prompt), check=bool(prompt.uses)
                 )
         except UsageError as e:
             raise UsageError(
@@ -421,7 +409,9 @@ def _header(plan: _Plan, options: EvalOptions, invocation: str) -> runs.RunHeade
     )
 
 
-def _pairs(project: Project, plan: _Plan, done: set[tuple[str, int]]) -> Iterator[tuple[Case, int]]:
+def case_pairs(
+    project: Project, plan: _Plan, done: set[tuple[str, int]]
+) -> Iterator[tuple[Case, int]]:
     for case in datasets.iter_cases(project, plan.suite):
         if not plan.selector(case):
             continue
@@ -465,11 +455,6 @@ def _batch_session(path: Path, options: EvalOptions) -> Any:
     from promptctl.engine.batch import BatchSession
 
     return BatchSession(path, retry=options.batch_retry, no_wait=options.no_wait)
-
-
-def _fatal(e: BaseException) -> bool:
-    """Errors that end the run (auth, budget, offline, missing key), unlike one case's failure."""
-    return isinstance(e, PromptctlError) and e.ends_run
 
 
 async def _run_suite(
@@ -557,7 +542,7 @@ async def _run_suite(
         async def work(item: tuple[Case, int]) -> runs.ResultLine | None:
             case, repeat = item
             try:
-                return await _one(
+                return await cases.run_case(
                     engine, prompt, case_scorers(case), suite.name, case, repeat, replay, planted
                 )
             except PromptctlError as e:
@@ -576,7 +561,7 @@ async def _run_suite(
         progress.start(suite.name, plan.total_pairs, len(done))
         try:
             async for record in bounded(
-                _pairs(project, plan, done),
+                case_pairs(project, plan, done),
                 work,
                 BATCH_WAVE if options.batch else engine.concurrency,
                 stop=lambda: interrupt.requested or bool(fatal),
@@ -701,195 +686,6 @@ def _gate(
     return gate_mod.evaluate(run, plan.baseline)
 
 
-async def _one(
-    engine: Any,
-    prompt: Prompt,
-    scorers: list[tuple[str, Any]],
-    suite: str,
-    case: Case,
-    repeat: int,
-    replay: Mapping[str, Any] | None = None,
-    canary: tuple[str, str] | None = None,  # (variable, the run's token)
-) -> runs.ResultLine:
-    # plan() already checked every selected case's variables; render_messages would check
-    # them again (a JSON Schema validation per variable, ~0.15 ms a case).
-    values = rendering.apply_defaults(prompt, case.vars)
-    if canary is not None:
-        values[canary[0]] = canary[1]
-    line = runs.ResultLine(
-        suite=suite, case_id=case.id, case_hash=case.hash, repeat=repeat, critical=case.critical
-    )
-    if prompt.uses:  # a chain: the upstream steps run first, each one cached and replayed
-        steps: list[dict[str, Any]] = []
-        try:
-            replies = await _chain(engine, prompt, case.vars, repeat, replay, steps, ())
-        except _StepFailed as e:
-            return replace(line, steps=tuple(steps), error=str(e))
-        line = replace(line, steps=tuple(steps))
-        values["uses"] = rendering.uses_context(prompt, case.vars, replies)
-    messages = [
-        {
-            "role": m.role,
-            "content": rendering.render_text(
-                m.content,
-                values,
-                source=m.source,
-                partials_dir=prompt.partials_dir,
-                partials=prompt.partials,  # the prompt's own revision, not the working tree
-            ),
-        }
-        for m in prompt.messages
-    ]
-    request = engine.build_request(prompt, messages, repeat=repeat)
-    # set on the line with the outcome: each replace() of a line costs ~6 us a case
-    key = request.key
-    recorded = replay.get(key) if replay else None
-    try:
-        if recorded is not None:
-            # Same key = same provider, model, params, messages, format and repeat index.
-            from promptctl.evals.replay import reply_from
-
-            line = replace(line, replayed=True)
-            reply: Reply = reply_from(recorded, request)
-        else:
-            reply = await engine.complete(request)
-    except ProviderError as e:
-        if _fatal(e):
-            raise
-        # One case's call failed after retries: recorded, the run goes on, --resume retries it.
-        return replace(line, request_key=key, error=e.message)
-    scores: dict[str, runs.ScoreLine] = {}
-    from promptctl.evals.replay import capturing
-
-    with capturing() as judged:
-        await _score_all(scorers, reply, case, repeat, scores)
-    return replace(
-        line,
-        request_key=key,
-        judge_outputs=tuple(judged),
-        output=reply.text,
-        scores=scores,
-        input_tokens=reply.input_tokens,
-        output_tokens=reply.output_tokens,
-        latency_s=round(reply.latency_s, 6),
-        cost_usd=reply.cost_usd,
-        cached=reply.cached,
-        # what the provider says it ran (drift)
-        served_model=reply.model if reply.model and not reply.cached else None,
-    )
-
-
-class _StepFailed(Exception):
-    """An upstream step of a chain failed: the downstream case gets this error, the run goes on."""
-
-
-def _stub_replies(prompt: Prompt) -> dict[str, str]:
-    return {u.alias: "" for u in prompt.uses}
-
-
-async def _chain(
-    engine: Any,
-    prompt: Prompt,
-    variables: Mapping[str, Any],
-    repeat: int,
-    replay: Mapping[str, Any] | None,
-    steps: list[dict[str, Any]],
-    path: tuple[str, ...],
-) -> dict[str, str]:
-    """Call each upstream whose reply the prompt reads (`uses.<alias>.output`), its own upstreams
-    first; every step is recorded in `steps` (output, tokens, cost) and, like any call, answered
-    from the baseline's recorded outputs or the cache when the request is identical."""
-    wanted = rendering.uses_fields(prompt)
-    replies: dict[str, str] = {}
-    for use in prompt.uses:
-        if "output" not in wanted.get(use.alias, ()):
-            continue
-        upstream = prompt.upstreams[use.alias]
-        step = ".".join((*path, use.alias))
-        name = f"{upstream.name}@{upstream.version}"
-        try:
-            own = await _chain(
-                engine, upstream, variables, repeat, replay, steps, (*path, use.alias)
-            )
-            messages = rendering.render_messages(upstream, variables, replies=own)
-        except UsageError as e:
-            raise _StepFailed(f"upstream step {step} ({name}): {e.message}") from None
-        request = engine.build_request(upstream, messages, repeat=repeat)
-        recorded = replay.get(request.key) if replay else None
-        try:
-            if recorded is not None:
-                from promptctl.evals.replay import reply_from
-
-                reply = reply_from(recorded, request)
-            else:
-                reply = await engine.complete(request)
-        except ProviderError as e:
-            if _fatal(e):
-                raise
-            raise _StepFailed(f"upstream step {step} ({name}) failed: {e.message}") from None
-        steps.append(
-            {
-                "step": step,
-                "prompt": upstream.name,
-                "version": upstream.version,
-                "key": request.key,
-                "output": reply.text,
-                "input_tokens": reply.input_tokens,
-                "output_tokens": reply.output_tokens,
-                "cost_usd": reply.cost_usd,
-                "cached": reply.cached,
-                "replayed": recorded is not None,
-            }
-        )
-        replies[use.alias] = reply.text
-    return replies
-
-
-def run_chain(
-    project: Project, prompt: Prompt, variables: Mapping[str, Any], *, use_cache: bool = True
-) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """The upstream steps of one chain call (`promptctl run`): alias -> reply, and each step.
-
-    Raises:
-        UsageError: an upstream step failed (its message names the step).
-    """
-    from promptctl.engine import Engine
-
-    async def go() -> tuple[dict[str, str], list[dict[str, Any]]]:
-        steps: list[dict[str, Any]] = []
-        async with Engine(project, use_cache=use_cache, concurrency=1) as engine:
-            try:
-                replies = await _chain(engine, prompt, variables, 0, None, steps, ())
-            except _StepFailed as e:
-                raise UsageError(str(e)) from None
-        return replies, steps
-
-    return asyncio.run(go())
-
-
-async def _score_all(
-    scorers: list[tuple[str, Any]],
-    reply: Reply,
-    case: Case,
-    repeat: int,
-    scores: dict[str, runs.ScoreLine],
-) -> None:
-    for sid, scorer in scorers:
-        try:
-            s: Score = await scorer.score(reply, case, repeat=repeat)
-            value = min(1.0, max(0.0, float(s.value)))
-            scores[sid] = runs.ScoreLine(
-                score=value, passed=bool(s.passed), reason=s.reason, error=s.error
-            )
-        except Exception as e:
-            # A scorer's own bad input (a `value` template naming an unknown variable) is that
-            # scorer's error; the engine's stops (budget, auth, offline, missing key) end the run.
-            if isinstance(e, MissingKeyError) or (_fatal(e) and not isinstance(e, UsageError)):
-                raise
-            message = e.message if isinstance(e, PromptctlError) else str(e)
-            scores[sid] = runs.ScoreLine(error=message or type(e).__name__)
-
-
 # ----------------------------------------------------------------------------- entry points
 
 
@@ -959,7 +755,7 @@ def run_eval(
         from promptctl.evals import settling
 
         result = settling.settle_eval(
-            project, result, [p for p, _, _ in jobs], options.settle_budget, _one
+            project, result, [p for p, _, _ in jobs], options.settle_budget
         )
     return result
 
@@ -1063,86 +859,3 @@ async def _run_all(
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
     return EvalResult(suites=tuple(results))
-
-
-def dry_run(project: Project, suites: list[Suite], options: EvalOptions) -> list[DryRun]:
-    """Calls the cache cannot answer and their estimated cost, per suite; makes no call."""
-
-    async def go() -> list[DryRun]:
-        from promptctl import scorers as registry
-        from promptctl.engine import Engine
-        from promptctl.engine.budget import ESTIMATE_OUTPUT_TOKENS
-        from promptctl.gate.baseline import replay_index
-
-        def plus(total: float | None, estimate: float | None) -> float | None:
-            return None if total is None or estimate is None else total + estimate
-
-        out = []
-        for suite in suites:
-            p = plan(project, suite, options)
-            calls = cached = judge_calls = 0
-            cost: float | None = 0.0
-            judge_cost: float | None = 0.0
-            replay = {} if options.fresh else replay_index(p.baseline)
-            # A judge reads the reply: priced as a reply of the candidate's max_tokens (or the
-            # budget's default guess), the longest it can be. A replayed or cached candidate
-            # reply gets the same judge request as before, answered the same way: no call.
-            max_tokens = p.prompt.params.get("max_tokens")
-            placeholder = (
-                "x" * 4 * (max_tokens if isinstance(max_tokens, int) else ESTIMATE_OUTPUT_TOKENS)
-            )
-            async with Engine(project, use_cache=not options.fresh) as engine:
-                ctx = registry.ScorerContext(
-                    engine=engine,
-                    prompt=p.prompt,
-                    judge_model=project.config.defaults.judge_model,
-                    partials_dir=p.prompt.partials_dir,
-                )
-                judges = [
-                    registry.scorers.get(s.type).from_spec(s, ctx)
-                    for s in suite.scorers
-                    if s.type == "llm-judge"
-                ]
-                row_judges: dict[tuple[str, str], Any] = {}  # a row's own judges (`assert:`)
-                for case, repeat in _pairs(project, p, set()):
-                    request = engine.build_request(
-                        p.prompt,
-                        rendering.render_messages(
-                            p.prompt, with_canary(suite, case.vars, CHECK_TOKEN)
-                        ),
-                        repeat=repeat,
-                    )
-                    if request.key in replay or engine.is_cached(request):
-                        cached += 1
-                        continue
-                    calls += 1
-                    cost = plus(cost, engine.estimate_cost(request, batch=options.batch))
-                    case_judges = list(judges)
-                    for spec in case.asserts:
-                        if spec.type == "llm-judge":
-                            key = (spec.id, spec.hash)
-                            if key not in row_judges:
-                                row_judges[key] = registry.scorers.get(spec.type).from_spec(
-                                    spec, ctx
-                                )
-                            case_judges.append(row_judges[key])
-                    for judge in case_judges:
-                        judge_calls += 1
-                        judged = judge.request_for(placeholder, case, repeat=repeat)
-                        judge_cost = plus(
-                            judge_cost, engine.estimate_cost(judged, batch=options.batch)
-                        )
-            out.append(
-                DryRun(
-                    suite=suite.name,
-                    pairs=p.total_pairs,
-                    calls=calls,
-                    cached=cached,
-                    judge_calls=judge_calls,
-                    estimated_cost_usd=cost,
-                    judge_estimated_cost_usd=judge_cost,
-                )
-            )
-        return out
-
-    return asyncio.run(go())

@@ -14,6 +14,7 @@ from typing import Any
 
 from promptctl.errors import UsageError
 from promptctl.evals import datasets, results, runs
+from promptctl.evals.cases import run_case
 from promptctl.gate import settle as settle_mod
 from promptctl.gate import verdict as gate_mod
 from promptctl.project.config import Project
@@ -24,14 +25,12 @@ from promptctl.prompts.prompt import Prompt
 _FRESH_REPEAT = 10_000
 
 
-def settle_eval(
-    project: Project, evaluated: Any, plans: Sequence[Any], budget: int | None, call_one: Any
-) -> Any:
+def settle_eval(project: Project, evaluated: Any, plans: Sequence[Any], budget: int | None) -> Any:
     """Settle the inconclusive scorers of an `EvalResult` (already decided as one family).
 
     `plans` are the runner's plans of its suites, in order; `budget` caps the fresh calls
-    (default: as many as the eval's own samples, so at most twice the calls in all);
-    `call_one` is the runner's one-case call (passed in: the runner imports this module).
+    (default: as many as the eval's own samples, so at most twice the calls in all). Each
+    sample is one case run as the eval runs it (evals.cases.run_case).
     """
     gated = [i for i, s in enumerate(evaluated.suites) if s.gate is not None]
     if not gated:
@@ -58,7 +57,7 @@ def settle_eval(
     def sample(draws: Sequence[settle_mod.Draw]) -> list[dict[str, tuple[float, bool]]]:
         import asyncio  # only when settling: start-up stays fast
 
-        return asyncio.run(_draw_all(project, draws, suite_plans, base_prompts, cases, call_one))
+        return asyncio.run(_draw_all(project, draws, suite_plans, base_prompts, cases))
 
     decided, _ = settle_mod.settle(
         pairs,
@@ -97,7 +96,6 @@ async def _draw_all(
     plans: Sequence[Any],
     base_prompts: Sequence[Prompt | None],
     cases: Sequence[dict[str, Any]],
-    call_one: Any,
 ) -> list[dict[str, tuple[float, bool]]]:
     import asyncio
 
@@ -128,7 +126,7 @@ async def _draw_all(
             prompt = base_prompts[d.suite] if d.side == "base" else plan.prompt
             assert prompt is not None
             async with gate:
-                line = await call_one(
+                line = await run_case(
                     engine,
                     prompt,
                     scorers_for(d.suite, prompt),

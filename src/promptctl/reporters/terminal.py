@@ -8,7 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from promptctl.evals.runner import SILENT, DryRun, EvalResult, Progress, SuiteResult
+from promptctl.evals.dryrun import DryRun
+from promptctl.evals.runner import SILENT, EvalResult, Progress, SuiteResult
 from promptctl.evals.runs import ResultLine, Summary
 from promptctl.redaction import printable
 from promptctl.reporters import colour
