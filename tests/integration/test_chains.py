@@ -258,6 +258,35 @@ def test_promoting_an_upstream_needs_its_pinned_dependants_to_pass_with_it(git_p
     assert "dependant drafter@" in r.out
 
 
+def test_a_rollout_of_an_upstream_needs_its_pinned_dependants_to_pass_with_it(
+    git_project,
+) -> None:
+    """rollout start (and finish) ask for the same evidence as promote: a router version that
+    breaks its pinned drafter does not reach even a slice of traffic."""
+    p = git_project
+    _seed(p)
+    p.write("prompts/drafter.yaml", PINNED, dedent=False)
+    p.write(
+        "evals/router.yaml",
+        "prompt: router\ncases: [{id: a, vars: {ticket: t}}]\n"
+        "scorers: [{id: s, type: contains, value: t}]\n",
+        dedent=False,
+    )
+    p.commit("pinned chain")
+    cmd = ("promote", "router", "--to", "production", "--force", "--reason", "first", "--commit")
+    assert p.run(*cmd).code == 0
+    p.write("prompts/router.yaml", ROUTER.replace("Route:", "Send to:"), dedent=False)
+    p.commit("router v2: the drafter's suite fails with it")
+    assert p.run("eval", "router", "--update-baseline").code == 0  # its own suite passes
+    p.commit("router v2 baseline")
+    v2 = _version("router")
+    before = (p.root / "labels.yaml").read_bytes()
+    r = p.run("rollout", "start", "router", "--label", "production", "--to", v2, "--percent", "50")
+    assert r.code == 1, r.out + r.err
+    assert "dependant drafter@" in r.err and "has no passing gate" in r.err
+    assert (p.root / "labels.yaml").read_bytes() == before
+
+
 def test_a_labelled_dependant_keeps_serving_the_upstream_it_was_labelled_with(git_project) -> None:
     p = git_project
     _seed(p)

@@ -458,7 +458,10 @@ def test_diff_shows_an_edited_partial_and_the_prompts_that_include_it(git_projec
     )
     assert "-Be brief.\n+Be thorough.\n" in partial["text_diff"]
     text = p.run("diff").out
-    assert "partial rules.j2: modified (included by uses;" in text
+    # said as it is: the partial is part of the version of each prompt that includes it
+    assert "partial rules.j2: modified (included by uses: a new version of each)" in text
+    md = p.run("diff", "--format", "markdown").out
+    assert "a version covers its partials" in md and "not part of any version" not in md
 
 
 CSV_SUITE = """\

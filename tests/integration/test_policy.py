@@ -139,6 +139,44 @@ def test_a_rollout_label_moves_only_through_rollout_steps(governed):
     assert r.code == 0, r.err
 
 
+def test_a_rollout_label_gets_its_first_version_by_promote(governed):
+    """A rollout needs a stable arm: a label that serves nothing yet is set by promote (with
+    evidence), and `policy check` agrees; from then on it moves only through rollouts."""
+    p, v1 = governed
+    r = p.run("promote", "summarize", "--to", "canary", "--commit")
+    assert r.code == 0, r.err
+    assert p.run("policy", "check", "--base", "HEAD~1").code == 0
+    p.write("prompts/summarize.yaml", PROMPT.replace("0.2", "0.3"), dedent=False)
+    p.commit("v2")
+    v2 = _evidence(p)
+    r = p.run("promote", "summarize", "--to", "canary")
+    assert r.code == 1 and "only through a rollout" in r.err
+    # a start that skips the first declared step could never finish: refused up front
+    r = p.run("rollout", "start", "summarize", "--label", "canary", "--to", v2, "--percent", "10")
+    assert r.code == 2 and "widen to 5% first" in r.err
+    assert "rollout" not in (p.root / "labels.yaml").read_text()
+    start = ("rollout", "start", "summarize", "--label", "canary", "--to", v2, "--percent", "5")
+    assert p.run(*start).code == 0
+    assert v1 != v2
+
+
+def test_rollback_to_a_version_a_protected_label_never_served_is_held_to_the_policy(governed):
+    """Back to a version production served is a rollback; `--to` one it never served is a
+    move forward, and the policy check CI runs would reject it: refused before any commit."""
+    p, v1 = governed
+    p.write("labels.yaml", f"summarize:\n  production: {{version: {v1}}}\n", dedent=False)
+    p.commit("production by hand")
+    p.write("prompts/summarize.yaml", PROMPT.replace("0.2", "0.3"), dedent=False)
+    p.commit("v2")
+    v2 = _evidence(p)
+    before = (p.root / "labels.yaml").read_bytes()
+    r = p.run("rollback", "summarize", "--label", "production", "--to", v2, "--commit")
+    assert r.code == 1, r.out + r.err
+    assert "rollback refused" in r.err and f"never served {v2}" in r.err
+    assert "held staging first" in r.err
+    assert (p.root / "labels.yaml").read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("policy", "message"),
     [

@@ -182,6 +182,34 @@ def test_uncommitted_prompt_version_cannot_be_labelled(git_project):
     assert "is not committed" in r.err and "git add prompts/summarize.yaml" in r.err
 
 
+def test_a_version_changed_only_by_a_partial_names_the_partial_to_commit(git_project):
+    """The prompt file is unchanged (git has nothing to commit there): the hint names what
+    changed, the partial."""
+    p = git_project
+    seed(p, prompt=PROMPT.replace("Summarize:", "{% include 'tone.j2' %} Summarize:"))
+    p.write("prompts/partials/tone.j2", "Be brief.", dedent=False)
+    p.commit("a partial")
+    p.write("prompts/partials/tone.j2", "Be very brief.", dedent=False)
+    r = p.run("promote", "summarize", "--to", "production", "--force", "--reason", "r")
+    assert r.code == 2, r.out + r.err
+    assert "is not committed" in r.err and "git add prompts/partials/tone.j2" in r.err
+
+
+def test_rollback_to_a_version_only_the_working_tree_has_is_exit_2(git_project):
+    """A label must point at a committed version: `rollback --to` an uncommitted one would
+    leave production loading nothing."""
+    p = git_project
+    seed(p)
+    assert p.run("promote", "summarize", "--to", "production", "--force", "--reason", "r").code == 0
+    p.commit("labels")
+    p.write("prompts/summarize.yaml", PROMPT.replace("Summarize", "Draft"), dedent=False)
+    before = (p.root / "labels.yaml").read_bytes()
+    r = p.run("rollback", "summarize", "--label", "production", "--to", version_of(p))
+    assert r.code == 2, r.out + r.err
+    assert "is not committed" in r.err and "git add prompts/summarize.yaml" in r.err
+    assert (p.root / "labels.yaml").read_bytes() == before
+
+
 def test_promote_an_older_revision_and_another_label(git_project):
     p = git_project
     first = seed(p)

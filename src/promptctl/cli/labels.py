@@ -83,13 +83,18 @@ def rollback(
 
     Example: promptctl rollback summarize --label production --reason "refunds misrouted"
     """
-    from promptctl.labels import promote as promotion
+    from promptctl.labels import policy
     from promptctl.project import config
     from promptctl.reporters import plain
 
     project = config.load_project()
-    change = promotion.rollback(project, name, label, to=to, commit=commit, reason=reason)
+    change = policy.rollback(project, name, label, to=to, commit=commit, reason=reason)
     target = f"{change.name} {change.label}"
+    if change.refused:
+        detail = change.evidence.detail if change.evidence else "refused"
+        plain.warn(f"rollback refused: {target} stays at {change.old_version}; {detail}")
+        plain.warn("  hint: the policy is in promptctl.yaml (docs/policy.md)")
+        raise typer.Exit(1)
     if not change.changed:
         plain.write(f"{target} is already {change.new_version}; nothing to do\n")
         return

@@ -117,6 +117,7 @@ def check_move(
     via: str = "promote",  # promote | rollout | edit (policy check of labels.yaml)
     history_rev: str | None = None,
     at: dt.datetime | None = None,
+    first: bool = False,  # the label holds no version yet
 ) -> list[Violation]:
     """Every rule of `label`'s policy that moving `name` to `version` breaks."""
     rule = policy.rule(label)
@@ -131,7 +132,9 @@ def check_move(
 
     if forced and not rule.force:
         broke("force", f"policy: {label} may not be forced (force: false)")
-    if rule.rollout is not None and via == "promote":
+    # A rollout splits traffic between the version a label serves and a candidate: a label that
+    # serves nothing yet gets its first version by promotion (with evidence), or never any.
+    if rule.rollout is not None and via == "promote" and not first:
         broke(
             "rollout",
             f"policy: {label} moves to a new version only through a rollout "
@@ -225,7 +228,15 @@ def promote(
         prompt = loader.resolve(ref, project)
         held = labels.read(project).get(prompt.name, {}).get(label)
         if held is None or held.version != prompt.version:
-            found = check_move(project, policy, prompt.name, label, prompt.version, forced=force)
+            found = check_move(
+                project,
+                policy,
+                prompt.name,
+                label,
+                prompt.version,
+                forced=force,
+                first=held is None,
+            )
             if found:
                 return promotion.LabelChange(
                     name=prompt.name,
@@ -242,6 +253,47 @@ def promote(
     return promotion.promote(
         project, ref, label, force=force, reason=reason, commit=commit, eval_now=eval_now
     )
+
+
+def rollback(
+    project: Project,
+    name: str,
+    label: str,
+    *,
+    to: str | None = None,
+    commit: bool = False,
+    reason: str | None = None,
+) -> promotion.LabelChange:
+    """`rollback` under the project's policy. Back to a version the label served before, the
+    policy's forward rules do not apply (as `policy check` sees it); `--to` a version it never
+    served is a move forward, held to them like `promote` (refused: exit 1, labels.yaml
+    untouched)."""
+    policy = project.config.policy
+    if to is not None and policy.rule(label) is not None:
+        from promptctl.prompts import loader
+
+        version = loader.resolve(f"{name}@{to}", project).version
+        held = labels.read(project).get(name, {}).get(label)
+        served = held is not None and held.version == version
+        if not served and not ever_held(project, name, label, version, rev="HEAD"):
+            found = check_move(project, policy, name, label, version, first=held is None)
+            if found:
+                return promotion.LabelChange(
+                    name=name,
+                    label=label,
+                    old_version=held.version if held else None,
+                    new_version=version,
+                    commit=None,
+                    changed=False,
+                    refused=True,
+                    evidence=promotion.Evidence(
+                        kind="policy",
+                        passed=False,
+                        detail=f"{label} never served {version}, so this is a move forward: "
+                        + "; ".join(v.message for v in found),
+                    ),
+                )
+    return promotion.rollback(project, name, label, to=to, commit=commit, reason=reason)
 
 
 # ----------------------------------------------------------------------------- policy check
@@ -326,6 +378,7 @@ def _check_edit(
             via="rollout" if finishing else "promote",
             history_rev=base,
             at=at,
+            first=m.old is None,
         )
         if not forced and not _has_evidence(project, m.name, m.new.version):
             out.append(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from promptctl.errors import Location, UsageError
+from promptctl.errors import Location, PromptctlError, UsageError
 from promptctl.history import gitrepo
 from promptctl.history import revisions as history
 from promptctl.labels import store as labels
@@ -292,6 +292,21 @@ def dependants_evidence(
     return Evidence(kind="dependants", passed=True, detail="; ".join(details))
 
 
+def move_evidence(
+    project: Project, prompt: Prompt, label: str, *, eval_now: EvalNow | None = None
+) -> Evidence:
+    """What moving `label` to `prompt`'s version needs, for promote and rollout alike: its own
+    passing gate, then that of every prompt pinning `NAME@label` with the candidate served."""
+    evidence = find_evidence(project, prompt, eval_now=eval_now)
+    if evidence.passed:
+        downstream = dependants_evidence(project, prompt, label, eval_now=eval_now)
+        if downstream is not None and not downstream.passed:
+            return downstream
+        if downstream is not None:
+            return replace(evidence, detail=f"{evidence.detail}; {downstream.detail}")
+    return evidence
+
+
 # ----------------------------------------------------------------------------- promote
 
 
@@ -333,13 +348,35 @@ def _resolve(project: Project, ref: str) -> tuple[Prompt, str]:
     prompt = loader.resolve(ref, project)
     commit = prompt.commit or history.commit_with_version(project, prompt.name, prompt.version)
     if commit is None:
-        path = project.rel(project.prompts_dir / f"{prompt.name}.yaml")
-        raise UsageError(
-            f"version {prompt.version} of {prompt.name!r} is not committed, so a label could not "
-            "find it again",
-            hint=f"commit {path} first (git add {path} && git commit)",
-        )
+        raise not_committed(project, prompt)
     return prompt, commit
+
+
+def not_committed(project: Project, prompt: Prompt) -> UsageError:
+    """A label may point only at a committed version: say which files to commit (the prompt's
+    own file, or a partial or upstream prompt its version covers)."""
+    try:
+        prompts_dir = gitrepo.relpath(project.root, project.prompts_dir)
+        dirty = sorted(
+            n
+            for n in gitrepo.changed_files(project.root, "HEAD")
+            if n == prompts_dir or n.startswith(prompts_dir + "/")
+        )
+    except (PromptctlError, ValueError, OSError):
+        dirty = []
+    if dirty:
+        listed = " ".join(dirty[:6]) + (" ..." if len(dirty) > 6 else "")
+        hint = (
+            f"the version covers the prompt, its partials and the prompts it uses; commit what "
+            f"changed first: git add {listed} && git commit"
+        )
+    else:
+        hint = f"commit {prompt.source.path} first (git add {prompt.source.path} && git commit)"
+    return UsageError(
+        f"version {prompt.version} of {prompt.name!r} is not committed, so a label could not "
+        "find it again",
+        hint=hint,
+    )
 
 
 def promote(
@@ -379,13 +416,7 @@ def promote(
     if force:
         evidence = Evidence(kind="forced", passed=True, detail=f"forced: {reason}")
     else:
-        evidence = find_evidence(project, prompt, eval_now=eval_now)
-        if evidence.passed:
-            downstream = dependants_evidence(project, prompt, label, eval_now=eval_now)
-            if downstream is not None and not downstream.passed:
-                evidence = downstream
-            elif downstream is not None:
-                evidence = replace(evidence, detail=f"{evidence.detail}; {downstream.detail}")
+        evidence = move_evidence(project, prompt, label, eval_now=eval_now)
     if not evidence.passed:
         return replace(base, refused=True, evidence=evidence)
     entry = labels.LabelEntry(
@@ -488,6 +519,9 @@ def rollback(
             prompt.version,
             prompt.commit or history.commit_with_version(project, name, prompt.version),
         )
+        if at is None and target != entry.version:
+            # only the working tree has it: the label would point at nothing once committed
+            raise not_committed(project, prompt)
     else:
         target, at = _previous(project, name, label, entry)
     if target == entry.version:

@@ -201,7 +201,10 @@ def start(
             f"{name} {label} already serves {prompt.version}: nothing to roll out",
             hint="roll out a different version with --to",
         )
-    evidence = promotion.find_evidence(project, prompt, eval_now=eval_now)
+    skipped = policy.next_step_allowed(project.config.policy.rule(label), 0.0, float(percent))
+    if skipped:  # a rollout that skips the first step could never finish
+        raise UsageError(skipped, hint="start at the policy's first rollout step")
+    evidence = promotion.move_evidence(project, prompt, label, eval_now=eval_now)
     if not evidence.passed:
         return replace(base, refused=True, changed=False, evidence=evidence)
     broken = [
@@ -250,7 +253,7 @@ def step(
     skipped = policy.next_step_allowed(rule, r.percent, percent)
     if skipped:
         raise UsageError(skipped, hint="each step of the policy's rollout steps in turn")
-    evidence = _candidate_evidence(project, name, r, eval_now)
+    evidence = _candidate_evidence(project, name, label, r, eval_now)
     if not evidence.passed:
         return replace(base, refused=True, changed=False, evidence=evidence)
     broken = policy.check_rollout_steps(rule, r, finishing=False, at=policy.now())
@@ -275,7 +278,7 @@ def finish(
 ) -> RolloutChange:
     """Move the label to the candidate (everyone gets it) and end the rollout."""
     held, r, base = _current(project, name, label, "finish", 100.0)
-    evidence = _candidate_evidence(project, name, r, eval_now)
+    evidence = _candidate_evidence(project, name, label, r, eval_now)
     if not evidence.passed:
         return replace(base, refused=True, changed=False, evidence=evidence)
     pol = project.config.policy
@@ -304,12 +307,16 @@ def _policy(messages: list[str]) -> promotion.Evidence:
 
 
 def _candidate_evidence(
-    project: Project, name: str, r: labels.Rollout, eval_now: promotion.EvalNow | None
+    project: Project,
+    name: str,
+    label: str,
+    r: labels.Rollout,
+    eval_now: promotion.EvalNow | None,
 ) -> promotion.Evidence:
     from promptctl.prompts import loader
 
     prompt = loader.resolve(f"{name}@{r.candidate}", project)
-    return promotion.find_evidence(project, prompt, eval_now=eval_now)
+    return promotion.move_evidence(project, prompt, label, eval_now=eval_now)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

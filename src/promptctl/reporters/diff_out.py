@@ -63,8 +63,7 @@ def render_text(result: DiffResult) -> str:
         used = ", ".join(pc.prompts) or "no prompt"
         out += [
             "",
-            f"partial {pc.name}: {pc.status} (included by {used}; versions do not "
-            "change with partials)",
+            f"partial {pc.name}: {pc.status} (included by {used}: a new version of each)",
         ]
         out += ["  " + line for line in pc.text_diff.rstrip("\n").splitlines()]
     if result.deltas:
@@ -163,7 +162,7 @@ def render_markdown(result: DiffResult) -> str:
         out += [
             f"### partial {_code(pc.name)} {pc.status}",
             "",
-            f"- included by {used} (a partial is not part of any version)",
+            f"- included by {used} (a new version of each: a version covers its partials)",
         ]
         out += ["", "<details><summary>text diff</summary>", ""]
         out += _fenced(pc.text_diff.rstrip("\n"), "diff")
