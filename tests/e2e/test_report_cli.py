@@ -252,3 +252,42 @@ def test_masking_a_header_in_a_reply_keeps_the_data_block_valid(git_project: Pro
     (rep,) = case["repeats"]
     assert "tok-123456" not in rep["out"] and 'authorization="***"' in rep["out"]
     assert "tok-123456" not in p.read("r.html")
+
+
+ECHO = 'model: mock/echo\ninput: {q: {type: string}}\ntemplate: "Answer: {{ q }}"\n'
+TWO_SCORERS = (
+    "prompt: echo\ndataset: data/echo.jsonl\nscorers:\n"
+    '  - {id: has, type: contains, value: "{{ expected }}"}\n'
+    '  - {id: rx, type: regex, value: "^Answer"}\n'
+)
+
+
+def test_a_report_says_the_verdict_its_eval_decided(git_project: Project) -> None:
+    """The eval's Holm family spans every suite it ran: alone, one suite's p-value would be
+    called a regression that the eval (4 tests) found inconclusive. `report` of the run repeats
+    the eval's decision, not a new one over one suite."""
+    p = git_project
+    rows = "".join(
+        json.dumps({"id": f"c{i:02d}", "vars": {"q": f"item{i}"}, "expected": f"item{i}"}) + "\n"
+        for i in range(40)
+    )
+    p.write("prompts/echo.yaml", ECHO, dedent=False)
+    p.write("evals/data/echo.jsonl", rows, dedent=False)
+    for suite in ("a", "b"):
+        p.write(f"evals/{suite}.yaml", TWO_SCORERS, dedent=False)
+    assert p.run("eval", "--update-baseline").code == 0
+    p.commit("baselines")
+    dropped = ", ".join(f"'item{i}'" for i in range(1, 7))
+    degraded = ECHO.replace(
+        '"Answer: {{ q }}"',
+        f'"{{% if q in [{dropped}] %}}no{{% else %}}Answer: {{{{ q }}}}{{% endif %}}"',
+    )
+    p.write("prompts/echo.yaml", degraded, dedent=False)
+    r = p.run("eval", "a", "b", "--format", "json")
+    data = json.loads(r.out)
+    said = {s["suite"]: s["gate"]["verdict"] for s in data["suites"]}
+    assert said["a"] == "inconclusive", said  # 6 of 40 flipped, Holm over 4 tests
+    run_a = next(s["run_id"] for s in data["suites"] if s["suite"] == "a")
+    assert p.run("report", run_a, "-o", "a.html").code == 0
+    page = p.read("a.html")
+    assert "<title>promptctl report: inconclusive</title>" in page, page[:300]

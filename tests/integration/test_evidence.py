@@ -32,9 +32,12 @@ def test_a_failing_run_is_refused_as_a_baseline_and_nothing_is_written(git_proje
     assert "failed its gate (failed" in r.err and "nothing was written" in r.err
     assert "--accept-failing --reason TEXT" in r.err
     assert not (p.root / BASELINE).exists()
-    r = p.run("eval", "summarize", "--update-baseline")
+    r = p.run("eval", "summarize", "--update-baseline", "--junit", "j.xml", "--html", "r.html")
     assert r.code == 1 and "failed its gate" in r.err
     assert not (p.root / BASELINE).exists()
+    # refused as a baseline, still reported: CI keeps its JUnit and HTML of the failing run
+    assert "summarize: FAILED" in r.out
+    assert (p.root / "j.xml").is_file() and (p.root / "r.html").is_file()
     assert p.run("baseline", "update", "summarize", "--accept-failing").code == 2  # no reason
 
 

@@ -93,6 +93,16 @@ def test_value_renders_expected_and_case_vars_in_the_sandbox() -> None:
         score(spec("contains", "{{ ''.__class__.__mro__ }}"), "x", case)
 
 
+def test_expected_of_a_case_without_one_is_undefined_not_the_text_none() -> None:
+    """`{{ expected }}` of a case with no `expected` rendered "None", so a reply containing the
+    word passed: the sandbox is strict, so it is an error naming the variable."""
+    case = Case(id="c", vars={"q": "x"})
+    with pytest.raises(UsageError, match="expected"):
+        score(spec("contains", "{{ expected }}"), "the answer is None", case)
+    guarded = "{{ expected if expected is defined else q }}"
+    assert score(spec("contains", guarded), "x marks it", case).passed
+
+
 def test_aliases_and_unknown_types() -> None:
     assert scorers.resolve_type("llm-rubric") == ("llm-judge", False)
     assert scorers.resolve_type("not-llm-rubric") == ("llm-judge", True)

@@ -278,8 +278,14 @@ def eval_cmd(
             "promptctl eval --resume " + " ".join(s.run_id for s in submitted)
         )
         raise typer.Exit(0)
+    refused: Exception | None = None
     if update_baseline:
-        result = _update_baselines(project, result, accepted)
+        from promptctl.errors import GateError
+
+        try:
+            result = _update_baselines(project, result, accepted)
+        except GateError as e:  # no baseline written; the run is still reported, then refused
+            refused = e
     report_files.write_reports(result, output=output, junit=junit, markdown=markdown)
     if html is not None:
         report_files.write_html(project, result, html, baseline_ref)
@@ -293,6 +299,8 @@ def eval_cmd(
         github.report(project, result, repo_root=gitrepo.toplevel_if_repo(project.root))
     for line in result.warnings():
         terminal.warn(line)
+    if refused is not None:
+        raise refused
     raise typer.Exit(result.exit_code)
 
 

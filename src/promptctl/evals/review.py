@@ -114,13 +114,25 @@ def review_run(
 
     header = runs.read_header(path)
     summary = runs.read_summary(path)
-    base = baseline_mod.read(project, header.suite, ref=baseline_ref)
+    recorded = summary.gate if summary is not None and isinstance(summary.gate, dict) else None
+    ref = baseline_ref
+    if ref is None and recorded is not None and gate is None:
+        # the baseline the eval compared with: as committed where it read it from git
+        rb = recorded.get("baseline")
+        ref = rb.get("commit") if isinstance(rb, dict) and rb.get("commit") else None
+    base = baseline_mod.read(project, header.suite, ref=ref)
     records = runs.latest_lines(path)
     if gate is None and summary is not None and summary.complete:
         from promptctl.evals.results import load_run
         from promptctl.gate import verdict
+        from promptctl.model import Gate
 
-        gate = verdict.evaluate(load_run(path), base)
+        applied = None
+        if recorded is not None and isinstance(recorded.get("gate"), dict):
+            applied = Gate.from_fields(recorded["gate"])  # as tightened by --baseline-ref
+        gate = verdict.evaluate(load_run(path), base, gate=applied)
+        if recorded is not None and baseline_ref is None:
+            gate = verdict.with_recorded(gate, recorded)  # the eval's decision, as it said it
     suite = _suite_of(project, header)
     prompt = _prompt_at(project, header.prompt, header.prompt_version)
     cases_by_id = _cases(project, suite)

@@ -468,6 +468,53 @@ def _scorer_gate(
     )
 
 
+def with_recorded(result: GateResult, recorded: Mapping[str, Any]) -> GateResult:
+    """`result` (a run gated again, for a report) with the decision its eval recorded in
+    summary.json (`as_dict`): the verdicts, adjusted p-values and notes of that eval, whose Holm
+    family spanned every suite it ran and whose gate may have been tightened by --baseline-ref.
+    A report must say what the eval said, not decide again over one suite."""
+    by_id = {
+        str(r.get("scorer")): r for r in recorded.get("scorers") or [] if isinstance(r, Mapping)
+    }
+
+    def one(s: ScorerGate) -> ScorerGate:
+        r = by_id.get(s.scorer_id)
+        if r is None:
+            return s
+        try:
+            verdict = Verdict(r.get("verdict"))
+        except ValueError:
+            return s
+        p_adj = r.get("p_adjusted")
+        looks = r.get("p_looks") or []
+        return replace(
+            s,
+            verdict=verdict,
+            status=str(r.get("status") or s.status),
+            p_adjusted=float(p_adj) if isinstance(p_adj, int | float) else s.p_adjusted,
+            looks=tuple(float(x) for x in looks if isinstance(x, int | float)) or s.looks,
+        )
+
+    try:
+        verdict = Verdict(recorded.get("verdict"))
+    except ValueError:
+        return result
+    family = recorded.get("family") if isinstance(recorded.get("family"), Mapping) else {}
+    code = recorded.get("exit_code")
+    return replace(
+        result,
+        verdict=verdict,
+        exit_code=code if isinstance(code, int) else result.exit_code,
+        scorers=tuple(one(s) for s in result.scorers),
+        failures=tuple(str(f) for f in recorded.get("failures") or result.failures),
+        notes=tuple(str(n) for n in recorded.get("notes") or result.notes),
+        family=str(family.get("scope") or result.family),
+        family_tests=int(family.get("tests") or result.family_tests),
+        family_suites=int(family.get("suites") or result.family_suites),
+        settle_calls=int(recorded.get("settle_calls") or result.settle_calls),
+    )
+
+
 def as_dict(result: GateResult) -> dict[str, Any]:
     """JSON-ready form for reporters (rates as fractions, p-values as floats)."""
 

@@ -38,7 +38,11 @@ def render_value(value: Any, case: Case, spec: ScorerSpec, partials_dir: str | N
         return value
     from promptctl.prompts import rendering
 
-    context = {**case.vars, "expected": case.expected, "vars": case.vars}
+    context: dict[str, Any] = {**case.vars, "vars": case.vars}
+    if case.expected is not None:
+        # a case without `expected` leaves it undefined: `{{ expected }}` is then an error (the
+        # sandbox is strict), never the text "None" that a reply could happen to contain
+        context["expected"] = case.expected
     return rendering.render_text(value, context, source=spec.source, partials_dir=partials_dir)
 
 
