@@ -81,3 +81,29 @@ def test_lint_reports_a_broken_config_as_findings(project: Project) -> None:
     codes = {(f["code"], f["line"]) for f in json.loads(result.out)}
     assert ("PC003", 3) in codes
     assert ("PC301", 2) in codes
+
+
+def test_lint_finds_what_eval_would_stop_on_in_a_suite(project: Project) -> None:
+    """A case value of the wrong type and a json-schema scorer with nothing to check against
+    stopped `eval` (exit 2) while lint said 0 errors."""
+    project.write(
+        "prompts/echo.yaml",
+        'model: mock/echo\ninput: {q: {type: string}}\ntemplate: "Answer: {{ q }}"\n',
+        dedent=False,
+    )
+    project.write(
+        "evals/data/d.yaml",
+        "- id: a\n  vars: {q: [1, 2]}\n- id: b\n  vars: {q: ok}\n",
+        dedent=False,
+    )
+    project.write(
+        "evals/s.yaml",
+        "prompt: echo\ndataset: data/d.yaml\nscorers:\n"
+        "  - {id: shape, type: json-schema}\n  - {id: has, type: contains, value: ok}\n",
+        dedent=False,
+    )
+    result = project.run("lint", "--format", "json")
+    assert result.code == 1, result.out
+    got = {(f["code"], f["path"], f["line"]) for f in json.loads(result.out)}
+    assert got == {("PC216", "evals/data/d.yaml", 1), ("PC210", "evals/s.yaml", 4)}
+    assert project.run("eval").code == 2  # what lint now says first

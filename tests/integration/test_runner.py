@@ -223,9 +223,9 @@ def _prompt(**schemas: Any) -> Any:
 def test_plain_schemas_are_checked_without_jsonschema(
     schemas: dict[str, Any], values: dict[str, Any], plain: bool
 ) -> None:
-    from promptctl.evals import runner
+    from promptctl.prompts import rendering
 
-    assert runner._plainly_valid(_prompt(**schemas), values) is plain
+    assert rendering.plainly_valid(_prompt(**schemas), values) is plain
 
 
 class _InterruptAfter:

@@ -207,46 +207,6 @@ def resolve_prompt(project: Project, suite: Suite) -> Prompt:
         raise
 
 
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str,
-    "boolean": bool,
-    "integer": int,
-    "number": (int, float),
-    "object": dict,
-    "array": list,
-    "null": type(None),
-}
-_PLAIN_SCHEMA_KEYS = frozenset(("type", "default", "description", "title"))
-
-
-def _plainly_valid(prompt: Prompt, values: Mapping[str, Any]) -> bool:
-    """True when every variable is present and its schema is just a `type` it has.
-
-    Most inputs are `{type: string}`: checking those here spares loading jsonschema (~0.15 s
-    at start-up) and a validator call per case. Anything else (or a doubt) returns False and
-    the full check runs, with its error messages.
-    """
-    if any(k not in values for k in prompt.required_vars):
-        return False
-    for key, schema in prompt.input.items():
-        if key not in values or not schema:
-            continue
-        if not _PLAIN_SCHEMA_KEYS.issuperset(schema):
-            return False
-        kind = schema.get("type")
-        if kind is None:
-            continue
-        wanted = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
-        value = values[key]
-        if (
-            wanted is None
-            or not isinstance(value, wanted)
-            or (isinstance(value, bool) and kind in ("integer", "number"))
-        ):
-            return False
-    return True
-
-
 class _Only:
     """A selector narrowed to a set of case ids (drift's sample)."""
 
@@ -308,8 +268,7 @@ def plan(project: Project, suite: Suite, options: EvalOptions) -> _Plan:
         variables = with_canary(suite, case.vars, CHECK_TOKEN)
         values = rendering.apply_defaults(prompt, variables)
         try:
-            if not _plainly_valid(prompt, values):
-                rendering.check_variables(prompt, values)
+            rendering.check_case_variables(prompt, values)
         except UsageError as e:
             # what is missing or mistyped is in the dataset row, not in the prompt (lint: PC204)
             declared = prompt.input_source or prompt.source

@@ -102,6 +102,9 @@ RULES: dict[str, Rule] = {
         Rule("PC213", "no-judge-model", _E, "a judged scorer has no model and no default judge"),
         Rule("PC214", "missing-scorer-module", _E, "a python scorer's module is not in scorers/"),
         Rule("PC215", "no-embeddings", _E, "a similar scorer has no model and no similar extra"),
+        Rule(
+            "PC216", "case-variable-type", _E, "a case's variable has not the type the input says"
+        ),
         # project config
         Rule("PC301", "bad-provider-config", _E, "a provider entry in promptctl.yaml is invalid"),
         Rule(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from promptctl.errors import Location, UsageError
@@ -13,7 +14,7 @@ from promptctl.model import ScorerSpec, Suite
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
 from promptctl.project.yamlio import YamlMap
-from promptctl.prompts import loader
+from promptctl.prompts import loader, rendering
 from promptctl.prompts.prompt import Prompt
 
 MAX_ROW_FINDINGS = 20  # a broken 100k-row file needs the first problems, not all of them
@@ -31,6 +32,19 @@ def check(project: Project, path: Path) -> list[Finding]:
         check_canary(suite, prompt, data, checker)
         for spec in suite.scorers:
             check_scorer(project, spec, checker)
+            if (
+                spec.type == "json-schema"
+                and spec.value is None
+                and prompt is not None
+                and not isinstance(prompt.output.schema, Mapping)
+            ):
+                checker.add(
+                    "PC210",
+                    f"scorer {spec.id!r}: json-schema has no `value` and prompt "
+                    f"{prompt.name!r} declares no output.schema to check against",
+                    spec.source,
+                    "give the scorer a `value:` schema, or the prompt an output.schema",
+                )
         check_cases(project, suite, prompt, checker)
     return checker.findings
 
@@ -176,6 +190,20 @@ def check_cases(project: Project, suite: Suite, prompt: Prompt | None, checker: 
                         "add them under the case's vars",
                     )
                 )
+            if prompt is not None and not missing:
+                # the types the prompt's input declares: what eval's plan would stop on (exit 2)
+                given = {**case.vars, **({suite.canary: "CANARY"} if suite.canary else {})}
+                try:
+                    rendering.check_case_variables(prompt, rendering.apply_defaults(prompt, given))
+                except UsageError as e:
+                    found.append(
+                        (
+                            "PC216",
+                            f"case {case.id}: {e.message}",
+                            case.source,
+                            f"give it the type declared at {prompt.input_source or prompt.source}",
+                        )
+                    )
             unknown = sorted(set(case.vars) - declared) if prompt is not None and declared else []
             if unknown:
                 found.append(
