@@ -77,6 +77,11 @@ def test_run_json_and_summary_json_round_trip() -> None:
     parsed = runs.RunHeader.from_json(header)
     assert parsed.gate == Gate(min_pass_rate=0.9) and parsed.shard == "1/2"
     assert parsed.to_json() == header
+    # `fresh`: absent in earlier versions' run.json (not fresh), written only when set
+    assert parsed.fresh is False
+    fresh = runs.RunHeader.from_json({**header, "fresh": True})
+    assert fresh.fresh is True and fresh.extra == {}
+    assert fresh.to_json() == {**header, "fresh": True}
     summary = {
         "run_id": header["run_id"],
         "suite": "s",

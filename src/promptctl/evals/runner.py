@@ -363,6 +363,7 @@ def _header(plan: _Plan, options: EvalOptions, invocation: str) -> runs.RunHeade
         pairs=plan.total_pairs,
         filter=options.filter,
         shard=f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
+        fresh=options.fresh,
         invocation=invocation,
         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
@@ -448,8 +449,17 @@ async def _run_suite(
             )
         if len(problems) > 5:
             warnings.warn(PromptctlWarning(f"... and {len(problems) - 5} more"), stacklevel=2)
+    if options.fresh and not header.fresh:
+        # `--resume --fresh` of a run that was not fresh: fresh from here on, so a later plain
+        # `--resume` (the hint printed on Ctrl-C) does not go back to the cache and replay.
+        header = replace(header, fresh=True)
+        runs.rewrite_header(writer.path, header)
+    # The summary a previous session of this run wrote (Ctrl-C, an error): its counters are
+    # added to this session's, so summary.json always speaks for the whole run. Each session's
+    # summary already includes the sessions before it, so a run resumed twice adds up too.
     previous = runs.read_summary(writer.path)
     prior_judge_cost = (previous.judge_cost_usd or 0.0) if previous else 0.0
+    prior = previous or runs.Summary(run_id=writer.run_id, suite=suite.name, status="")  # zeros
     new_cost = 0.0
     budget = min(
         (b for b in (options.max_cost_usd, suite.gate.max_cost_usd) if b is not None), default=None
@@ -570,17 +580,17 @@ async def _run_suite(
             model=prompt.model,
             pairs_total=plan.total_pairs,
             repeat=plan.repeat,
-            calls=stats.calls,
-            cache_hits=stats.cache_hits,
-            retries=stats.retries,
-            batch_calls=stats.batch_calls,
-            batch_saved_usd=stats.batch_saved_usd,
+            calls=stats.calls + prior.calls,
+            cache_hits=stats.cache_hits + prior.cache_hits,
+            retries=stats.retries + prior.retries,
+            batch_calls=stats.batch_calls + prior.batch_calls,
+            batch_saved_usd=stats.batch_saved_usd + prior.batch_saved_usd,
             tally=tally,
             floor_failures=[f.message for f in floors],
             judge_cost_usd=None if judge_cost is None else judge_cost + prior_judge_cost,
             gate=gate,
-            replayed=replayed[0],
-            judge_replayed=judge_replayed + (previous.judge_replayed if previous else 0),
+            replayed=replayed[0] + prior.replayed,
+            judge_replayed=judge_replayed + prior.judge_replayed,
         )
 
     summary = summarize(None)
@@ -606,7 +616,7 @@ async def _run_suite(
         floor_failures=floors,
         error=error,
         gate=gated,
-        replayed=replayed[0],
+        replayed=summary.replayed,  # the whole run's, as in summary.json (merge does the same)
         fatal=fatal[0] if fatal else None,
         prompt_at=prompt_anchor(project, prompt),
     )
@@ -687,7 +697,9 @@ def run_eval(
                 shard=shard,
                 repeat=header.repeat,
                 concurrency=options.concurrency,
-                fresh=options.fresh,
+                # A fresh run stays fresh when resumed (--resume alone is the printed hint);
+                # `--resume --fresh` makes a run fresh from then on (_run_suite records it).
+                fresh=options.fresh or header.fresh,
                 offline=options.offline,
                 max_cost_usd=options.max_cost_usd,
                 baseline_ref=options.baseline_ref,

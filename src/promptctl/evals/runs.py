@@ -201,6 +201,7 @@ class RunHeader:
     pairs: int = 0
     filter: str | None = None
     shard: str | None = None  # "I/N"
+    fresh: bool = False  # `eval --fresh`: no cache, no replay, on --resume too
     invocation: str = ""
     started_at: str = ""
     merged_from: tuple[str, ...] | None = None  # the shard runs a merged run came from
@@ -228,6 +229,8 @@ class RunHeader:
             "invocation": self.invocation,
             "started_at": self.started_at,
         }
+        if self.fresh:  # only when set: a run that is not fresh writes what earlier versions did
+            out["fresh"] = True
         if self.merged_from is not None:
             out["merged_from"] = list(self.merged_from)
         out.update((k, v) for k, v in self.extra.items() if k not in out)
@@ -256,6 +259,7 @@ class RunHeader:
             pairs=_opt_int(raw.get("pairs")) or 0,
             filter=_opt_str(raw.get("filter")),
             shard=_opt_str(raw.get("shard")) or None,
+            fresh=raw.get("fresh") is True,  # absent (earlier versions): not fresh
             invocation=str(raw.get("invocation") or ""),
             started_at=str(raw.get("started_at") or ""),
             merged_from=tuple(str(m) for m in merged) if isinstance(merged, list) else None,
@@ -710,6 +714,14 @@ def read_header(path: Path) -> RunHeader:
     if not isinstance(raw, dict):
         raise UsageError(f"{META} is corrupt: not an object", where=Location(str(path / META)))
     return RunHeader.from_json(raw)
+
+
+def rewrite_header(path: Path, header: RunHeader) -> None:
+    """Replace the run.json of a run this process holds the lock of (`--resume --fresh`)."""
+    before = (path / META).stat()
+    write_json_atomic(path / META, header.to_json())
+    # run_dirs orders runs started in the same second by run.json's mtime: keep the start's.
+    os.utime(path / META, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 def read_summary(path: Path) -> Summary | None:
