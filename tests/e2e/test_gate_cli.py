@@ -374,3 +374,94 @@ def test_bad_settle_options_are_exit_2_before_any_call(story, args, message) -> 
     assert r.code == 2, r.out + r.err
     assert message in r.err and "Traceback" not in r.err
     assert server.total == 0
+
+
+# Prices that make the fake's calls cost something (USD per million tokens), so budgets bite.
+PRICED = "prices:\n  fake/echo-1: {input: 1000, output: 1000}\n"
+
+
+def _summary(p) -> dict:  # type: ignore[no-untyped-def]
+    from promptctl.evals import runs
+    from promptctl.project import config
+
+    path = runs.latest_run(config.load_project(root=p.root), suite="capitals")
+    assert path is not None
+    return json.loads((path / "summary.json").read_text())
+
+
+def test_settle_stays_within_max_cost_and_keeps_the_verdict(story) -> None:  # type: ignore[no-untyped-def]
+    # QA: --settle ignored --max-cost and spent many times it. Now its engine gets what the
+    # run's budget has left; when that stops it, the scorer stays inconclusive (exit 0, the
+    # eval's own verdict), a warning says why, and nothing crashes.
+    p, server = story
+    _baseline(p, server)
+    write_config(p.root, server, extra=PRICED)
+    p.write("prompts/capitals.yaml", TWO_WRONG)
+    before = server.total
+    r = p.run("eval", "capitals", "--settle", "--settle-budget", "40", "--max-cost", "1")
+    assert r.code == 0, r.out + r.err
+    assert "Traceback" not in r.err
+    assert "gate: INCONCLUSIVE" in r.out
+    assert "--settle stopped ($" in r.out and "budget of $" in r.out
+    assert "sequential over 1 look(s)" in r.out  # the settling look was not used
+    made = server.total - before
+    assert 2 < made < 2 + 40
+    s = _summary(p)
+    assert s["cost_usd"] <= 1.0
+    assert s["settle_calls"] == made - 2
+
+
+def test_settle_budget_defaults_to_the_calls_the_eval_made(story) -> None:  # type: ignore[no-untyped-def]
+    # The run made 2 calls (28 of its 30 pairs were replayed from the baseline): settling
+    # gets 2 calls, not one per pair.
+    p, server = story
+    _baseline(p, server)
+    p.write("prompts/capitals.yaml", TWO_WRONG)
+    before = server.total
+    r = p.run("eval", "capitals", "--settle")
+    assert r.code == 0, r.out + r.err
+    assert server.total - before == 2 + 2
+    assert "settle: 2 extra call(s) for this eval" in r.out
+    # Again: now the run makes no call at all (the cache answers): one call per pair.
+    before = server.total
+    r = p.run("eval", "capitals", "--settle")
+    assert r.code == 0, r.out + r.err
+    assert server.total - before == N
+    assert f"settle: {N} extra call(s) for this eval" in r.out
+
+
+def test_settle_calls_and_cost_count_in_the_totals_and_summary(story) -> None:  # type: ignore[no-untyped-def]
+    p, server = story
+    _baseline(p, server)
+    write_config(p.root, server, extra=PRICED)
+    p.write("prompts/capitals.yaml", TWO_WRONG)
+    r = p.run("eval", "capitals", "--settle-budget", "12", "--settle")
+    assert r.code == 0, r.out + r.err
+    s = _summary(p)
+    assert s["settle_calls"] == 12
+    assert s["calls"] == 2 + 12
+    assert s["settle_cost_usd"] > 0
+    run_cost = s["cost_usd"] - s["settle_cost_usd"]
+    assert run_cost > 0  # the run's own 2 calls
+    assert s["gate"]["cost_usd"] == pytest.approx(s["cost_usd"])  # what the cost floor checks
+    assert f"calls {2 + 12}  " in r.out
+    assert f"cost ${s['cost_usd']:.4f}" in r.out
+
+
+def test_settle_p_column_is_the_p_the_message_calls_raw(story) -> None:  # type: ignore[no-untyped-def]
+    # QA: the table's P (the last look's test, 0.125) disagreed with the message's "raw 0.139"
+    # (the sequential p over the looks, the one Holm corrects). Both show the sequential p now.
+    import re
+
+    p, server = story
+    _baseline(p, server)
+    p.write("prompts/capitals.yaml", TWO_WRONG)
+    r = p.run("eval", "capitals", "--settle", "--settle-budget", "12", "--format", "json")
+    assert r.code == 0, r.out + r.err
+    gate = json.loads(r.out)["suites"][0]["gate"]["scorers"][0]
+    assert len(gate["p_looks"]) == 2
+    r = p.run("eval", "capitals", "--settle", "--settle-budget", "12")
+    row = next(line for line in r.out.splitlines() if line.startswith("names-capital  INCONC"))
+    message = re.search(r"names-capital: .*?\bp=([0-9.e-]+)", r.out)
+    assert message is not None, r.out
+    assert row.split()[7] == message.group(1), r.out  # the P column

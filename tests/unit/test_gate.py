@@ -268,3 +268,17 @@ def test_turning_a_passing_case_into_a_failing_one_never_improves_the_verdict(
     after = gate_mod.evaluate(run_of(worse, gate, critical=critical, repeats=3), b)
     assert SEVERITY[after.verdict] >= SEVERITY[before.verdict]
     assert after.exit_code >= before.exit_code
+
+
+def test_settling_spend_is_checked_by_the_cost_floor() -> None:
+    # eval --settle's calls count towards the run's spend: with them the floor can fail.
+    result = gate_mod.evaluate(
+        run_of([1.0] * 3, Gate(max_cost_usd=0.5), cost=0.25), baseline_of([1.0] * 3)
+    )
+    assert result.exit_code == 0
+    (over,) = gate_mod.decide([gate_mod.with_cost(result, 0.25 + 0.5)])
+    assert over.verdict is Verdict.FAILED and over.exit_code == 1
+    assert over.cost_usd == 0.75
+    assert over.failures == ("cost $0.7500 exceeds max_cost_usd $0.5000",)
+    (back,) = gate_mod.decide([gate_mod.with_cost(over, 0.4)])
+    assert back.failures == () and back.exit_code == 0

@@ -221,3 +221,14 @@ def test_off_grid_differences_use_seeded_monte_carlo_close_to_enumeration() -> N
 def test_wilson_interval(k: int, n: int, interval: tuple[float, float]) -> None:
     lo, hi = stats.wilson_interval(k, n)
     assert (round(lo, 4), round(hi, 4)) == interval
+
+
+def test_the_documented_alpha_split_is_the_one_the_code_spends() -> None:
+    # QA: docs/gate.md said a quarter at the first look while the code spent a tenth (the
+    # simulation's figures in the docs were measured with the tenth).
+    from pathlib import Path
+
+    from promptctl.gate.stats import look_weight
+
+    docs = (Path(__file__).parents[2] / "docs" / "gate.md").read_text(encoding="utf-8")
+    assert f"min(p₁/{look_weight(1):g}, p₂/{look_weight(2):g})" in docs

@@ -726,7 +726,11 @@ def run_eval(
         from promptctl.evals import settling
 
         result = settling.settle_eval(
-            project, result, [p for p, _, _ in jobs], options.settle_budget
+            project,
+            result,
+            [p for p, _, _ in jobs],
+            options.settle_budget,
+            max_cost_usd=options.max_cost_usd,
         )
     return result
 

@@ -369,6 +369,10 @@ class Summary:
     merged_from: tuple[str, ...] | None = None
     batch_calls: int = 0  # answered through a provider batch (eval --batch)
     batch_saved_usd: float = 0.0  # what those would have cost live, less what they cost
+    # eval --settle: its fresh calls for this run (judges' included) and their cost, both
+    # already counted in `calls` and `cost_usd` (None: a model without a known price)
+    settle_calls: int = 0
+    settle_cost_usd: float | None = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -415,6 +419,11 @@ class Summary:
         if self.batch_calls:
             out["batch_calls"] = self.batch_calls
             out["batch_saved_usd"] = round(self.batch_saved_usd, 8)
+        if self.settle_calls:
+            out["settle_calls"] = self.settle_calls
+            out["settle_cost_usd"] = (
+                None if self.settle_cost_usd is None else round(self.settle_cost_usd, 8)
+            )
         out.update((k, v) for k, v in self.extra.items() if k not in out)
         return out
 
@@ -468,6 +477,10 @@ class Summary:
             merged_from=tuple(str(m) for m in merged) if isinstance(merged, list) else None,
             batch_calls=_opt_int(raw.get("batch_calls")) or 0,
             batch_saved_usd=_opt_float(raw.get("batch_saved_usd")) or 0.0,
+            settle_calls=_opt_int(raw.get("settle_calls")) or 0,
+            settle_cost_usd=_opt_float(raw.get("settle_cost_usd"))
+            if "settle_cost_usd" in raw
+            else 0.0,
             extra={k: v for k, v in raw.items() if k not in _SUMMARY_KEYS},
         )
 

@@ -93,7 +93,8 @@ def settle(
 ) -> tuple[tuple[GateResult, ...], int]:
     """Settle `results` (from `start`) by fresh samples; returns the results and calls made.
 
-    `settleable[i]` False leaves suite i as it is (e.g. its baseline prompt is unavailable).
+    `settleable[i]` False leaves suite i as it is (e.g. its baseline prompt is unavailable);
+    so does a look in which `sample` returned nothing for any of suite i's draws.
     """
     tallies = [_tallies(run, base, r) for (run, base), r in zip(runs, results, strict=True)]
     drawn: dict[tuple[int, str, str], int] = {}
@@ -131,7 +132,12 @@ def settle(
                 start_at = drawn.get((i, case_id, side), 0)
                 draws.extend(Draw(i, case_id, side, start_at + k) for k in range(take))
                 drawn[(i, case_id, side)] = start_at + take
+        # A suite none of whose draws came back (e.g. its budget stopped them) had no look:
+        # testing its unchanged tallies again would count a look that saw nothing new.
+        sampled: set[int] = set()
         for d, values in zip(draws, sample(draws), strict=True):
+            if values:
+                sampled.add(d.suite)
             for sid, (score, passed) in values.items():
                 t = tallies[d.suite].get(sid, {}).get(d.case_id)
                 if t is None:
@@ -144,8 +150,9 @@ def settle(
                     t.cur_sum += float(value)
                     t.cur_n += 1
         calls += len(draws)
+        looked = {(i, sid) for i, sid in targets if i in sampled}
         current = decide(
-            [_look(r, tallies[i], targets, i, calls, seed) for i, r in enumerate(current)]
+            [_look(r, tallies[i], looked, i, calls, seed) for i, r in enumerate(current)]
         )
     return current, calls
 

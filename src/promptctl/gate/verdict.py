@@ -198,15 +198,8 @@ def evaluate(
         for sid in sorted(by_scorer)
     ]
     comparable = any(s.comparison is not None and s.comparison.n > 0 for s in scorer_gates)
-    failures: list[str] = []
-    if (
-        applied.max_cost_usd is not None
-        and run.cost_usd is not None
-        and run.cost_usd > applied.max_cost_usd + _EPS
-    ):
-        failures.append(
-            f"cost ${run.cost_usd:.4f} exceeds max_cost_usd ${applied.max_cost_usd:.4f}"
-        )
+    over = cost_failure(applied, run.cost_usd)
+    failures: list[str] = [over] if over else []
 
     missing = 0
     removed: list[str] = []
@@ -266,6 +259,25 @@ def evaluate(
     return decide([raw])[0]
 
 
+_COST_FAILURE = "cost $"  # how the cost floor's failure starts: with_cost replaces it
+
+
+def cost_failure(gate: Gate, cost_usd: float | None) -> str | None:
+    """The max_cost_usd floor's failure for a run that spent `cost_usd`, or None. Shared with
+    `eval --settle`, whose calls count towards the run's spend."""
+    if gate.max_cost_usd is None or cost_usd is None or cost_usd <= gate.max_cost_usd + _EPS:
+        return None
+    return f"{_COST_FAILURE}{cost_usd:.4f} exceeds max_cost_usd ${gate.max_cost_usd:.4f}"
+
+
+def with_cost(result: GateResult, cost_usd: float | None) -> GateResult:
+    """`result` with the run's spend now `cost_usd` (e.g. after --settle's calls), its cost
+    floor checked again; call `decide` afterwards for the verdict."""
+    kept = tuple(f for f in result.failures if not f.startswith(_COST_FAILURE))
+    over = cost_failure(result.gate, cost_usd)
+    return replace(result, cost_usd=cost_usd, failures=(*kept, over) if over else kept)
+
+
 def decide(results: Sequence[GateResult]) -> tuple[GateResult, ...]:
     """The verdicts of one decision (one `eval`, `merge`, promotion or drift check): Holm's
     correction over every compared scorer of every suite whose `gate.family` is `eval`; a suite
@@ -281,8 +293,8 @@ def decide(results: Sequence[GateResult]) -> tuple[GateResult, ...]:
                 members.append((i, j))
     adjusted: dict[tuple[int, int], float] = {}
     for members in families.values():
-        raw_p = [_raw_p(results[i].scorers[j]) for i, j in members]
-        adjusted.update(zip(members, stats.holm(raw_p), strict=True))
+        raw = [raw_p(results[i].scorers[j]) for i, j in members]
+        adjusted.update(zip(members, stats.holm(raw), strict=True))
     out = []
     for i, r in enumerate(results):
         scorers = tuple(
@@ -340,8 +352,10 @@ def score_distribution(
     return tuple((k, b.get(k, 0), c.get(k, 0)) for k in sorted(set(b) | set(c), reverse=True))
 
 
-def _raw_p(s: ScorerGate) -> float:
-    """The scorer's own p before the family's correction: sequential under --settle."""
+def raw_p(s: ScorerGate) -> float:
+    """The scorer's own p before the family's correction: sequential under --settle (over its
+    looks, each weighted by its share of alpha), else its test's p. The report's P column and
+    its "raw" p are this one, so they agree."""
     assert s.comparison is not None
     return stats.sequential_p(s.looks) if s.looks else s.comparison.p_value
 
@@ -664,7 +678,7 @@ def describe(s: ScorerGate, gate: Gate) -> str:
             "nothing comparable": "no case comparable with the baseline",
             "no baseline": "no baseline",
         }.get(s.status, s.status)
-    raw = _raw_p(s)
+    raw = raw_p(s)
     p = raw if s.p_adjusted is None else s.p_adjusted
     shown = (
         f"p={p:.3g}"

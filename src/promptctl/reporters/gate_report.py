@@ -8,7 +8,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from promptctl.escaping import markdown_cell, xml_text
-from promptctl.gate.verdict import GateResult, ScorerGate, describe, family_line
+from promptctl.gate.verdict import GateResult, ScorerGate, describe, family_line, raw_p
 from promptctl.model import Verdict
 
 _PASS_FAIL = ("pass->fail", "fail->pass")
@@ -50,8 +50,10 @@ def distribution_line(s: ScorerGate) -> str:
 
 
 def _p(s: ScorerGate) -> str:
+    # The p Holm corrects: under --settle the sequential one, not the last look's test (which
+    # the JSON keeps as p_value, beside p_looks and p_sequential).
     c = s.comparison
-    return "-" if c is None else f"{c.p_value:.3g}"
+    return "-" if c is None else f"{raw_p(s):.3g}"
 
 
 def _p_adj(s: ScorerGate) -> str:
