@@ -129,3 +129,30 @@ def test_drift_batch_asks_the_model_again_through_one_batch(labelled, llm_server
     llm_server.default = Scripted.text("I cannot help with that.")
     code, out = _drift(labelled, "--batch", "--batch-retry", "sometimes")
     assert code == 2 and "batch-retry" in out["err"]
+
+
+def test_the_daily_workflow_reports_outputs_that_moved_while_the_rates_held(
+    labelled, llm_server, tmp_path
+):
+    """A new model snapshot that words every reply anew passes the gate (exit 0): the generated
+    workflow's own test on drift's output still opens the issue docs/models.md promises."""
+    import re
+    import subprocess
+
+    from promptctl.project import scaffold
+
+    template = scaffold.render_template("github-drift.yml")
+    [test] = re.findall(r"^\s*(if grep .*drift\.txt.*)$", template, flags=re.M)
+    moved = test.replace("moved=true", "echo moved")
+
+    def workflow_says(text: str) -> str:
+        (tmp_path / "drift.txt").write_text(text)
+        done = subprocess.run(["bash", "-c", moved], cwd=tmp_path, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    r = labelled.run("drift")
+    assert r.code == 0 and workflow_says(r.out) == ""  # stable: no issue
+    llm_server.default = Scripted.text("Summarize: the same thing, worded anew")
+    r = labelled.run("drift")
+    assert r.code == 0 and "CHANGED" in r.out, r.out
+    assert workflow_says(r.out) == "moved"

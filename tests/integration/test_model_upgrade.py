@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.test_git_history import seed
+from tests.integration.test_git_history import PROMPT, seed
 
 CONFIG = """\
 providers:
@@ -75,3 +75,36 @@ def test_bad_model_and_param_are_exit_2(git_project):
         r = p.run("eval", *argv)
         assert r.code == 2, (argv, r.err)
         assert message in r.err and "Traceback" not in r.err
+
+
+def test_param_values_are_typed_and_the_dry_run_and_budget_see_them(
+    git_project, llm_server, monkeypatch
+):
+    """--param values are YAML scalars like the prompt file's (a provider rejects "0.5"), the
+    budget prices the overridden max_tokens, and --dry-run estimates the swapped model."""
+    from tests.conftest import FAKE_KEY
+    from tests.fakes.llm_server import write_config
+
+    p = git_project
+    monkeypatch.setenv("FAKE_API_KEY", FAKE_KEY)
+    write_config(p.root, llm_server, extra="prices:\n  fake/m: {input: 1.0, output: 2.0}\n")
+    seed(p, prompt=PROMPT.replace("mock/echo", "fake/m"))
+    assert p.run("eval", "--update-baseline").code == 0
+    p.commit("baseline")
+    llm_server.reset()
+    r = p.run("eval", "--param", "temperature=0.5", "--param", "seed=7")
+    assert r.code == 0, r.out + r.err
+    chats = [x for x in llm_server.requests if x.path.endswith("/chat/completions")]
+    assert chats and all(x.body["temperature"] == 0.5 and x.body["seed"] == 7 for x in chats), (
+        chats[0].body
+    )
+    # an overridden max_tokens is what the budget prices: refused before any call
+    llm_server.reset()
+    r = p.run("eval", "--fresh", "--param", "max_tokens=1000000", "--max-cost", "0.01")
+    assert r.code == 3, r.out + r.err
+    assert not [x for x in llm_server.requests if x.path.endswith("/chat/completions")]
+    # a model never run: the dry run counts its calls (it said 0 and $0, from the cache)
+    r = p.run("eval", "--model", "fake/brand-new", "--dry-run", "--format", "json")
+    assert r.code == 0, r.err
+    [plan] = __import__("json").loads(r.out)
+    assert plan["calls"] == plan["pairs"] > 0 and plan["cached"] == 0

@@ -234,9 +234,21 @@ def eval_cmd(
     if dry_run:
         if paths:
             raise UsageError("--dry-run cannot be combined with --resume")
+        from dataclasses import replace
+
         from promptctl.evals.dryrun import dry_run
 
-        plans = dry_run(project, selected, options)
+        # the estimate of what would run: the swapped model and params included
+        plans = []
+        if models or params:
+            overrides = _param_overrides(params or [])
+            for model in models or [None]:
+                opts = replace(options, model=model, params=overrides)
+                for plan in dry_run(project, selected, opts):
+                    named = f"{plan.suite} @ {model}" if model and len(models or []) > 1 else None
+                    plans.append(replace(plan, suite=named) if named else plan)
+        else:
+            plans = dry_run(project, selected, options)
         if fmt == "json":
             from dataclasses import asdict
 
@@ -325,6 +337,21 @@ def _update_baselines(project: Project, result: EvalResult, accepted: str | None
     return replace(result, suites=tuple(suites))
 
 
+def _param_overrides(params: list[str]) -> dict[str, object]:
+    """--param K=V: each value read as a YAML scalar (0.5 a number, true a boolean), as the
+    prompt file would give it: a provider rejects "0.5", and the budget reads max_tokens."""
+    from promptctl.errors import UsageError
+    from promptctl.project import yamlio
+
+    overrides: dict[str, object] = {}
+    for item in params:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param {item!r} is not NAME=VALUE", hint="e.g. --param top_p=0.9")
+        overrides[key.strip()] = yamlio.parse_scalar(raw)
+    return overrides
+
+
 def _eval_models(
     project: Project,
     selected: list,  # list[Suite]
@@ -339,18 +366,12 @@ def _eval_models(
 
     from promptctl.errors import UsageError
     from promptctl.evals import matrix, runner
-    from promptctl.project import yamlio
     from promptctl.reporters import terminal
     from promptctl.reporters.matrix import write_matrix
 
     if resume:
         raise UsageError("--model and --param cannot be combined with --resume")
-    overrides = {}
-    for item in params:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--param {item!r} is not NAME=VALUE", hint="e.g. --param top_p=0.9")
-        overrides[key.strip()] = yamlio.cli_value(raw)
+    overrides = _param_overrides(params)
     results = []
     for model in models or [None]:
         opts = replace(options, model=model, params=overrides)
