@@ -254,3 +254,15 @@ def test_a_provider_without_a_batch_api_is_named_and_called_live(batchy, llm_ser
     project.write("prompts/summarize.yaml", PROMPT.format(model="mock/echo"), dedent=False)
     r = project.run("eval", "--batch", "--fresh")
     assert "--batch: provider 'mock' answers in this process" in r.err, r.err
+
+
+def test_a_model_without_a_price_has_an_unknown_saving_not_zero(batchy, llm_server, project):
+    """Cost unknown (no price) must not come with "saved $0.0000": the saving is unknown too."""
+    write_config(project.root, llm_server, batch=True, max_retries=0)  # no prices: block
+    project.write("prompts/summarize.yaml", PROMPT.format(model="fake/unpriced"), dedent=False)
+    r = project.run("eval", "--batch", "--fresh", "--markdown", "m.md")
+    assert r.code == 0, r.err
+    assert "cost unknown (batch 6 calls, saved unknown)" in r.out, r.out
+    summary = json.loads((Path(_run_dir(project)) / "summary.json").read_text())
+    assert summary["cost_usd"] is None and summary["batch_saved_usd"] is None
+    assert "saving unknown" in project.read("m.md")

@@ -27,7 +27,8 @@ class EngineStats:
     unpriced_calls: int = 0
     by_model: dict[str, int] = field(default_factory=dict)
     batch_calls: int = 0  # answered through a provider batch, at its price
-    batch_saved_usd: float = 0.0  # what those calls would have cost live, less what they cost
+    # what those calls would have cost live, less what they cost; None: a model had no price
+    batch_saved_usd: float | None = 0.0
 
     @property
     def cost_usd(self) -> float | None:

@@ -317,8 +317,11 @@ class Engine:
         reply = self.budget.record(request, completion, time.perf_counter() - started, 0, price)
         self.stats.batch_calls += 1
         live = prices_mod.cost_usd(self.price(request), reply.input_tokens, reply.output_tokens)
-        if live is not None and reply.cost_usd is not None:
-            self.stats.batch_saved_usd += live - reply.cost_usd
+        saved = self.stats.batch_saved_usd
+        if live is None or reply.cost_usd is None or saved is None:
+            self.stats.batch_saved_usd = None  # unknown, never a silent 0
+        else:
+            self.stats.batch_saved_usd = saved + live - reply.cost_usd
         return reply
 
     async def _local(self, slot: _Slot, request: Request) -> Reply:

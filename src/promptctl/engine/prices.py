@@ -79,3 +79,11 @@ def cost_usd(
     if prices is None or input_tokens is None or output_tokens is None:
         return None
     return (input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000
+
+
+def known_sum(*amounts: float | None) -> float | None:
+    """The total of amounts of money; None when any is unknown (a model without a price): a
+    total is never a silent 0 for what could not be priced."""
+    if any(a is None for a in amounts):
+        return None
+    return float(sum(a for a in amounts if a is not None))

@@ -215,7 +215,7 @@ def build_summary(
     retries: int,
     tally: Tally,
     batch_calls: int = 0,
-    batch_saved_usd: float = 0.0,
+    batch_saved_usd: float | None = 0.0,
     floor_failures: Sequence[str],
     judge_cost_usd: float | None,
     gate: Mapping[str, Any] | None = None,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from promptctl.engine.prices import known_sum
 from promptctl.errors import (
     AuthError,
     BatchError,
@@ -584,7 +585,7 @@ async def _run_suite(
             cache_hits=stats.cache_hits + prior.cache_hits,
             retries=stats.retries + prior.retries,
             batch_calls=stats.batch_calls + prior.batch_calls,
-            batch_saved_usd=stats.batch_saved_usd + prior.batch_saved_usd,
+            batch_saved_usd=known_sum(stats.batch_saved_usd, prior.batch_saved_usd),
             tally=tally,
             floor_failures=[f.message for f in floors],
             judge_cost_usd=None if judge_cost is None else judge_cost + prior_judge_cost,

@@ -368,7 +368,7 @@ class Summary:
     judge_replayed: int = 0  # judge replies the baseline answered
     merged_from: tuple[str, ...] | None = None
     batch_calls: int = 0  # answered through a provider batch (eval --batch)
-    batch_saved_usd: float = 0.0  # what those would have cost live, less what they cost
+    batch_saved_usd: float | None = 0.0  # live cost less batch cost; None: a model had no price
     # eval --settle: its fresh calls for this run (judges' included) and their cost, both
     # already counted in `calls` and `cost_usd` (None: a model without a known price)
     settle_calls: int = 0
@@ -418,7 +418,9 @@ class Summary:
             out["merged_from"] = list(self.merged_from)
         if self.batch_calls:
             out["batch_calls"] = self.batch_calls
-            out["batch_saved_usd"] = round(self.batch_saved_usd, 8)
+            out["batch_saved_usd"] = (
+                None if self.batch_saved_usd is None else round(self.batch_saved_usd, 8)
+            )
         if self.settle_calls:
             out["settle_calls"] = self.settle_calls
             out["settle_cost_usd"] = (
@@ -476,7 +478,9 @@ class Summary:
             judge_replayed=_opt_int(raw.get("judge_replayed")) or 0,
             merged_from=tuple(str(m) for m in merged) if isinstance(merged, list) else None,
             batch_calls=_opt_int(raw.get("batch_calls")) or 0,
-            batch_saved_usd=_opt_float(raw.get("batch_saved_usd")) or 0.0,
+            batch_saved_usd=_opt_float(raw.get("batch_saved_usd"))
+            if "batch_saved_usd" in raw
+            else 0.0,
             settle_calls=_opt_int(raw.get("settle_calls")) or 0,
             settle_cost_usd=_opt_float(raw.get("settle_cost_usd"))
             if "settle_cost_usd" in raw

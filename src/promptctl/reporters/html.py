@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from promptctl.engine.prices import known_sum
 from promptctl.evals.review import CASE_VERDICTS, CaseReview, RepeatView, RunReview
 from promptctl.evals.runs import Summary
 from promptctl.redaction import printable, redact, redactor
@@ -139,7 +140,7 @@ def _totals(summaries: Sequence[Summary | None]) -> dict[str, Any]:
         "output_tokens": sum(s.output_tokens + s.judge_output_tokens for s in have),
         "cost": _money(None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)),
         "batch_calls": sum(s.batch_calls for s in have),
-        "batch_saved": _money(sum(s.batch_saved_usd for s in have)),
+        "batch_saved": _money(known_sum(*(s.batch_saved_usd for s in have))),
     }
 
 

@@ -51,7 +51,12 @@ def suite_markdown(s: SuiteResult) -> list[str]:
         f"cost {'unknown' if cost is None else f'${cost:.4f}'}; "
         f"{sm.calls} calls, {sm.cache_hits} cached"
         + (
-            f"; {sm.batch_calls} through a provider batch, ${sm.batch_saved_usd:.4f} saved."
+            f"; {sm.batch_calls} through a provider batch, "
+            + (
+                "saving unknown (a model has no price)."
+                if sm.batch_saved_usd is None
+                else f"${sm.batch_saved_usd:.4f} saved."
+            )
             if sm.batch_calls
             else "."
         ),

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from promptctl.engine.prices import known_sum
 from promptctl.evals.dryrun import DryRun
 from promptctl.evals.runner import SILENT, EvalResult, Progress, SuiteResult
 from promptctl.evals.runs import ResultLine, Summary
@@ -191,7 +192,7 @@ def _counts(summaries: Sequence[Summary]) -> str:
     costs = [sm.cost_usd for sm in summaries]
     cost = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
     batch_calls = sum(sm.batch_calls for sm in summaries)
-    saved = sum(sm.batch_saved_usd for sm in summaries)
+    saved = known_sum(*(sm.batch_saved_usd for sm in summaries))
     # what --batch saved, so the discount is seen where the cost is
     batch = f" (batch {batch_calls} calls, saved {_money(saved)})" if batch_calls else ""
     return (
