@@ -290,6 +290,10 @@ class RecordedOutput:
     judge: bool = False  # a judge's reply, not the candidate's (reports show the candidate's)
 
 
+# A model id as prompts, --model and defaults.judge_model write it: "<provider>/<model id>".
+MODEL_ID_PATTERN = r"^[A-Za-z0-9_.-]+/\S+$"
+
+
 # Recorded outputs are a Collection, not a tuple: a baseline's or a run's are read from their
 # file when iterated, so 100k of them never sit in memory at once (issue 18).
 RecordedOutputs = Collection[RecordedOutput]

@@ -107,3 +107,42 @@ def test_lint_finds_what_eval_would_stop_on_in_a_suite(project: Project) -> None
     got = {(f["code"], f["path"], f["line"]) for f in json.loads(result.out)}
     assert got == {("PC216", "evals/data/d.yaml", 1), ("PC210", "evals/s.yaml", 4)}
     assert project.run("eval").code == 2  # what lint now says first
+
+
+def test_lint_of_a_file_it_does_not_check_is_exit_2_not_a_clean_pass(
+    project: Project, tmp_path_factory
+) -> None:
+    """`lint FILE` said "0 errors" for a file outside the project or one it never reads: a CI
+    step or hook that named the wrong path passed."""
+    project.write("prompts/p.yaml", "model: mock/echo\ntemplate: hi\ntemprature: 1\n", dedent=False)
+    project.write("notes.yaml", "a: 1\n", dedent=False)
+    assert project.run("lint", "prompts/p.yaml").code == 1
+    outside = tmp_path_factory.mktemp("elsewhere") / "p.yaml"
+    outside.write_text("model: mock/echo\ntemplate: hi\ntemprature: 1\n")
+    r = project.run("lint", str(outside))
+    assert r.code == 2 and "outside the promptctl project" in r.err, r.err
+    r = project.run("lint", "notes.yaml")
+    assert r.code == 2 and "nothing to lint in notes.yaml" in r.err, r.err
+
+
+def test_a_judge_model_without_a_provider_is_a_finding(project: Project) -> None:
+    """`defaults.judge_model: gpt4` made every judged score an error while eval passed."""
+    project.write("promptctl.yaml", "defaults: {judge_model: gpt4}\n", dedent=False)
+    r = project.run("lint", "--format", "json")
+    assert r.code == 1
+    [f] = [f for f in json.loads(r.out) if f["path"] == "promptctl.yaml"]
+    assert f["code"] == "PC004" and "must be <provider>/<model id>" in f["message"]
+    project.write("promptctl.yaml", "defaults:\n  judge_model: '0123'\n", dedent=False)
+    assert project.run("lint").code == 1
+
+
+def test_an_all_digit_commit_in_labels_yaml_says_to_quote_it(project: Project) -> None:
+    project.write("promptctl.yaml", "{}\n", dedent=False)
+    project.write(
+        "labels.yaml",
+        "summarize:\n  production: {version: 355021a017f1, commit: 000000000000}\n",
+        dedent=False,
+    )
+    r = project.run("lint")
+    assert r.code == 1
+    assert "YAML read it as the number 0" in r.out and "quote it if it is all digits" in r.out

@@ -208,6 +208,22 @@ def test_init_ci_github_writes_the_template(project: Any) -> None:
     assert r.code == 2 and "--ci 'gitlab' is not supported" in r.err
 
 
+def test_init_ci_github_writes_the_projects_paths_into_the_workflow(project: Any) -> None:
+    """A project keeping its evals under llm/: a cache key and a baseline refresh watching
+    evals/ would never see a change (the refresh job said "baselines are current")."""
+    project.write(
+        "promptctl.yaml",
+        "paths:\n  prompts: llm/prompts\n  evals: llm/evals\n  baselines: llm/evals/baselines\n",
+        dedent=False,
+    )
+    assert project.run("init", "--ci", "github").code == 0
+    text = project.read(".github/workflows/promptctl.yml")
+    assert "hashFiles('llm/prompts/**', 'llm/evals/**')" in text
+    assert "git status --porcelain -- llm/evals/baselines" in text
+    assert "git add -- llm/evals/baselines" in text
+    assert "evals/baselines)" not in text.replace("llm/evals/baselines", "")
+
+
 def test_pre_commit_hook_lints_promptctl_files_only() -> None:
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     (hook,) = [h for h in hooks if h["id"] == "promptctl-lint"]

@@ -187,6 +187,24 @@ def test_load_from_a_bundle_serves_the_same_arms(two_versions, monkeypatch):
     assert set(from_git.values()) == {v1, v2}
 
 
+@pytest.mark.parametrize("percent", [500, -5, 0, True])
+def test_a_bundle_whose_rollout_percent_was_edited_is_refused(two_versions, monkeypatch, percent):
+    """labels.yaml refuses a percent outside (0, 100]; so does a bundle: 500 would send every
+    key to the candidate, -5 none."""
+    import json
+
+    p, _v1, v2 = two_versions
+    p.run("rollout", "start", "summarize", "--label", "production", "--to", v2, "--percent", "30")
+    assert p.run("export", "--label", "production", "-o", "bundle.json").code == 0
+    bundle = json.loads((p.root / "bundle.json").read_text())
+    bundle["prompts"]["summarize"]["rollout"]["percent"] = percent
+    (p.root / "bundle.json").write_text(json.dumps(bundle))
+    monkeypatch.setenv("PROMPTCTL_BUNDLE", str(p.root / "bundle.json"))
+    serving.clear()
+    with pytest.raises(promptctl.errors.UsageError, match="malformed rollout"):
+        promptctl.load("summarize", label="production", key="k1")
+
+
 def test_trace_attributes_name_prompt_version_label_and_arm(two_versions):
     _p, _v1, v2 = two_versions
     _p.run("rollout", "start", "summarize", "--label", "production", "--to", v2, "--percent", "100")

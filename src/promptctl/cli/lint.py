@@ -39,6 +39,19 @@ def lint(
     for p in paths or []:
         if not p.exists():
             raise UsageError(f"{p}: no such file or directory")
+        if not lint.inside(project, p):
+            # "0 errors" for a file that was never checked would pass a CI job
+            raise UsageError(
+                f"{p} is outside the promptctl project at {project.root}",
+                hint="run lint from that project's directory",
+            )
+    if paths and not any(lint.classify(project, f) for f in lint.expand(project, paths)):
+        raise UsageError(
+            f"nothing to lint in {', '.join(str(p) for p in paths)}: lint checks prompts, "
+            "suites, baselines, promptctl.yaml and labels.yaml (a dataset through the suites "
+            "that use it, a partial through the prompts that include it)",
+            hint="run `promptctl lint` alone to check the whole project",
+        )
     if not paths and not lint.has_project_files(project):
         # "0 errors" from the wrong directory would pass a CI job that checked nothing
         raise UsageError(

@@ -88,12 +88,17 @@ def rollout_from_bundle(
         return None
     try:
         candidate = _prompt(path, name, raw["prompt"])
-        rollout = labels.Rollout(
-            candidate=candidate.version, percent=float(raw["percent"]), salt=str(raw["salt"])
-        )
+        percent, salt = raw["percent"], raw["salt"]
+        # what labels.yaml refuses, a bundle may not serve: 500% sends every key to the
+        # candidate, -5% none
+        if isinstance(percent, bool) or not 0 < float(percent) <= 100:
+            raise ValueError("percent out of (0, 100]")
+        if not isinstance(salt, str) or not salt:
+            raise TypeError("salt")
+        rollout = labels.Rollout(candidate=candidate.version, percent=float(percent), salt=salt)
     except (KeyError, TypeError, ValueError) as e:
         raise UsageError(
-            f"bundle entry {name!r} has a malformed rollout ({type(e).__name__})",
+            f"bundle entry {name!r} has a malformed rollout ({type(e).__name__}: {e})",
             where=Location(str(path)),
             hint="export the bundle again",
         ) from None

@@ -112,7 +112,20 @@ def parse(data: yamlio.YamlMap | None, checker: Checker) -> Labels:
                     "quote it if it is all digits",
                 )
                 continue
-            values = {k: checker.typed(entry, k, str, what=what) for k in _TEXT_KEYS}
+            values = {}
+            for k in _TEXT_KEYS:
+                raw_value = entry.get(k)
+                if isinstance(raw_value, int) and not isinstance(raw_value, bool):
+                    # an abbreviated hash of digits only: YAML read it as a number
+                    checker.add(
+                        "PC004",
+                        f"{what}: {k} must be a string; YAML read it as the number {raw_value}",
+                        entry.value_loc(k),
+                        f"quote it if it is all digits: {k}: '0123456789ab'",
+                    )
+                    values[k] = None
+                else:
+                    values[k] = checker.typed(entry, k, str, what=what)
             rollout = _parse_rollout(entry, checker, what)
             if version is not None:
                 out.setdefault(str(name), {})[label] = LabelEntry(

@@ -82,6 +82,12 @@ def has_project_files(project: Project) -> bool:
     return (project.root / CONFIG_FILE).is_file() or project.prompts_dir.is_dir()
 
 
+def inside(project: Project, path: Path) -> bool:
+    """Whether `path` (as written, not where a symlink points) is within the project."""
+    here = Path(os.path.abspath(path))
+    return here == project.root or project.root in here.parents
+
+
 def expand(project: Project, paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:

@@ -11,6 +11,7 @@ from typing import Any
 
 from promptctl import registry
 from promptctl.errors import Location
+from promptctl.model import MODEL_ID_PATTERN
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.policy import Policy, parse_policy
@@ -429,6 +430,15 @@ def parse_config(data: yamlio.YamlMap, checker: Checker) -> Config:
     if raw_defaults is not None:
         checker.keys(raw_defaults, _DEFAULTS, "defaults")
         judge = checker.typed(raw_defaults, "judge_model", str, what="defaults")
+        if judge is not None and not re.match(MODEL_ID_PATTERN, judge):
+            # else every judged score of every eval errors, and the eval still passes its floors
+            checker.add(
+                "PC004",
+                f"defaults.judge_model {judge!r} must be <provider>/<model id>",
+                raw_defaults.value_loc("judge_model"),
+                "e.g. openai/gpt-4o-mini or mock/judge",
+            )
+            judge = None
         defaults = Defaults(
             concurrency=checker.number(
                 raw_defaults, "concurrency", "defaults", low=1, integer=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,15 +45,42 @@ def template(name: str) -> str:
     return resources.files("promptctl").joinpath("templates", "init", name).read_text("utf-8")
 
 
-def render_template(name: str, *, default_branch: str = "main") -> str:
-    """A template as written into a project: workflows get the current version pinned and the
-    repository's default branch."""
+def render_template(
+    name: str, *, default_branch: str = "main", paths: Mapping[str, str] | None = None
+) -> str:
+    """A template as written into a project: workflows get the current version pinned, the
+    repository's default branch, and the project's `paths:` (prompts, evals, baselines) where
+    they name them: a cache key and a baseline refresh that watched `evals/` would miss a
+    project that keeps its evals elsewhere."""
     from promptctl._version import __version__
 
     branch = (
         default_branch if _PLAIN_BRANCH.fullmatch(default_branch) else json.dumps(default_branch)
     )
-    return template(name).replace(VERSION_MARK, __version__).replace(BRANCH_MARK, branch)
+    text = template(name).replace(VERSION_MARK, __version__).replace(BRANCH_MARK, branch)
+    if paths:
+        prompts, evals = paths.get("prompts", "prompts"), paths.get("evals", "evals")
+        baselines = paths.get("baselines", "evals/baselines")
+        text = text.replace(
+            "hashFiles('prompts/**', 'evals/**')", f"hashFiles('{prompts}/**', '{evals}/**')"
+        )
+        for command in ("git status --porcelain -- ", "git add -- "):
+            text = text.replace(command + "evals/baselines", command + baselines)
+    return text
+
+
+def _configured_paths(root: Path) -> dict[str, str]:
+    """The `paths:` of the project's promptctl.yaml (none, or unreadable: the defaults)."""
+    from promptctl.errors import PromptctlError
+    from promptctl.project import config
+
+    if not (root / "promptctl.yaml").is_file():
+        return {}
+    try:
+        found = config.load_project(root=root).config.paths
+    except PromptctlError:
+        return {}
+    return {k: str(v).strip("/") for k, v in found.items() if isinstance(v, str)}
 
 
 def is_project(root: Path) -> bool:
@@ -80,6 +108,7 @@ def scaffold(
     from promptctl.history import gitrepo
 
     branch = gitrepo.default_branch(root) if root.is_dir() else "main"
+    paths = _configured_paths(root) if root.is_dir() else {}
     ci_only = is_project(root) and not force and ci not in (None, "none")
     if ci_only:
         # `init --ci github` in a project that has its prompts: the samples would run in
@@ -92,7 +121,7 @@ def scaffold(
             results.append(Written(path, "kept"))
             continue
         action = "overwritten" if path.exists() else "created"
-        write_atomic(path, render_template(name, default_branch=branch))
+        write_atomic(path, render_template(name, default_branch=branch, paths=paths))
         results.append(Written(path, action))
     if ci_only:
         return results

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from promptctl.errors import Location, UsageError
-from promptctl.model import Message, OutputSpec, Use, canonical_json
+from promptctl.model import MODEL_ID_PATTERN, Message, OutputSpec, Use, canonical_json
 from promptctl.project import yamlio
 from promptctl.project.checks import Checker, did_you_mean
 from promptctl.project.config import Project
@@ -31,7 +31,7 @@ PROMPT_KEYS = (
     "tags",
 )
 ROLES = ("system", "user", "assistant")
-_MODEL_ID = re.compile(r"^[A-Za-z0-9_.-]+/\S+$")
+_MODEL_ID = re.compile(MODEL_ID_PATTERN)
 VERSION_RE = re.compile(r"^[0-9a-f]{12}$")  # a prompt version: 12 hex digits
 
 # Ranges every provider of a type enforces; anything else is passed through as written.
