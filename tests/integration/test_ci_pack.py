@@ -224,6 +224,14 @@ def test_init_ci_github_writes_the_projects_paths_into_the_workflow(project: Any
     assert "evals/baselines)" not in text.replace("llm/evals/baselines", "")
 
 
+def test_a_path_with_shell_characters_never_reaches_the_workflow(project: Any) -> None:
+    """paths: values go into a shell command of the workflow: only plain path characters do."""
+    project.write("promptctl.yaml", "paths:\n  baselines: 'evals/b$(touch pwned)'\n", dedent=False)
+    project.run("init", "--ci", "github")
+    text = project.read(".github/workflows/promptctl.yml")
+    assert "pwned" not in text and "git add -- evals/baselines" in text
+
+
 def test_pre_commit_hook_lints_promptctl_files_only() -> None:
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     (hook,) = [h for h in hooks if h["id"] == "promptctl-lint"]

@@ -45,7 +45,8 @@ def lint(
                 f"{p} is outside the promptctl project at {project.root}",
                 hint="run lint from that project's directory",
             )
-    if paths and not any(lint.classify(project, f) for f in lint.expand(project, paths)):
+    files = lint.expand(project, paths) if paths else None
+    if files is not None and not any(lint.classify(project, f) for f in files):
         raise UsageError(
             f"nothing to lint in {', '.join(str(p) for p in paths)}: lint checks prompts, "
             "suites, baselines, promptctl.yaml and labels.yaml (a dataset through the suites "
@@ -59,7 +60,7 @@ def lint(
             hint=f"run lint in the project's directory (looked in {project.root} and above), "
             "or `promptctl init` to start one",
         )
-    findings = lint.lint_paths(project, paths or None)
+    findings = lint.lint_paths(project, files)
     lint_out.write(findings, fmt)
     errors = sum(f.severity is lint.Severity.ERROR for f in findings)
     warnings = len(findings) - errors

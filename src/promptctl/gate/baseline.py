@@ -531,7 +531,9 @@ def _build(
         gate_hash=gate_hash,
         scorer_hashes=dict(scorers),
         outcomes=tuple(outcomes),
-        outputs=_Recorded(lines, index) if lines is not None and index else tuple(outputs),
+        outputs=_Recorded(lines, index)
+        if lines is not None and index is not None
+        else tuple(outputs),
         cost_usd=float(cost) if cost is not None else None,
         case_hashes=case_hashes,
         uses={str(k): v for k, v in uses.items()},
@@ -725,9 +727,6 @@ class _Index:
             self.sorted_by_case = False
         self._last = case_id
         self._keys.extend((hash(r.request_key), i) for r in recs if r.request_key)
-
-    def __bool__(self) -> bool:
-        return True
 
     def keys(self) -> tuple[array[int], array[int]]:
         """(key hashes, sorted; the line index of each): built once, then the list is gone."""

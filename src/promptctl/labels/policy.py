@@ -238,20 +238,32 @@ def promote(
                 first=held is None,
             )
             if found:
-                return promotion.LabelChange(
-                    name=prompt.name,
-                    label=label,
-                    old_version=held.version if held else None,
-                    new_version=prompt.version,
-                    commit=None,
-                    changed=False,
-                    refused=True,
-                    evidence=promotion.Evidence(
-                        kind="policy", passed=False, detail="; ".join(v.message for v in found)
-                    ),
-                )
+                return _refused(prompt.name, label, held, prompt.version, found)
     return promotion.promote(
         project, ref, label, force=force, reason=reason, commit=commit, eval_now=eval_now
+    )
+
+
+def _refused(
+    name: str,
+    label: str,
+    held: labels.LabelEntry | None,
+    version: str,
+    found: list[Violation],
+    why: str = "",
+) -> promotion.LabelChange:
+    """The label move the policy refuses: labels.yaml untouched, the rules it broke as evidence."""
+    return promotion.LabelChange(
+        name=name,
+        label=label,
+        old_version=held.version if held else None,
+        new_version=version,
+        commit=None,
+        changed=False,
+        refused=True,
+        evidence=promotion.Evidence(
+            kind="policy", passed=False, detail=why + "; ".join(v.message for v in found)
+        ),
     )
 
 
@@ -278,21 +290,8 @@ def rollback(
         if not served and not ever_held(project, name, label, version, rev="HEAD"):
             found = check_move(project, policy, name, label, version, first=held is None)
             if found:
-                return promotion.LabelChange(
-                    name=name,
-                    label=label,
-                    old_version=held.version if held else None,
-                    new_version=version,
-                    commit=None,
-                    changed=False,
-                    refused=True,
-                    evidence=promotion.Evidence(
-                        kind="policy",
-                        passed=False,
-                        detail=f"{label} never served {version}, so this is a move forward: "
-                        + "; ".join(v.message for v in found),
-                    ),
-                )
+                why = f"{label} never served {version}, so this is a move forward: "
+                return _refused(name, label, held, version, found, why)
     return promotion.rollback(project, name, label, to=to, commit=commit, reason=reason)
 
 

@@ -80,7 +80,16 @@ def _configured_paths(root: Path) -> dict[str, str]:
         found = config.load_project(root=root).config.paths
     except PromptctlError:
         return {}
-    return {k: str(v).strip("/") for k, v in found.items() if isinstance(v, str)}
+    # Written into a shell command and a YAML expression: only plain path characters (a path
+    # with a quote or `$(...)` keeps the default, which lint then shows not to match).
+    return {
+        k: v.strip("/")
+        for k, v in found.items()
+        if isinstance(v, str) and _PLAIN_PATH.fullmatch(v.strip("/"))
+    }
+
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 
 def is_project(root: Path) -> bool:
